@@ -1,0 +1,122 @@
+//! From a selection to the regions a scan reads, grouped into partitions.
+//!
+//! A region is a hyper-rectangle of index ranges inside one chunk of the
+//! reference variable's chunk grid, so each region decodes at most one chunk
+//! of that variable. Partitions take consecutive regions (C order of the chunk
+//! grid) with balanced cell counts.
+
+use std::ops::Range;
+
+use super::selection::Selection;
+
+/// A hyper-rectangle of index ranges, one per dimension.
+pub type Region = Vec<Range<u64>>;
+
+/// Number of cells in a region.
+pub fn region_cells(r: &[Range<u64>]) -> u64 {
+    r.iter()
+        .fold(1u64, |a, r| a.saturating_mul(r.end - r.start))
+}
+
+/// Splits each dimension's selected ranges at chunk boundaries.
+fn pieces(ranges: &[Range<u64>], chunk: u64) -> Vec<Range<u64>> {
+    let chunk = chunk.max(1);
+    let mut out = Vec::new();
+    for r in ranges {
+        let mut s = r.start;
+        while s < r.end {
+            let e = ((s / chunk) + 1).saturating_mul(chunk).min(r.end);
+            out.push(s..e);
+            s = e;
+        }
+    }
+    out
+}
+
+/// The regions of `selection` on a chunk grid of `chunks`, in C order.
+pub fn regions(selection: &Selection, chunks: &[u64]) -> Vec<Region> {
+    if selection.is_empty() {
+        return vec![];
+    }
+    let per_dim: Vec<Vec<Range<u64>>> = selection
+        .ranges
+        .iter()
+        .zip(chunks)
+        .map(|(r, &c)| pieces(r, c))
+        .collect();
+    let mut out: Vec<Region> = vec![vec![]];
+    for dim_pieces in &per_dim {
+        let mut next = Vec::with_capacity(out.len() * dim_pieces.len());
+        for prefix in &out {
+            for p in dim_pieces {
+                let mut r = prefix.clone();
+                r.push(p.clone());
+                next.push(r);
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+/// Groups `regions` into at most `target` partitions of consecutive regions
+/// with balanced cell counts.
+pub fn plan_partitions(regions: Vec<Region>, target: usize) -> Vec<Vec<Region>> {
+    let target = target.max(1);
+    if regions.is_empty() {
+        return vec![vec![]];
+    }
+    let total: u64 = regions.iter().map(|r| region_cells(r)).sum();
+    let n = target.min(regions.len());
+    let per = total.div_ceil(n as u64).max(1);
+    let mut parts: Vec<Vec<Region>> = vec![];
+    let mut cur: Vec<Region> = vec![];
+    let mut acc = 0u64;
+    let remaining = regions.len();
+    for (i, r) in regions.into_iter().enumerate() {
+        acc += region_cells(&r);
+        cur.push(r);
+        let left_regions = remaining - i - 1;
+        let left_parts = n - parts.len() - 1;
+        if (acc >= per || left_regions == left_parts) && left_parts > 0 {
+            parts.push(std::mem::take(&mut cur));
+            acc = 0;
+        }
+    }
+    if !cur.is_empty() {
+        parts.push(cur);
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_align_to_chunks() {
+        let mut s = Selection::all(&[10, 4]);
+        s.restrict_ranges(0, &[3..8]);
+        let r = regions(&s, &[5, 4]);
+        assert_eq!(r, vec![vec![3..5, 0..4], vec![5..8, 0..4]]);
+    }
+
+    #[test]
+    fn partitions_balanced() {
+        let s = Selection::all(&[73, 2]);
+        let r = regions(&s, &[5, 2]);
+        assert_eq!(r.len(), 15);
+        let p = plan_partitions(r, 2);
+        assert_eq!(p.len(), 2);
+        let cells: Vec<u64> = p
+            .iter()
+            .map(|p| p.iter().map(|r| region_cells(r)).sum())
+            .collect();
+        assert_eq!(cells.iter().sum::<u64>(), 146);
+        assert!(cells[0].abs_diff(cells[1]) <= 10);
+        // never more partitions than regions, never an empty one
+        let p = plan_partitions(regions(&Selection::all(&[3]), &[1]), 8);
+        assert_eq!(p.len(), 3);
+        assert!(p.iter().all(|x| !x.is_empty()));
+    }
+}

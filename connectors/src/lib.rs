@@ -1,0 +1,20 @@
+//! Zarr and NetCDF datasets as DataFusion tables.
+//!
+//! One grid model ([`grid`]) and one CF decoder ([`cf`]) serve every format;
+//! a format only finds and decodes the bytes of a region of a variable
+//! ([`grid::GridReader`]). [`provider::GridTableProvider`] plans scans and
+//! [`scan::GridScanExec`] streams them in bounded batches.
+
+pub mod cf;
+pub mod error;
+pub mod grid;
+pub mod location;
+pub mod open;
+pub mod provider;
+pub mod scan;
+pub mod table;
+pub mod zarr;
+
+pub use error::{ConnectorError, Result};
+pub use provider::{GridTableFactory, GridTableProvider};
+pub use table::{Format, GridTable, TableSpec};

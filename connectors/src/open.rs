@@ -1,0 +1,249 @@
+//! Opening a dataset as a table, the steps every format shares: classify
+//! variables (coordinates, bounds, data), pick the grid the table shows,
+//! read and decode its coordinates.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+
+use arrow::array::ArrayRef;
+use datafusion::execution::runtime_env::RuntimeEnv;
+
+use crate::cf::{AttrValue, Attributes, TimeDecoding};
+use crate::error::{ConnectorError, Result};
+use crate::grid::values::decode_time;
+use crate::grid::{Dimension, Grid, GridVariable, RawBuffer};
+use crate::location::resolve;
+use crate::table::{Format, GridTable, TableSpec};
+
+/// Table options every format understands.
+pub const KNOWN_OPTIONS: &[&str] = &["group", "dims", "variables"];
+
+/// The variables of a dataset (or group), before they are sorted into grids.
+#[derive(Debug, Clone)]
+pub struct DatasetVariables {
+    /// Dataset location, for messages.
+    pub dataset: String,
+    /// All variables with a supported type.
+    pub variables: Vec<GridVariable>,
+    /// Global attributes.
+    pub global_attrs: Attributes,
+}
+
+/// Opens the table a spec describes.
+///
+/// # Errors
+/// Bad location or options, unreadable metadata.
+pub async fn open_table(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<GridTable> {
+    for k in spec.options.keys() {
+        if !KNOWN_OPTIONS.contains(&k.as_str()) {
+            return Err(ConnectorError::Option {
+                option: k.clone(),
+                reason: format!(
+                    "unknown option; known options are {}",
+                    KNOWN_OPTIONS.join(", ")
+                ),
+            });
+        }
+    }
+    let (store, path) = resolve(&spec.location, runtime)?;
+    match spec.format {
+        Format::Zarr => crate::zarr::open_zarr(store, path, spec).await,
+        Format::Netcdf => Err(ConnectorError::Unsupported {
+            dataset: spec.location.clone(),
+            reason: "NetCDF is not supported yet".into(),
+        }),
+    }
+}
+
+/// The time decoding of a variable whose `units` are `<unit> since <date>`.
+///
+/// A time unit that cannot be parsed leaves the variable numeric, with a
+/// warning, as xarray does when it cannot decode times.
+pub fn time_decoding(dataset: &str, name: &str, attrs: &Attributes) -> Option<TimeDecoding> {
+    let units = attrs.get("units").and_then(AttrValue::as_str)?;
+    let calendar = attrs.get("calendar").and_then(AttrValue::as_str);
+    match TimeDecoding::parse(units, calendar) {
+        Ok(t) => t,
+        Err(e) => {
+            log::warn!("dataset '{dataset}', variable '{name}': {e}; left as numbers");
+            None
+        }
+    }
+}
+
+/// Decodes a coordinate variable's values (CF, then time).
+///
+/// # Errors
+/// Arrow errors while casting.
+pub fn decode_coordinate(buf: &RawBuffer, var: &GridVariable) -> Result<ArrayRef> {
+    let n = buf.len();
+    let array = crate::with_raw!(buf, v => var.decoding.cf.decode(&v[..n]));
+    decode_time(array, &var.decoding)
+}
+
+/// Sorts variables into grids, picks the table's grid (`dims` option or the
+/// default) and reads its coordinates with `read_coord`.
+///
+/// # Errors
+/// Unknown `dims` or `variables`, inconsistent shapes, unreadable coordinates.
+pub async fn build_grid<F, Fut>(
+    ds: DatasetVariables,
+    options: &BTreeMap<String, String>,
+    read_coord: F,
+) -> Result<Grid>
+where
+    F: Fn(&GridVariable) -> Fut,
+    Fut: Future<Output = Result<ArrayRef>>,
+{
+    let dataset = ds.dataset.clone();
+    let meta_err = |reason: String| ConnectorError::Metadata {
+        dataset: dataset.clone(),
+        reason,
+    };
+    // Coordinate variables: 1-D, named after their dimension.
+    let is_coord = |v: &GridVariable| v.dims.len() == 1 && v.dims[0] == v.name;
+    // Bounds and climatology variables named by coordinates are metadata.
+    let mut aux: HashSet<String> = HashSet::new();
+    for v in ds.variables.iter().filter(|v| is_coord(v)) {
+        for key in ["bounds", "climatology"] {
+            if let Some(b) = v.attr_str(key) {
+                aux.insert(b.to_string());
+            }
+        }
+    }
+    let data: Vec<&GridVariable> = ds
+        .variables
+        .iter()
+        .filter(|v| !is_coord(v) && !v.dims.is_empty() && !aux.contains(&v.name))
+        .collect();
+    // Candidate grids: distinct dimension tuples of data variables.
+    let mut grids: Vec<(Vec<String>, Vec<&GridVariable>)> = Vec::new();
+    for v in &data {
+        match grids.iter_mut().find(|(d, _)| *d == v.dims) {
+            Some((_, vs)) => vs.push(v),
+            None => grids.push((v.dims.clone(), vec![v])),
+        }
+    }
+    // A dataset of coordinates only still forms a table of its coordinates.
+    if grids.is_empty() {
+        return Err(meta_err("no data variables with dimensions".into()));
+    }
+    let describe_grids = || {
+        grids
+            .iter()
+            .map(|(d, vs)| {
+                let names: Vec<&str> = vs.iter().map(|v| v.name.as_str()).collect();
+                format!("({}): {}", d.join(","), names.join(","))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let chosen = match options.get("dims") {
+        Some(want) => {
+            let want: Vec<String> = want.split(',').map(|s| s.trim().to_string()).collect();
+            grids
+                .iter()
+                .find(|(d, _)| *d == want)
+                .cloned()
+                .ok_or_else(|| {
+                    meta_err(format!(
+                        "no variables on dims ({}); grids are {}",
+                        want.join(","),
+                        describe_grids()
+                    ))
+                })?
+        }
+        None => {
+            let cells =
+                |vs: &[&GridVariable]| vs[0].shape.iter().fold(1u64, |a, &n| a.saturating_mul(n));
+            grids
+                .iter()
+                .max_by(|a, b| {
+                    (a.1.len(), a.0.len(), cells(&a.1))
+                        .cmp(&(b.1.len(), b.0.len(), cells(&b.1)))
+                        // prefer the first grid in dataset order on full ties
+                        .then(std::cmp::Ordering::Greater)
+                })
+                .cloned()
+                .ok_or_else(|| meta_err("no grid".into()))?
+        }
+    };
+    let (dim_names, mut vars) = chosen;
+    if let Some(list) = options.get("variables") {
+        let want: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        for w in &want {
+            if !vars.iter().any(|v| v.name == *w) {
+                return Err(meta_err(format!(
+                    "variable '{w}' is not on dims ({}); its variables are {}",
+                    dim_names.join(","),
+                    vars.iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )));
+            }
+        }
+        vars.retain(|v| want.contains(&v.name.as_str()));
+    }
+    let shape = vars[0].shape.clone();
+    for v in &vars {
+        if v.shape != shape {
+            return Err(ConnectorError::Variable {
+                dataset: dataset.clone(),
+                variable: v.name.clone(),
+                reason: format!(
+                    "shape {:?} differs from {:?} of '{}' on the same dims",
+                    v.shape, shape, vars[0].name
+                ),
+            });
+        }
+        if v.chunks.len() != v.shape.len() || v.chunks.contains(&0) {
+            return Err(ConnectorError::Variable {
+                dataset: dataset.clone(),
+                variable: v.name.clone(),
+                reason: format!(
+                    "chunk shape {:?} does not fit shape {:?}",
+                    v.chunks, v.shape
+                ),
+            });
+        }
+    }
+    let mut dims = Vec::with_capacity(dim_names.len());
+    for (name, &size) in dim_names.iter().zip(&shape) {
+        let coord = ds.variables.iter().find(|v| is_coord(v) && v.name == *name);
+        let dim = match coord {
+            Some(c) if c.shape[0] == size => {
+                let values = read_coord(c).await?;
+                Dimension {
+                    name: name.clone(),
+                    size,
+                    coord_var: Some(c.clone()),
+                    values,
+                }
+            }
+            Some(c) => {
+                return Err(ConnectorError::Variable {
+                    dataset: dataset.clone(),
+                    variable: c.name.clone(),
+                    reason: format!(
+                        "coordinate has {} values but dimension '{name}' has {size}",
+                        c.shape[0]
+                    ),
+                });
+            }
+            None => Dimension::indexed(name, size),
+        };
+        dims.push(dim);
+    }
+    let variables = vars.into_iter().cloned().collect();
+    Ok(Grid {
+        dims,
+        variables,
+        global_attrs: ds.global_attrs,
+    })
+}

@@ -1,0 +1,68 @@
+//! An opened grid table: its model, its reader and what rebuilds it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+
+use crate::grid::{Grid, GridReader};
+
+/// The formats gridsql reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Format {
+    /// Zarr v2 or v3.
+    Zarr,
+    /// NetCDF 3 or 4.
+    Netcdf,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Zarr => "zarr",
+            Format::Netcdf => "netcdf",
+        })
+    }
+}
+
+/// What opens a table again, anywhere: on an executor, after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TableSpec {
+    /// Format.
+    pub format: Format,
+    /// Location as the user gave it (path or URL).
+    pub location: String,
+    /// Table options (`group`, `dims`, `variables`, ...).
+    pub options: BTreeMap<String, String>,
+}
+
+/// One opened table.
+#[derive(Debug)]
+pub struct GridTable {
+    /// How it was opened.
+    pub spec: TableSpec,
+    /// The grid model.
+    pub grid: Grid,
+    /// Reads regions of its variables.
+    pub reader: Arc<dyn GridReader>,
+    /// Its schema (dimensions, then variables).
+    pub schema: SchemaRef,
+}
+
+impl GridTable {
+    /// Assembles a table.
+    pub fn new(spec: TableSpec, grid: Grid, reader: Arc<dyn GridReader>) -> Self {
+        let schema = grid.schema();
+        GridTable {
+            spec,
+            grid,
+            reader,
+            schema,
+        }
+    }
+
+    /// Number of dimension columns (they come first).
+    pub fn ndims(&self) -> usize {
+        self.grid.dims.len()
+    }
+}

@@ -1,0 +1,388 @@
+//! Opens a Zarr store: finds its arrays, reads their metadata with `zarrs`
+//! and builds the grid model (Zarr v2 spec, Zarr v3 core spec, and the
+//! xarray conventions on top: `_ARRAY_DIMENSIONS`, `_FillValue`).
+//!
+//! CF fill values follow xarray: in v2 the array's `fill_value` is the CF
+//! `_FillValue`; in v3 only the `_FillValue` attribute is, while the array's
+//! `fill_value` (often 0) is just what missing chunks hold.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt};
+use zarrs::array::{Array, ArrayMetadata, data_type};
+use zarrs::storage::AsyncReadableStorageTraits;
+use zarrs_object_store::AsyncObjectStore;
+
+use super::reader::{ZarrReader, ZarrVariable};
+use crate::cf::attrs::decode_v3_fill;
+use crate::cf::{AttrValue, Attributes, CfDecoding, RawType};
+use crate::error::{ConnectorError, Result};
+use crate::grid::GridVariable;
+use crate::grid::model::VariableDecoding;
+use crate::open::{DatasetVariables, build_grid, decode_coordinate, time_decoding};
+use crate::table::{GridTable, TableSpec};
+
+/// The largest coordinate variable read into memory when a table opens.
+const MAX_COORD_LEN: u64 = 1 << 27;
+
+/// Opens the Zarr store at `prefix` of `store` as a table.
+///
+/// # Errors
+/// Missing or malformed metadata, unknown table options, unsupported codecs.
+pub async fn open_zarr(
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    spec: &TableSpec,
+) -> Result<GridTable> {
+    let dataset = spec.location.clone();
+    let group = spec
+        .options
+        .get("group")
+        .map(|g| g.trim_matches('/').to_string())
+        .unwrap_or_default();
+    let root = if group.is_empty() {
+        prefix.clone()
+    } else {
+        prefix.child(group.as_str())
+    };
+    let names = discover_arrays(&store, &root, &dataset).await?;
+    if names.is_empty() {
+        return Err(ConnectorError::Metadata {
+            dataset,
+            reason: format!(
+                "no Zarr arrays found at '{root}' (expected zarr.json, .zmetadata or .zarray metadata)"
+            ),
+        });
+    }
+    let storage: Arc<dyn AsyncReadableStorageTraits> = Arc::new(AsyncObjectStore::new(
+        PrefixStore::new(Arc::clone(&store), root.clone()),
+    ));
+    let mut variables = Vec::new();
+    let mut handles: HashMap<String, ZarrVariable> = HashMap::new();
+    let mut global_attrs = Attributes::new();
+    if let Some(attrs) = read_group_attrs(&store, &root).await {
+        global_attrs = attrs;
+    }
+    for name in names {
+        let array = Array::async_open(Arc::clone(&storage), &format!("/{name}"))
+            .await
+            .map_err(|e| ConnectorError::Variable {
+                dataset: dataset.clone(),
+                variable: name.clone(),
+                reason: e.to_string(),
+            })?;
+        let Some(raw) = raw_type(array.data_type()) else {
+            log::warn!(
+                "dataset '{dataset}': variable '{name}' has unsupported type {}; skipped",
+                array.data_type()
+            );
+            continue;
+        };
+        let (var, handle) = describe(&dataset, &name, array, raw)?;
+        handles.insert(name, handle);
+        variables.push(var);
+    }
+    let reader = ZarrReader::new(dataset.clone(), handles.clone());
+    let ds = DatasetVariables {
+        dataset: dataset.clone(),
+        variables,
+        global_attrs,
+    };
+    let grid = build_grid(ds, &spec.options, |var| {
+        let handle = handles.get(&var.name).cloned();
+        let dataset = dataset.clone();
+        let var = var.clone();
+        async move {
+            let handle = handle.ok_or_else(|| ConnectorError::Variable {
+                dataset: dataset.clone(),
+                variable: var.name.clone(),
+                reason: "array handle missing".into(),
+            })?;
+            if var.shape[0] > MAX_COORD_LEN {
+                return Err(ConnectorError::Variable {
+                    dataset,
+                    variable: var.name.clone(),
+                    reason: format!(
+                        "coordinate of {} values is too large to index",
+                        var.shape[0]
+                    ),
+                });
+            }
+            let buf =
+                ZarrReader::read_array(&dataset, &var.name, &handle, &[0..var.shape[0]]).await?;
+            decode_coordinate(&buf, &var)
+        }
+    })
+    .await?;
+    Ok(GridTable::new(spec.clone(), grid, Arc::new(reader)))
+}
+
+/// Maps a zarrs data type to a stored type gridsql decodes.
+fn raw_type(dt: &zarrs::array::DataType) -> Option<RawType> {
+    let table = [
+        (data_type::int8(), RawType::I8),
+        (data_type::int16(), RawType::I16),
+        (data_type::int32(), RawType::I32),
+        (data_type::int64(), RawType::I64),
+        (data_type::uint8(), RawType::U8),
+        (data_type::uint16(), RawType::U16),
+        (data_type::uint32(), RawType::U32),
+        (data_type::uint64(), RawType::U64),
+        (data_type::float32(), RawType::F32),
+        (data_type::float64(), RawType::F64),
+    ];
+    table.into_iter().find(|(d, _)| d == dt).map(|(_, r)| r)
+}
+
+/// Builds the model of one array.
+fn describe(
+    dataset: &str,
+    name: &str,
+    array: Array<dyn AsyncReadableStorageTraits>,
+    raw: RawType,
+) -> Result<(GridVariable, ZarrVariable)> {
+    let var_err = |reason: String| ConnectorError::Variable {
+        dataset: dataset.to_string(),
+        variable: name.to_string(),
+        reason,
+    };
+    let shape = array.shape().to_vec();
+    let json_attrs = array.attributes();
+    let mut attrs: Attributes = json_attrs
+        .iter()
+        .filter(|(k, _)| k.as_str() != "_ARRAY_DIMENSIONS")
+        .map(|(k, v)| (k.clone(), AttrValue::from_json(v)))
+        .collect();
+    let (dims, fill) = match array.metadata() {
+        ArrayMetadata::V2(m) => {
+            let dims = match json_attrs.get("_ARRAY_DIMENSIONS") {
+                Some(serde_json::Value::Array(a)) => a
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| var_err("_ARRAY_DIMENSIONS must be a list of strings".into()))?,
+                Some(_) => {
+                    return Err(var_err(
+                        "_ARRAY_DIMENSIONS must be a list of strings".into(),
+                    ));
+                }
+                None => vec![],
+            };
+            let fill = match json_attrs.get("_FillValue") {
+                Some(v) => AttrValue::from_json(v).as_f64(),
+                None => serde_json::to_value(&m.fill_value)
+                    .ok()
+                    .and_then(|v| AttrValue::from_json(&v).as_f64()),
+            };
+            if let Some(f) = fill {
+                attrs
+                    .entry("_FillValue".to_string())
+                    .or_insert(AttrValue::Float {
+                        value: f,
+                        f32: false,
+                    });
+            }
+            (dims, fill)
+        }
+        ArrayMetadata::V3(_) => {
+            let dims = array
+                .dimension_names()
+                .as_ref()
+                .map(|d| {
+                    d.iter()
+                        .enumerate()
+                        .map(|(i, n)| n.clone().unwrap_or_else(|| format!("{name}_dim_{i}")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let fill = json_attrs.get("_FillValue").and_then(decode_v3_fill);
+            if let Some(f) = fill {
+                attrs.insert(
+                    "_FillValue".to_string(),
+                    AttrValue::Float {
+                        value: f,
+                        f32: false,
+                    },
+                );
+            }
+            (dims, fill)
+        }
+    };
+    let dims: Vec<String> = if dims.is_empty() {
+        (0..shape.len())
+            .map(|i| format!("{name}_dim_{i}"))
+            .collect()
+    } else {
+        dims
+    };
+    if dims.len() != shape.len() {
+        return Err(var_err(format!(
+            "{} dimension names for an array of {} dimensions",
+            dims.len(),
+            shape.len()
+        )));
+    }
+    let chunks = chunk_shape(&array, &shape);
+    let cf = CfDecoding::from_attrs(raw, &attrs, fill);
+    let time = time_decoding(dataset, name, &attrs);
+    let var = GridVariable {
+        name: name.to_string(),
+        dims,
+        shape,
+        chunks,
+        decoding: VariableDecoding { cf, time },
+        attrs,
+    };
+    Ok((
+        var,
+        ZarrVariable {
+            array: Arc::new(array),
+            raw,
+        },
+    ))
+}
+
+/// The shape of the array's first chunk (regular grids: every chunk).
+fn chunk_shape(array: &Array<dyn AsyncReadableStorageTraits>, shape: &[u64]) -> Vec<u64> {
+    let zeros = vec![0u64; shape.len()];
+    match array.chunk_shape(&zeros) {
+        Ok(c) => c.iter().map(|n| n.get()).collect(),
+        Err(_) => shape.iter().map(|&n| n.max(1)).collect(),
+    }
+}
+
+/// Names of the arrays directly in the group at `root`.
+async fn discover_arrays(
+    store: &Arc<dyn ObjectStore>,
+    root: &Path,
+    dataset: &str,
+) -> Result<Vec<String>> {
+    // Zarr v3: the group's zarr.json, possibly with consolidated metadata.
+    if let Some(json) = get_json(store, &root.child("zarr.json"), dataset).await? {
+        if json.get("node_type").and_then(|v| v.as_str()) == Some("array") {
+            return Err(ConnectorError::Metadata {
+                dataset: dataset.to_string(),
+                reason: "the location is a single Zarr array; point it at the group holding it"
+                    .into(),
+            });
+        }
+        if let Some(meta) = json
+            .pointer("/consolidated_metadata/metadata")
+            .and_then(|m| m.as_object())
+        {
+            let mut names: Vec<String> = meta
+                .iter()
+                .filter(|(k, v)| {
+                    !k.contains('/') && v.get("node_type").and_then(|t| t.as_str()) == Some("array")
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            names.sort();
+            return Ok(names);
+        }
+        return list_arrays(store, root, dataset).await;
+    }
+    // Zarr v2: consolidated .zmetadata.
+    if let Some(json) = get_json(store, &root.child(".zmetadata"), dataset).await? {
+        let meta = json
+            .get("metadata")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| ConnectorError::Metadata {
+                dataset: dataset.to_string(),
+                reason: ".zmetadata has no 'metadata' object".into(),
+            })?;
+        let mut names: Vec<String> = meta
+            .keys()
+            .filter_map(|k| k.strip_suffix("/.zarray"))
+            .filter(|k| !k.contains('/'))
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        return Ok(names);
+    }
+    list_arrays(store, root, dataset).await
+}
+
+/// Lists the child arrays of a group without consolidated metadata.
+async fn list_arrays(
+    store: &Arc<dyn ObjectStore>,
+    root: &Path,
+    dataset: &str,
+) -> Result<Vec<String>> {
+    let listing = store
+        .list_with_delimiter(Some(root))
+        .await
+        .map_err(|source| ConnectorError::Store {
+            dataset: dataset.to_string(),
+            source,
+        })?;
+    let mut names = Vec::new();
+    for p in listing.common_prefixes {
+        let Some(name) = p.filename().map(str::to_string) else {
+            continue;
+        };
+        let is_array = exists(store, &p.child(".zarray")).await
+            || get_json(store, &p.child("zarr.json"), dataset)
+                .await?
+                .is_some_and(|j| j.get("node_type").and_then(|t| t.as_str()) == Some("array"));
+        if is_array {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+async fn exists(store: &Arc<dyn ObjectStore>, path: &Path) -> bool {
+    store.head(path).await.is_ok()
+}
+
+/// Reads a JSON document; `Ok(None)` if it does not exist.
+async fn get_json(
+    store: &Arc<dyn ObjectStore>,
+    path: &Path,
+    dataset: &str,
+) -> Result<Option<serde_json::Value>> {
+    let bytes = match store.get(path).await {
+        Ok(r) => r.bytes().await.map_err(|source| ConnectorError::Store {
+            dataset: dataset.to_string(),
+            source,
+        })?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(source) => {
+            return Err(ConnectorError::Store {
+                dataset: dataset.to_string(),
+                source,
+            });
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ConnectorError::Metadata {
+            dataset: dataset.to_string(),
+            reason: format!("'{path}' is not valid JSON: {e}"),
+        })
+}
+
+/// Global attributes of the group (v3 zarr.json attributes or v2 .zattrs).
+async fn read_group_attrs(store: &Arc<dyn ObjectStore>, root: &Path) -> Option<Attributes> {
+    let to_attrs = |m: &serde_json::Map<String, serde_json::Value>| -> Attributes {
+        m.iter()
+            .map(|(k, v)| (k.clone(), AttrValue::from_json(v)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    if let Ok(Some(j)) = get_json(store, &root.child("zarr.json"), "").await {
+        return j
+            .get("attributes")
+            .and_then(|a| a.as_object())
+            .map(to_attrs);
+    }
+    if let Ok(Some(j)) = get_json(store, &root.child(".zattrs"), "").await {
+        return j.as_object().map(to_attrs);
+    }
+    None
+}

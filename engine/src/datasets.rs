@@ -1,0 +1,112 @@
+//! Registering datasets by location: format detection and table names.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::SessionContext;
+use gridsql_connectors::{Format, GridTableProvider, TableSpec};
+
+/// Guesses the format of a location: `.zarr` or a folder with Zarr metadata
+/// is Zarr; `.nc`, `.nc4`, `.cdf`, `.netcdf` (and globs of them) are NetCDF.
+///
+/// # Errors
+/// When neither applies.
+pub fn detect_format(location: &str) -> Result<Format> {
+    let trimmed = location.trim_end_matches('/');
+    let lower = trimmed.to_ascii_lowercase();
+    if lower.ends_with(".zarr") || lower.ends_with(".zarr.zip") {
+        return Ok(Format::Zarr);
+    }
+    if [".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        return Ok(Format::Netcdf);
+    }
+    let p = std::path::Path::new(trimmed);
+    if p.is_dir()
+        && ["zarr.json", ".zgroup", ".zmetadata", ".zarray"]
+            .iter()
+            .any(|m| p.join(m).exists())
+    {
+        return Ok(Format::Zarr);
+    }
+    Err(DataFusionError::Plan(format!(
+        "cannot tell the format of '{location}': name it *.zarr or *.nc, or use CREATE EXTERNAL TABLE ... STORED AS ZARR|NETCDF"
+    )))
+}
+
+/// A SQL-friendly table name from a location: the file name without its
+/// format extensions, with other characters than letters, digits and `_`
+/// replaced by `_` (`sst.mnmean.nc.v2.zarr` becomes `sst_mnmean_nc_v2`).
+pub fn table_name_for(location: &str) -> String {
+    let base = location
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(location);
+    let mut stem = base.to_string();
+    for ext in [".zarr", ".nc", ".nc4", ".cdf", ".netcdf"] {
+        if stem.to_ascii_lowercase().ends_with(ext) && stem.len() > ext.len() {
+            stem.truncate(stem.len() - ext.len());
+            break;
+        }
+    }
+    let mut name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, 't');
+        name.insert(1, '_');
+    }
+    name
+}
+
+/// Opens a dataset and registers it as table `name`.
+///
+/// # Errors
+/// Unreadable dataset, unknown format, bad options.
+pub async fn register_dataset(
+    ctx: &SessionContext,
+    name: &str,
+    location: &str,
+    format: Option<Format>,
+    options: BTreeMap<String, String>,
+) -> Result<()> {
+    let format = match format {
+        Some(f) => f,
+        None => detect_format(location)?,
+    };
+    let spec = TableSpec {
+        format,
+        location: location.to_string(),
+        options,
+    };
+    let state = ctx.state();
+    let provider = GridTableProvider::open(&spec, &state).await?;
+    ctx.register_table(name, Arc::new(provider))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            table_name_for("/data/sst.mnmean.nc.v2.zarr"),
+            "sst_mnmean_nc_v2"
+        );
+        assert_eq!(table_name_for("s3://bucket/aviso.zarr/"), "aviso");
+        assert_eq!(table_name_for("2005.nc"), "t_2005");
+    }
+}

@@ -1,0 +1,11 @@
+//! The gridsql session: a DataFusion `SessionContext` with the grid
+//! connectors, the geoscience functions and gridsql's settings, plus the
+//! helpers every front end (shell, servers, executors) shares.
+
+pub mod datasets;
+pub mod describe;
+pub mod session;
+
+pub use datasets::{detect_format, register_dataset, table_name_for};
+pub use describe::describe_table;
+pub use session::{SessionOptions, new_context};

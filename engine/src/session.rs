@@ -1,0 +1,76 @@
+//! Building the session every front end uses.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::catalog::TableProviderFactory;
+use datafusion::error::Result;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use gridsql_connectors::{Format, GridTableFactory};
+
+/// Settings of a session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Partitions per scan (default: the number of cores).
+    pub target_partitions: usize,
+    /// Rows per batch (default 8192).
+    pub batch_size: usize,
+    /// Memory pool limit in bytes (default: 60% of physical memory, at least 1 GiB).
+    pub memory_limit: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            batch_size: 8192,
+            memory_limit: default_memory_limit(),
+        }
+    }
+}
+
+/// 60% of physical memory (from /proc/meminfo), at least 1 GiB; 4 GiB if unknown.
+fn default_memory_limit() -> usize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<usize>().ok())
+    });
+    match total_kib {
+        Some(k) => (k.saturating_mul(1024) / 10 * 6).max(1 << 30),
+        None => 4 << 30,
+    }
+}
+
+/// A session context with gridsql's table factories, functions and limits.
+///
+/// # Errors
+/// When the runtime cannot be built.
+pub fn new_context(opts: &SessionOptions) -> Result<SessionContext> {
+    let config = SessionConfig::new()
+        .with_target_partitions(opts.target_partitions.max(1))
+        .with_batch_size(opts.batch_size.max(1))
+        .with_information_schema(true);
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(opts.memory_limit)))
+        .build_arc()?;
+    let mut factories: HashMap<String, Arc<dyn TableProviderFactory>> = HashMap::new();
+    factories.insert("ZARR".into(), Arc::new(GridTableFactory::new(Format::Zarr)));
+    factories.insert(
+        "NETCDF".into(),
+        Arc::new(GridTableFactory::new(Format::Netcdf)),
+    );
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_table_factories(factories)
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    gridsql_udfs::register_all(&ctx);
+    Ok(ctx)
+}

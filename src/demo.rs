@@ -1,0 +1,37 @@
+//! `gridsql demo`: a sample sea-level store, generated once, opened as `sla`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::DemoArgs;
+
+/// Writes the demo store if it is not there yet; returns its path.
+pub(crate) fn ensure_demo_store(args: &DemoArgs) -> anyhow::Result<PathBuf> {
+    let path = match &args.path {
+        Some(p) => p.clone(),
+        None => {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_else(std::env::temp_dir);
+            base.join("gridsql")
+                .join("demo")
+                .join(format!("sla_{}d.zarr", args.days))
+        }
+    };
+    if !path.join(".zmetadata").exists() {
+        eprintln!(
+            "writing the sample store {} ({} days)...",
+            path.display(),
+            args.days
+        );
+        let spec = gridsql_samples::SeaLevelSpec {
+            days: args.days,
+            ..Default::default()
+        };
+        gridsql_samples::write_sea_level(&path, &spec)
+            .with_context(|| format!("cannot write the sample store {}", path.display()))?;
+    }
+    Ok(path)
+}

@@ -1,0 +1,73 @@
+//! The `gridsql` binary: the SQL shell (and, in time, the servers and the
+//! cluster roles). `main` is parse → run → exit code; errors print once, on
+//! one line, with their whole cause chain.
+
+mod cli;
+mod demo;
+mod shell;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args = cli::Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gridsql: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gridsql: {}", one_line(&error_chain(&e)));
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Some(cli::Command::Demo(demo)) => {
+            let location = demo::ensure_demo_store(&demo)?;
+            let mut shell_args = demo.shell.clone();
+            shell_args
+                .datasets
+                .insert(0, format!("sla={}", location.display()));
+            shell::run(shell_args).await
+        }
+        None => shell::run(args.shell).await,
+    }
+}
+
+/// The error and its causes, skipping causes whose text the message already holds
+/// (DataFusion's external errors repeat their source), without the
+/// `External error: ` prefix.
+pub(crate) fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace("External error: ", "");
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// Folds a multi-line message onto one line.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,78 @@
+//! The interactive SQL shell and its batch modes (`-c`, `-f`, piped input),
+//! after datafusion-cli: statements run in [`exec`], `\` commands are parsed
+//! in [`command`], results are rendered by [`print`].
+
+mod command;
+mod exec;
+mod print;
+mod progress;
+mod repl;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use gridsql_engine::{SessionOptions, new_context, register_dataset, table_name_for};
+
+use crate::cli::ShellArgs;
+pub(crate) use exec::Shell;
+
+/// Runs the shell: opens the datasets, then runs commands, files, piped
+/// input or the interactive loop.
+pub(crate) async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
+    let mut opts = SessionOptions::default();
+    if let Some(p) = args.partitions {
+        opts.target_partitions = p.max(1);
+    }
+    if let Some(m) = &args.memory_limit {
+        opts.memory_limit =
+            parse_size(m).with_context(|| format!("invalid --memory-limit '{m}'"))?;
+    }
+    let ctx = new_context(&opts)?;
+    for d in &args.datasets {
+        let (name, location) = match d.split_once('=') {
+            Some((n, l)) if !n.contains('/') && !n.is_empty() => (n.to_string(), l.to_string()),
+            _ => (table_name_for(d), d.clone()),
+        };
+        register_dataset(&ctx, &name, &location, None, BTreeMap::new())
+            .await
+            .with_context(|| format!("cannot open '{location}' as table {name}"))?;
+    }
+    let interactive =
+        args.commands.is_empty() && args.files.is_empty() && std::io::stdin().is_terminal();
+    let mut shell = Shell::new(ctx, args.format, args.quiet, interactive);
+    if !args.commands.is_empty() || !args.files.is_empty() {
+        for c in &args.commands {
+            shell.run_script(c).await?;
+        }
+        for f in &args.files {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            shell.run_script(&text).await?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if interactive {
+        repl::run(&mut shell).await?;
+    } else {
+        repl::run_piped(&mut shell).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `512M`, `2G`, `1.5GiB`, `1000000` into bytes.
+fn parse_size(s: &str) -> anyhow::Result<usize> {
+    let t = s.trim().to_ascii_uppercase();
+    let t = t.trim_end_matches("IB").trim_end_matches('B');
+    let (num, mult) = match t.chars().last() {
+        Some('K') => (&t[..t.len() - 1], 1usize << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let v: f64 = num.trim().parse().context("not a number")?;
+    anyhow::ensure!(v.is_finite() && v > 0.0, "must be positive");
+    Ok((v * mult as f64) as usize)
+}

@@ -1,0 +1,9 @@
+//! gridsql's integration tests: one test binary, modules by theme. They run
+//! the real binary or the real engine on real data (`../shared/data`), with
+//! answers computed by xarray in a Python venv.
+
+mod cli;
+mod hostile;
+mod s3;
+mod util;
+mod xarray_parity;

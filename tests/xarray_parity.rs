@@ -1,0 +1,104 @@
+//! Every Zarr store under `../shared/data`, queried in SQL, against xarray's
+//! answers on the same store (computed by `tests/xarray/reference.py`).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use crate::util::{cells_match, data_dir, python, repo, rows_json};
+
+#[derive(serde::Deserialize, Debug)]
+struct Case {
+    name: String,
+    format: String,
+    path: String,
+    #[serde(default)]
+    options: BTreeMap<String, String>,
+    sql: String,
+    rows: Vec<Vec<serde_json::Value>>,
+    #[serde(default = "default_rtol")]
+    rtol: f64,
+}
+
+fn default_rtol() -> f64 {
+    1e-9
+}
+
+/// Runs reference.py for `formats` and returns its cases.
+fn reference_cases(formats: &str) -> Option<Vec<Case>> {
+    let data = data_dir()?;
+    let py = python()?;
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let status = Command::new(py)
+        .arg(repo().join("tests/xarray/reference.py"))
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(out.path())
+        .arg("--formats")
+        .arg(formats)
+        .status()
+        .expect("reference.py runs");
+    assert!(status.success(), "reference.py failed");
+    let text = std::fs::read_to_string(out.path()).expect("reference output");
+    Some(serde_json::from_str(&text).expect("reference JSON parses"))
+}
+
+async fn run_case(case: &Case) -> Result<Vec<Vec<serde_json::Value>>, String> {
+    let ctx = gridsql_engine::new_context(&gridsql_engine::SessionOptions::default())
+        .map_err(|e| e.to_string())?;
+    gridsql_engine::register_dataset(&ctx, "t", &case.path, None, case.options.clone())
+        .await
+        .map_err(|e| format!("open: {e}"))?;
+    let df = ctx.sql(&case.sql).await.map_err(|e| format!("plan: {e}"))?;
+    let batches = df.collect().await.map_err(|e| format!("run: {e}"))?;
+    Ok(rows_json(&batches))
+}
+
+fn compare(case: &Case, got: &[Vec<serde_json::Value>]) -> Result<(), String> {
+    if got.len() != case.rows.len() {
+        return Err(format!(
+            "{} rows, xarray has {}",
+            got.len(),
+            case.rows.len()
+        ));
+    }
+    for (i, (g, e)) in got.iter().zip(&case.rows).enumerate() {
+        if g.len() != e.len() || !g.iter().zip(e).all(|(a, b)| cells_match(a, b, case.rtol)) {
+            return Err(format!("row {i}: gridsql {g:?} != xarray {e:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zarr_stores_match_xarray() {
+    let Some(cases) = reference_cases("v2,v3") else {
+        return;
+    };
+    assert!(
+        cases.len() >= 40,
+        "expected at least 40 reference cases, got {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for case in &cases {
+        let result = match run_case(case).await {
+            Ok(rows) => compare(case, &rows),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            failures.push(format!(
+                "{} [{}]: {e}\n    SQL: {}",
+                case.name, case.format, case.sql
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from xarray:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    eprintln!("{} cases match xarray", cases.len());
+}

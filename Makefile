@@ -6,13 +6,18 @@ export GRIDSQL_VENV ?= $(CURDIR)/.venv
 
 .PHONY: demo test build venv
 
+SHELL := /bin/bash
+
 demo:
 	@bash scripts/setup.sh
 	cargo run --quiet -- demo
 
 test:
 	@bash scripts/setup.sh --with-venv
-	GRIDSQL_PYTHON=$(GRIDSQL_VENV)/bin/python cargo test --workspace --all-targets
+	@mkdir -p $(CARGO_TARGET_DIR); set -o pipefail; GRIDSQL_PYTHON=$(GRIDSQL_VENV)/bin/python cargo test --workspace --all-targets --no-fail-fast 2>&1 \
+	  | tee $(CARGO_TARGET_DIR)/test.log; status=$$?; \
+	  awk '/^test result:/ { p += $$4; f += $$6 } END { printf "all tests: %d passed, %d failed\n", p, f }' $(CARGO_TARGET_DIR)/test.log; \
+	  exit $$status
 
 build:
 	@bash scripts/setup.sh

@@ -68,20 +68,24 @@ pub fn plan_partitions(regions: Vec<Region>, target: usize) -> Vec<Vec<Region>> 
     }
     let total: u64 = regions.iter().map(|r| region_cells(r)).sum();
     let n = target.min(regions.len());
-    let per = total.div_ceil(n as u64).max(1);
-    let mut parts: Vec<Vec<Region>> = vec![];
+    let count = regions.len();
+    let mut parts: Vec<Vec<Region>> = Vec::with_capacity(n);
     let mut cur: Vec<Region> = vec![];
-    let mut acc = 0u64;
-    let remaining = regions.len();
+    let mut before = 0u64;
     for (i, r) in regions.into_iter().enumerate() {
-        acc += region_cells(&r);
-        cur.push(r);
-        let left_regions = remaining - i - 1;
-        let left_parts = n - parts.len() - 1;
-        if (acc >= per || left_regions == left_parts) && left_parts > 0 {
+        let cells = region_cells(&r);
+        // Cut before this region when its middle lies past the current
+        // partition's share of the cells, keeping at least one region for
+        // each partition still to fill.
+        let k = parts.len() as u64 + 1;
+        let boundary = total.saturating_mul(k) / n as u64;
+        let must_cut = count - i == n - parts.len() - 1;
+        let share_full = before.saturating_add(cells / 2) > boundary;
+        if !cur.is_empty() && parts.len() + 1 < n && (share_full || must_cut) {
             parts.push(std::mem::take(&mut cur));
-            acc = 0;
         }
+        before += cells;
+        cur.push(r);
     }
     if !cur.is_empty() {
         parts.push(cur);

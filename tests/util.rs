@@ -9,13 +9,13 @@ use arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 
 /// Whether we run under CI, where missing prerequisites are failures.
-pub fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// Fails under CI, else prints a visible skip message; returns `None` either way
 /// only outside CI.
-pub fn missing(what: &str) -> Option<PathBuf> {
+pub(crate) fn missing(what: &str) -> Option<PathBuf> {
     if in_ci() {
         panic!("{what} is missing (CI=true: this is a failure)");
     }
@@ -24,7 +24,7 @@ pub fn missing(what: &str) -> Option<PathBuf> {
 }
 
 /// The shared data folder (`../shared/data` beside the repo, or `GRIDSQL_DATA`).
-pub fn data_dir() -> Option<PathBuf> {
+pub(crate) fn data_dir() -> Option<PathBuf> {
     let p = std::env::var_os("GRIDSQL_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
@@ -36,7 +36,7 @@ pub fn data_dir() -> Option<PathBuf> {
 }
 
 /// The venv's python (`GRIDSQL_PYTHON`, else `.venv/bin/python` in the repo).
-pub fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let p = std::env::var_os("GRIDSQL_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
@@ -51,12 +51,12 @@ pub fn python() -> Option<PathBuf> {
 }
 
 /// The repository root.
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Runs the gridsql binary with `args`.
-pub fn gridsql(args: &[&str]) -> Output {
+pub(crate) fn gridsql(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gridsql"))
         .args(args)
         .env("RUST_LOG", "error")
@@ -65,7 +65,7 @@ pub fn gridsql(args: &[&str]) -> Output {
 }
 
 /// Runs gridsql and returns stdout, asserting success.
-pub fn gridsql_ok(args: &[&str]) -> String {
+pub(crate) fn gridsql_ok(args: &[&str]) -> String {
     let out = gridsql(args);
     assert!(
         out.status.success(),
@@ -76,7 +76,7 @@ pub fn gridsql_ok(args: &[&str]) -> String {
 }
 
 /// One cell as JSON: numbers, ISO timestamps (`YYYY-MM-DDTHH:MM:SS[.ffffff]`), strings, null.
-pub fn cell_json(array: &dyn Array, row: usize) -> serde_json::Value {
+pub(crate) fn cell_json(array: &dyn Array, row: usize) -> serde_json::Value {
     use serde_json::Value;
     if array.is_null(row) {
         return Value::Null;
@@ -115,7 +115,7 @@ fn num(x: f64) -> serde_json::Value {
 }
 
 /// µs since the epoch as `YYYY-MM-DDTHH:MM:SS[.ffffff]`.
-pub fn iso(us: i64) -> String {
+pub(crate) fn iso(us: i64) -> String {
     let secs = us.div_euclid(1_000_000);
     let frac = us.rem_euclid(1_000_000);
     let dt = chrono::DateTime::from_timestamp(secs, 0)
@@ -129,7 +129,7 @@ pub fn iso(us: i64) -> String {
 }
 
 /// All rows of `batches` as JSON rows.
-pub fn rows_json(batches: &[RecordBatch]) -> Vec<Vec<serde_json::Value>> {
+pub(crate) fn rows_json(batches: &[RecordBatch]) -> Vec<Vec<serde_json::Value>> {
     let mut out = Vec::new();
     for b in batches {
         for r in 0..b.num_rows() {
@@ -146,7 +146,7 @@ pub fn rows_json(batches: &[RecordBatch]) -> Vec<Vec<serde_json::Value>> {
 
 /// Whether two JSON cells agree: numbers within `rtol` (relative, with an
 /// absolute floor of `rtol` for values near zero), everything else equal.
-pub fn cells_match(a: &serde_json::Value, b: &serde_json::Value, rtol: f64) -> bool {
+pub(crate) fn cells_match(a: &serde_json::Value, b: &serde_json::Value, rtol: f64) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => (x - y).abs() <= rtol * x.abs().max(y.abs()).max(1.0),
         _ => a == b,
@@ -155,7 +155,7 @@ pub fn cells_match(a: &serde_json::Value, b: &serde_json::Value, rtol: f64) -> b
 
 /// Runs `cmd` with its output captured; kills it and fails the test when it
 /// is still running after `limit`, so a hang fails instead of blocking CI.
-pub fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
+pub(crate) fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
     use std::io::Read;
     use std::process::Stdio;
     use std::time::Instant;
@@ -199,7 +199,7 @@ pub fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
 
 /// Runs the gridsql binary with `args` and extra environment variables
 /// (killed, failing the test, after 120 s).
-pub fn gridsql_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
+pub(crate) fn gridsql_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
     cmd.args(args)
         .env("RUST_LOG", "error")

@@ -1,6 +1,7 @@
 //! Running statements: splitting a script, planning, streaming results to
 //! the printer, timing.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -64,14 +65,15 @@ impl Shell {
         progress.finish();
         result?;
         let rows = printer.finish()?;
-        if self.format == OutputFormat::Table && !self.quiet {
-            if let Some(rows) = rows {
-                println!(
-                    "{rows} row{} in {:.3}s",
-                    if rows == 1 { "" } else { "s" },
-                    start.elapsed().as_secs_f64()
-                );
-            }
+        if self.format == OutputFormat::Table
+            && !self.quiet
+            && let Some(rows) = rows
+        {
+            println!(
+                "{rows} row{} in {:.3}s",
+                if rows == 1 { "" } else { "s" },
+                start.elapsed().as_secs_f64()
+            );
         }
         Ok(())
     }
@@ -81,17 +83,17 @@ impl Shell {
         stmt: DfStatement,
         printer: &mut Printer,
     ) -> anyhow::Result<()> {
-        if let Some(name) = describe_target(&stmt) {
-            if let Ok(batch) = describe_table(&self.ctx, &name).await {
-                printer.begin(batch.schema());
-                printer.batch(&batch)?;
-                return Ok(());
-            }
+        if let Some(name) = describe_target(&stmt)
+            && let Ok(batch) = describe_table(&self.ctx, &name).await
+        {
+            printer.begin(batch.schema());
+            printer.batch(&batch)?;
+            return Ok(());
         }
         let state = self.ctx.state();
         let plan = state.statement_to_plan(stmt).await?;
         let df = self.ctx.execute_logical_plan(plan).await?;
-        let schema = df.schema().inner().clone();
+        let schema = Arc::clone(df.schema().inner());
         let mut stream = df.execute_stream().await?;
         printer.begin(schema);
         while let Some(batch) = stream.next().await {

@@ -3,6 +3,7 @@
 //! print only rows; timestamps are ISO 8601.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -119,7 +120,7 @@ impl Printer {
                         writeln!(
                             out,
                             "{}",
-                            pretty_format_batches(&[RecordBatch::new_empty(s.clone())])?
+                            pretty_format_batches(&[RecordBatch::new_empty(Arc::clone(s))])?
                         )?;
                     }
                 } else {
@@ -130,12 +131,11 @@ impl Printer {
                 }
             }
             OutputFormat::Csv => {
-                if self.rows == 0 {
-                    if let Some(s) = &self.schema {
-                        let names: Vec<&str> =
-                            s.fields().iter().map(|f| f.name().as_str()).collect();
-                        writeln!(out, "{}", names.join(","))?;
-                    }
+                if self.rows == 0
+                    && let Some(s) = &self.schema
+                {
+                    let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
+                    writeln!(out, "{}", names.join(","))?;
                 }
             }
             OutputFormat::Json => {

@@ -264,7 +264,7 @@ impl CfDecoding {
                         && offset_attr.is_some_and(AttrValue::is_float);
                     if !both_float {
                         OutputType::F64
-                    } else if s == 32 && !(raw.size() == 4 && !raw.is_float()) {
+                    } else if s == 32 && (raw.is_float() || raw.size() != 4) {
                         OutputType::F32
                     } else {
                         OutputType::F64

@@ -265,7 +265,7 @@ fn parse_datetime(s: &str) -> Option<(i64, i64, i64, i64, i64)> {
         .trim_end_matches("utc")
         .trim_end_matches('z')
         .trim();
-    let (date, rest) = match s.find(|c: char| c == ' ' || c == 't') {
+    let (date, rest) = match s.find([' ', 't']) {
         Some(i) => (&s[..i], s[i + 1..].trim()),
         None => (s, ""),
     };

@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -47,7 +46,7 @@ pub async fn open_zarr(
     let root = if group.is_empty() {
         prefix.clone()
     } else {
-        prefix.child(group.as_str())
+        prefix.clone().join(group.as_str())
     };
     let names = discover_arrays(&store, &root, &dataset).await?;
     if names.is_empty() {
@@ -262,7 +261,7 @@ async fn discover_arrays(
     dataset: &str,
 ) -> Result<Vec<String>> {
     // Zarr v3: the group's zarr.json, possibly with consolidated metadata.
-    if let Some(json) = get_json(store, &root.child("zarr.json"), dataset).await? {
+    if let Some(json) = get_json(store, &root.clone().join("zarr.json"), dataset).await? {
         if json.get("node_type").and_then(|v| v.as_str()) == Some("array") {
             return Err(ConnectorError::Metadata {
                 dataset: dataset.to_string(),
@@ -287,7 +286,7 @@ async fn discover_arrays(
         return list_arrays(store, root, dataset).await;
     }
     // Zarr v2: consolidated .zmetadata.
-    if let Some(json) = get_json(store, &root.child(".zmetadata"), dataset).await? {
+    if let Some(json) = get_json(store, &root.clone().join(".zmetadata"), dataset).await? {
         let meta = json
             .get("metadata")
             .and_then(|m| m.as_object())
@@ -325,8 +324,8 @@ async fn list_arrays(
         let Some(name) = p.filename().map(str::to_string) else {
             continue;
         };
-        let is_array = exists(store, &p.child(".zarray")).await
-            || get_json(store, &p.child("zarr.json"), dataset)
+        let is_array = exists(store, &p.clone().join(".zarray")).await
+            || get_json(store, &p.clone().join("zarr.json"), dataset)
                 .await?
                 .is_some_and(|j| j.get("node_type").and_then(|t| t.as_str()) == Some("array"));
         if is_array {
@@ -375,13 +374,13 @@ async fn read_group_attrs(store: &Arc<dyn ObjectStore>, root: &Path) -> Option<A
             .map(|(k, v)| (k.clone(), AttrValue::from_json(v)))
             .collect::<BTreeMap<_, _>>()
     };
-    if let Ok(Some(j)) = get_json(store, &root.child("zarr.json"), "").await {
+    if let Ok(Some(j)) = get_json(store, &root.clone().join("zarr.json"), "").await {
         return j
             .get("attributes")
             .and_then(|a| a.as_object())
             .map(to_attrs);
     }
-    if let Ok(Some(j)) = get_json(store, &root.child(".zattrs"), "").await {
+    if let Ok(Some(j)) = get_json(store, &root.clone().join(".zattrs"), "").await {
         return j.as_object().map(to_attrs);
     }
     None

@@ -246,6 +246,48 @@ fn sst_v3_through_s3() {
     );
 }
 
+#[test]
+fn netcdf_glob_through_s3() {
+    let Some(_) = data_dir() else { return };
+    let Some(moto) = Moto::start() else { return };
+    let fix = tempfile::tempdir().expect("temp dir");
+    if crate::netcdf::fixtures(fix.path()).is_none() {
+        return;
+    }
+    moto.upload(&[(&fix.path().join("daily"), "daily")]);
+    let cache = tempfile::tempdir().expect("cache dir");
+    let sql = "SELECT count(*) AS n, count(adt) AS c, avg(adt) AS a FROM t \
+               WHERE time >= TIMESTAMP '2005-04-10' AND time < TIMESTAMP '2005-04-20'";
+    let url = format!("s3://{BUCKET}/daily/adt_200504*.nc");
+    let remote = {
+        let envs = [
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT", moto.endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("no_proxy", "127.0.0.1,localhost"),
+            ("GRIDSQL_CACHE_DIR", cache.path().to_str().expect("utf-8")),
+        ];
+        let out = gridsql_env(&["--format", "csv", &format!("t={url}"), "-c", sql], &envs);
+        csv_row("daily NetCDF glob over S3", &out)
+    };
+    let here = csv_row(
+        "daily NetCDF glob, local",
+        &local(&fix.path().join("daily/adt_200504*.nc"), sql),
+    );
+    eprintln!("NetCDF glob: S3 {remote:?}, local {here:?}");
+    assert_eq!(remote[0], (10 * 128 * 344).to_string());
+    assert_eq!(remote[..2], here[..2]);
+    assert_close("avg(adt) over S3", num(&remote[2]), num(&here[2]), 1e-12);
+    // Only the April files were fetched, once each, into the cache.
+    let cached = std::fs::read_dir(cache.path().join("objects"))
+        .expect("cache dir")
+        .count();
+    assert_eq!(cached, 30, "April has 30 daily files");
+}
+
 /// Asserts a clear failure: non-zero exit, one line naming `location`, no
 /// panic. Prints the line.
 fn assert_clear_error(what: &str, out: &Output, location: &str) {

@@ -4,6 +4,7 @@
 
 mod cli;
 mod hostile;
+mod netcdf;
 mod s3;
 mod util;
 mod xarray_parity;

@@ -70,14 +70,16 @@ fn compare(case: &Case, got: &[Vec<serde_json::Value>]) -> Result<(), String> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zarr_stores_match_xarray() {
-    let Some(cases) = reference_cases("v2,v3") else {
+/// Runs every case of `formats` and asserts that all match xarray.
+async fn check_formats(formats: &str) {
+    let Some(cases) = reference_cases(formats) else {
         return;
     };
+    let n_formats = formats.split(',').count();
     assert!(
-        cases.len() >= 40,
-        "expected at least 40 reference cases, got {}",
+        cases.len() >= 40 * n_formats,
+        "expected at least {} reference cases for {formats}, got {}",
+        40 * n_formats,
         cases.len()
     );
     let mut failures = Vec::new();
@@ -100,5 +102,15 @@ async fn zarr_stores_match_xarray() {
         cases.len(),
         failures.join("\n")
     );
-    eprintln!("{} cases match xarray", cases.len());
+    eprintln!("{} cases on {formats} match xarray", cases.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zarr_stores_match_xarray() {
+    check_formats("v2,v3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netcdf_files_match_xarray() {
+    check_formats("nc").await;
 }

@@ -11,8 +11,8 @@ pub mod reader;
 pub mod selection;
 pub mod values;
 
-pub use model::{Dimension, Grid, GridVariable, VariableDecoding};
-pub use plan::{Region, plan_partitions};
+pub use model::{Dimension, FileSplits, Grid, GridVariable, VariableDecoding};
+pub use plan::{Axis, ChunkGrid, Region, plan_partitions};
 pub use reader::GridReader;
 pub use selection::Selection;
 pub use values::RawBuffer;

@@ -9,6 +9,7 @@ pub mod cf;
 pub mod error;
 pub mod grid;
 pub mod location;
+pub mod netcdf;
 pub mod open;
 pub mod provider;
 pub mod scan;
@@ -17,4 +18,4 @@ pub mod zarr;
 
 pub use error::{ConnectorError, Result};
 pub use provider::{GridTableFactory, GridTableProvider};
-pub use table::{Format, GridTable, TableSpec};
+pub use table::{DeferredTable, Format, GridTable, OpenedTable, TableSpec};

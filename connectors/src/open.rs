@@ -14,7 +14,7 @@ use crate::error::{ConnectorError, Result};
 use crate::grid::values::decode_time;
 use crate::grid::{Dimension, Grid, GridVariable, RawBuffer};
 use crate::location::resolve;
-use crate::table::{Format, GridTable, TableSpec};
+use crate::table::{Format, OpenedTable, TableSpec};
 
 /// Table options every format understands.
 pub const KNOWN_OPTIONS: &[&str] = &["group", "dims", "variables"];
@@ -34,7 +34,7 @@ pub struct DatasetVariables {
 ///
 /// # Errors
 /// Bad location or options, unreadable metadata.
-pub async fn open_table(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<GridTable> {
+pub async fn open_table(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<OpenedTable> {
     for k in spec.options.keys() {
         if !KNOWN_OPTIONS.contains(&k.as_str()) {
             return Err(ConnectorError::Option {
@@ -46,13 +46,14 @@ pub async fn open_table(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<G
             });
         }
     }
-    let (store, path) = resolve(&spec.location, runtime)?;
     match spec.format {
-        Format::Zarr => crate::zarr::open_zarr(store, path, spec).await,
-        Format::Netcdf => Err(ConnectorError::Unsupported {
-            dataset: spec.location.clone(),
-            reason: "NetCDF is not supported yet".into(),
-        }),
+        Format::Zarr => {
+            let (store, path) = resolve(&spec.location, runtime)?;
+            Ok(OpenedTable::Ready(
+                crate::zarr::open_zarr(store, path, spec).await?,
+            ))
+        }
+        Format::Netcdf => crate::netcdf::open_netcdf(spec, runtime).await,
     }
 }
 
@@ -245,5 +246,6 @@ where
         dims,
         variables,
         global_attrs: ds.global_attrs,
+        files: None,
     })
 }

@@ -16,27 +16,73 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DFSchema, Result as DfResult, Statistics, plan_err};
+use datafusion::common::{
+    Column, DFSchema, DataFusionError, Result as DfResult, Statistics, plan_err,
+};
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{CreateExternalTable, Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::filter::FilterExecBuilder;
+use datafusion::physical_plan::limit::GlobalLimitExec;
+use tokio::sync::OnceCell;
 
 use crate::grid::Selection;
-use crate::grid::plan::{plan_partitions, regions};
+use crate::grid::model::meta;
+use crate::grid::plan::{ChunkGrid, plan_partitions, regions};
 use crate::open::open_table;
 use crate::scan::GridScanExec;
-use crate::table::{Format, GridTable, TableSpec};
+use crate::table::{DeferredTable, Format, GridTable, OpenedTable, TableSpec};
 
 /// A grid table as a DataFusion table.
+///
+/// The table may be deferred (a collection of files whose headers are read
+/// on first use): the schema is known at once, the rest on the first scan.
 #[derive(Debug, Clone)]
 pub struct GridTableProvider {
-    table: Arc<GridTable>,
+    spec: TableSpec,
+    schema: SchemaRef,
+    ndims: usize,
+    table: Arc<OnceCell<Arc<GridTable>>>,
+    deferred: Option<Arc<dyn DeferredTable>>,
 }
 
 impl GridTableProvider {
     /// Wraps an opened table.
     pub fn new(table: Arc<GridTable>) -> Self {
-        GridTableProvider { table }
+        GridTableProvider {
+            spec: table.spec.clone(),
+            schema: Arc::clone(&table.schema),
+            ndims: table.ndims(),
+            table: Arc::new(OnceCell::new_with(Some(table))),
+            deferred: None,
+        }
+    }
+
+    /// Wraps what opening a location gave.
+    pub fn from_opened(opened: OpenedTable) -> Self {
+        match opened {
+            OpenedTable::Ready(t) => GridTableProvider::new(Arc::new(t)),
+            OpenedTable::Deferred {
+                spec,
+                schema,
+                resolver,
+            } => {
+                let ndims = schema
+                    .fields()
+                    .iter()
+                    .take_while(|f| {
+                        f.metadata().get(meta::ROLE).map(String::as_str) == Some("dimension")
+                    })
+                    .count();
+                GridTableProvider {
+                    spec,
+                    schema,
+                    ndims,
+                    table: Arc::new(OnceCell::new()),
+                    deferred: Some(resolver),
+                }
+            }
+        }
     }
 
     /// Opens the table a spec describes.
@@ -44,13 +90,33 @@ impl GridTableProvider {
     /// # Errors
     /// See [`open_table`].
     pub async fn open(spec: &TableSpec, state: &dyn Session) -> DfResult<Self> {
-        let table = open_table(spec, state.runtime_env()).await?;
-        Ok(GridTableProvider::new(Arc::new(table)))
+        let opened = open_table(spec, state.runtime_env()).await?;
+        Ok(GridTableProvider::from_opened(opened))
     }
 
-    /// The opened table.
-    pub fn table(&self) -> &Arc<GridTable> {
-        &self.table
+    /// How the table was opened.
+    pub fn spec(&self) -> &TableSpec {
+        &self.spec
+    }
+
+    /// The table, reading what a deferred table still lacks.
+    ///
+    /// # Errors
+    /// Errors of [`DeferredTable::resolve`].
+    pub async fn table(&self) -> DfResult<Arc<GridTable>> {
+        let t = self
+            .table
+            .get_or_try_init(|| async {
+                match &self.deferred {
+                    Some(d) => d.resolve().await.map(Arc::new),
+                    None => Err(crate::error::ConnectorError::Metadata {
+                        dataset: self.spec.location.clone(),
+                        reason: "table was never opened".into(),
+                    }),
+                }
+            })
+            .await?;
+        Ok(Arc::clone(t))
     }
 
     /// The dimension a filter constrains, if it references exactly one
@@ -75,21 +141,20 @@ impl GridTableProvider {
             return None;
         }
         let col = cols.into_iter().next()?;
-        let d = self.table.grid.dim_index(&col.name)?;
-        let dim = &self.table.grid.dims[d];
-        (dim.values.len() as u64 == dim.size).then_some(d)
+        let d = self.schema.index_of(&col.name).ok()?;
+        (d < self.ndims).then_some(d)
     }
 
     /// Evaluates a one-dimension filter on the coordinate values and narrows
     /// the selection.
     fn apply_filter(
-        &self,
+        table: &GridTable,
         state: &dyn Session,
         d: usize,
         expr: &Expr,
         sel: &mut Selection,
     ) -> DfResult<()> {
-        let field = self.table.schema.field(d).clone();
+        let field = table.schema.field(d).clone();
         let schema = Arc::new(Schema::new(vec![field]));
         let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
         let unqualified = expr
@@ -102,8 +167,7 @@ impl GridTableProvider {
             })?
             .data;
         let phys = state.create_physical_expr(unqualified, &df_schema)?;
-        let batch =
-            RecordBatch::try_new(schema, vec![Arc::clone(&self.table.grid.dims[d].values)])?;
+        let batch = RecordBatch::try_new(schema, vec![Arc::clone(&table.grid.dims[d].values)])?;
         let result = phys.evaluate(&batch)?.into_array(batch.num_rows())?;
         let Some(mask) = result.as_boolean_opt() else {
             return plan_err!("filter {expr} is not a boolean expression");
@@ -112,25 +176,26 @@ impl GridTableProvider {
         Ok(())
     }
 
-    /// The chunk shape regions align to: the first projected variable's.
-    fn reference_chunks(&self, projection: &[usize]) -> Vec<u64> {
-        let ndims = self.table.ndims();
+    /// The chunk grid regions align to: the first projected variable's.
+    fn reference_chunks(table: &GridTable, projection: &[usize]) -> ChunkGrid {
+        let ndims = table.ndims();
         let var = projection
             .iter()
             .find(|&&c| c >= ndims)
-            .map(|&c| &self.table.grid.variables[c - ndims])
-            .or_else(|| self.table.grid.variables.first());
-        match var {
+            .map(|&c| &table.grid.variables[c - ndims])
+            .or_else(|| table.grid.variables.first());
+        let chunks = match var {
             Some(v) => v.chunks.clone(),
-            None => self.table.grid.shape(),
-        }
+            None => table.grid.shape(),
+        };
+        table.grid.chunk_grid(&chunks)
     }
 }
 
 #[async_trait]
 impl TableProvider for GridTableProvider {
     fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.table.schema)
+        Arc::clone(&self.schema)
     }
 
     fn table_type(&self) -> TableType {
@@ -157,28 +222,28 @@ impl TableProvider for GridTableProvider {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let table = self.table().await?;
         let projection: Vec<usize> = projection
             .cloned()
-            .unwrap_or_else(|| (0..self.table.schema.fields().len()).collect());
-        let mut selection = Selection::all(&self.table.grid.shape());
+            .unwrap_or_else(|| (0..table.schema.fields().len()).collect());
+        let mut selection = Selection::all(&table.grid.shape());
+        // Filters on a dimension too long to hold its coordinates in memory
+        // run after the scan instead.
+        let mut residual: Vec<Expr> = Vec::new();
         for f in filters {
             match self.filter_dim(f) {
-                Some(d) => self.apply_filter(state, d, f, &mut selection)?,
+                Some(d) if table.grid.dims[d].values.len() as u64 == table.grid.dims[d].size => {
+                    Self::apply_filter(&table, state, d, f, &mut selection)?;
+                }
+                Some(_) => residual.push(f.clone()),
                 None => return plan_err!("filter {f} cannot be pushed into a grid scan"),
             }
         }
-        let chunks = self.reference_chunks(&projection);
-        let n_regions = selection
-            .ranges
-            .iter()
-            .zip(&chunks)
-            .fold(1u64, |acc, (rs, &c)| {
-                let c = c.max(1);
-                acc.saturating_mul(rs.iter().map(|r| (r.end - 1) / c - r.start / c + 1).sum())
-            });
+        let chunks = Self::reference_chunks(&table, &projection);
+        let n_regions = chunks.count_regions(&selection);
         if n_regions > (1 << 22) {
             return Err(crate::error::ConnectorError::Metadata {
-                dataset: self.table.spec.location.clone(),
+                dataset: self.spec.location.clone(),
                 reason: format!(
                     "the scan would read {n_regions} chunks (limit {})",
                     1u64 << 22
@@ -188,19 +253,65 @@ impl TableProvider for GridTableProvider {
         }
         let target = state.config().target_partitions();
         let partitions = plan_partitions(regions(&selection, &chunks), target);
-        Ok(Arc::new(GridScanExec::try_new(
-            Arc::clone(&self.table),
-            projection,
-            selection,
-            partitions,
-            limit,
-        )?))
+        let scan: Arc<dyn ExecutionPlan> = if residual.is_empty() {
+            Arc::new(GridScanExec::try_new(
+                Arc::clone(&table),
+                projection,
+                selection,
+                partitions,
+                limit,
+            )?)
+        } else {
+            // The residual filter needs its columns, and a limit cannot be
+            // applied before it.
+            let mut full = projection.clone();
+            for f in &residual {
+                for c in f.column_refs() {
+                    let i = table.schema.index_of(&c.name)?;
+                    if !full.contains(&i) {
+                        full.push(i);
+                    }
+                }
+            }
+            let inner: Arc<dyn ExecutionPlan> = Arc::new(GridScanExec::try_new(
+                Arc::clone(&table),
+                full.clone(),
+                selection,
+                partitions,
+                None,
+            )?);
+            let inner_schema = inner.schema();
+            let df_schema = DFSchema::try_from(Arc::clone(&inner_schema))?;
+            let predicate = residual
+                .into_iter()
+                .reduce(Expr::and)
+                .ok_or_else(|| DataFusionError::Internal("empty residual".into()))?;
+            let unqualified = predicate
+                .transform(|e| match e {
+                    Expr::Column(c) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
+                        c.name,
+                    )))),
+                    other => Ok(Transformed::no(other)),
+                })?
+                .data;
+            let phys = state.create_physical_expr(unqualified, &df_schema)?;
+            let keep: Vec<usize> = (0..projection.len()).collect();
+            let filter = FilterExecBuilder::new(phys, inner)
+                .apply_projection(Some(keep))?
+                .build()?;
+            let plan: Arc<dyn ExecutionPlan> = Arc::new(filter);
+            match limit {
+                Some(l) => Arc::new(GlobalLimitExec::new(plan, 0, Some(l))),
+                None => plan,
+            }
+        };
+        Ok(scan)
     }
 
     fn statistics(&self) -> Option<Statistics> {
-        let mut s = Statistics::new_unknown(&self.table.schema);
-        s.num_rows =
-            Precision::Exact(usize::try_from(self.table.grid.cells()).unwrap_or(usize::MAX));
+        let table = self.table.get()?;
+        let mut s = Statistics::new_unknown(&table.schema);
+        s.num_rows = Precision::Exact(usize::try_from(table.grid.cells()).unwrap_or(usize::MAX));
         Some(s)
     }
 }

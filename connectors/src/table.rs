@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 
+use async_trait::async_trait;
+
+use crate::error::Result;
 use crate::grid::{Grid, GridReader};
 
 /// The formats gridsql reads.
@@ -65,4 +68,32 @@ impl GridTable {
     pub fn ndims(&self) -> usize {
         self.grid.dims.len()
     }
+}
+
+/// A table whose schema is known but whose full model needs more reading:
+/// a collection of files, whose record coordinates and consistency are only
+/// checked when a query first needs them.
+#[async_trait]
+pub trait DeferredTable: std::fmt::Debug + Send + Sync {
+    /// Reads what is missing and assembles the table.
+    ///
+    /// # Errors
+    /// Unreadable files, files that disagree.
+    async fn resolve(&self) -> Result<GridTable>;
+}
+
+/// What opening a location gives.
+#[derive(Debug)]
+pub enum OpenedTable {
+    /// Fully opened.
+    Ready(GridTable),
+    /// Schema known, the rest read on first use.
+    Deferred {
+        /// How it was opened.
+        spec: TableSpec,
+        /// Its schema.
+        schema: SchemaRef,
+        /// Completes it.
+        resolver: std::sync::Arc<dyn DeferredTable>,
+    },
 }

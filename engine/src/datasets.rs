@@ -8,7 +8,8 @@ use datafusion::prelude::SessionContext;
 use gridsql_connectors::{Format, GridTableProvider, TableSpec};
 
 /// Guesses the format of a location: `.zarr` or a folder with Zarr metadata
-/// is Zarr; `.nc`, `.nc4`, `.cdf`, `.netcdf` (and globs of them) are NetCDF.
+/// is Zarr; `.nc`, `.nc4`, `.cdf`, `.netcdf` (and globs of them) and folders
+/// holding such files are NetCDF.
 ///
 /// # Errors
 /// When neither applies.
@@ -31,6 +32,18 @@ pub fn detect_format(location: &str) -> Result<Format> {
             .any(|m| p.join(m).exists())
     {
         return Ok(Format::Zarr);
+    }
+    // A folder of NetCDF files is a multi-file dataset.
+    let is_netcdf_file = |e: &std::fs::DirEntry| {
+        let n = e.file_name().to_string_lossy().to_ascii_lowercase();
+        [".nc", ".nc4", ".cdf", ".netcdf"]
+            .iter()
+            .any(|x| n.ends_with(x))
+    };
+    if p.is_dir()
+        && std::fs::read_dir(p).is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| is_netcdf_file(&e))))
+    {
+        return Ok(Format::Netcdf);
     }
     Err(DataFusionError::Plan(format!(
         "cannot tell the format of '{location}': name it *.zarr or *.nc, or use CREATE EXTERNAL TABLE ... STORED AS ZARR|NETCDF"

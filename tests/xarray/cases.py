@@ -524,7 +524,9 @@ TCW_CASES = cases_for(
          lambda ds: [r for r in table(ds.tcw) if r[-1] == 44.3250482744756]),
 )
 
-CASES = ADT_CASES + SST_CASES + ERA_CASES + TCW_CASES
+from cases_udfs import CASES as UDF_CASES  # noqa: E402  (geoscience functions, issue 4)
+
+CASES = ADT_CASES + SST_CASES + ERA_CASES + TCW_CASES + UDF_CASES
 
 _names = [c["name"] for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

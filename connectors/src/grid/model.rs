@@ -12,6 +12,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
+use super::plan::{Axis, ChunkGrid};
 use crate::cf::{AttrValue, Attributes, CfDecoding, TimeDecoding};
 
 /// Field metadata keys under which column attributes travel in the schema.
@@ -144,6 +145,18 @@ pub struct Grid {
     pub variables: Vec<GridVariable>,
     /// Global attributes of the dataset (or group).
     pub global_attrs: Attributes,
+    /// For a dataset of several files: the record dimension they are
+    /// concatenated along and the index where each file starts.
+    pub files: Option<FileSplits>,
+}
+
+/// Where the files of a multi-file dataset start along its record dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSplits {
+    /// Index of the record dimension.
+    pub dim: usize,
+    /// Start index of each file, ascending, the first 0.
+    pub starts: Vec<u64>,
 }
 
 impl Grid {
@@ -162,6 +175,32 @@ impl Grid {
     /// Number of cells (rows), saturating.
     pub fn cells(&self) -> u64 {
         self.dims.iter().fold(1u64, |a, d| a.saturating_mul(d.size))
+    }
+
+    /// The chunk grid regions of a variable with chunk shape `chunks` align
+    /// to: its chunks, and within a multi-file dataset also the file bounds.
+    pub fn chunk_grid(&self, chunks: &[u64]) -> ChunkGrid {
+        let mut grid = ChunkGrid::regular(chunks);
+        if let Some(f) = &self.files
+            && let Some(axis) = grid.axes.get_mut(f.dim)
+        {
+            let c = chunks.get(f.dim).copied().unwrap_or(1).max(1);
+            let total = self.dims.get(f.dim).map_or(0, |d| d.size);
+            let mut starts = Vec::new();
+            for (i, &s) in f.starts.iter().enumerate() {
+                let e = f.starts.get(i + 1).copied().unwrap_or(total);
+                let mut k = s;
+                while k < e {
+                    starts.push(k);
+                    k = k.saturating_add(c);
+                }
+            }
+            if starts.first() != Some(&0) {
+                starts.insert(0, 0);
+            }
+            *axis = Axis::Starts(starts);
+        }
+        grid
     }
 
     /// Column index of a dimension.

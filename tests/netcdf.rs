@@ -1,0 +1,208 @@
+//! NetCDF beyond the shared files: groups and a julian calendar, NetCDF-3
+//! classic and CDF-5, one file per day as a glob and as a folder (checked
+//! against the single file and against `open_mfdataset`), files that
+//! disagree, truncated files, and lazy opening of collections. Fixtures and
+//! answers come from `tests/xarray/netcdf_fixtures.py`, run at test time.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::{cells_match, data_dir, python, repo, rows_json};
+
+#[derive(serde::Deserialize, Debug)]
+pub(crate) struct Answer {
+    name: String,
+    location: String,
+    options: BTreeMap<String, String>,
+    sql: String,
+    rows: Vec<Vec<serde_json::Value>>,
+    rtol: f64,
+}
+
+/// Writes the fixtures into `dir` and returns xarray's answers on them.
+pub(crate) fn fixtures(dir: &Path) -> Option<Vec<Answer>> {
+    let data = data_dir()?;
+    let py = python()?;
+    let status = Command::new(py)
+        .args(["-W", "ignore"])
+        .arg(repo().join("tests/xarray/netcdf_fixtures.py"))
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir)
+        .status()
+        .expect("netcdf_fixtures.py runs");
+    assert!(status.success(), "netcdf_fixtures.py failed");
+    let text = std::fs::read_to_string(dir.join("answers.json")).expect("answers.json");
+    Some(serde_json::from_str(&text).expect("answers parse"))
+}
+
+async fn query(
+    location: &str,
+    options: BTreeMap<String, String>,
+    sql: &str,
+) -> Result<Vec<Vec<serde_json::Value>>, String> {
+    let ctx = gridsql_engine::new_context(&gridsql_engine::SessionOptions::default())
+        .map_err(|e| e.to_string())?;
+    gridsql_engine::register_dataset(&ctx, "t", location, None, options)
+        .await
+        .map_err(|e| format!("open: {e}"))?;
+    let df = ctx.sql(sql).await.map_err(|e| format!("plan: {e}"))?;
+    let batches = df.collect().await.map_err(|e| format!("run: {e}"))?;
+    Ok(rows_json(&batches))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netcdf_fixtures_match_xarray() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(answers) = fixtures(dir.path()) else {
+        return;
+    };
+    assert!(answers.len() >= 15, "only {} answers", answers.len());
+    for kind in [
+        "grid_",
+        "grid_daily_",
+        "tcw_classic",
+        "tcw_cdf5",
+        "daily_glob",
+        "daily_dir",
+    ] {
+        assert!(
+            answers.iter().any(|a| a.name.starts_with(kind)),
+            "no {kind} answers"
+        );
+    }
+    let mut failures = Vec::new();
+    for a in &answers {
+        match query(&a.location, a.options.clone(), &a.sql).await {
+            Ok(rows) => {
+                let same = rows.len() == a.rows.len()
+                    && rows.iter().zip(&a.rows).all(|(g, e)| {
+                        g.len() == e.len()
+                            && g.iter().zip(e).all(|(x, y)| cells_match(x, y, a.rtol))
+                    });
+                if !same {
+                    failures.push(format!(
+                        "{}: gridsql {rows:?}\n    xarray {:?}\n    SQL: {}",
+                        a.name, a.rows, a.sql
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{}: {e}\n    SQL: {}", a.name, a.sql)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} answers differ from xarray:\n{}",
+        failures.len(),
+        answers.len(),
+        failures.join("\n")
+    );
+
+    // The glob table gives exactly the single file's answers.
+    let single = data_dir()
+        .expect("data dir")
+        .join("dt_med_allsat_phy_l4_2005T2.nc");
+    let glob = dir.path().join("daily/adt_*.nc");
+    for sql in [
+        "SELECT time, avg(adt), count(adt), min(adt), max(adt) FROM t GROUP BY time ORDER BY time",
+        "SELECT latitude, longitude, avg(adt) FROM t WHERE time BETWEEN TIMESTAMP '2005-04-20' \
+         AND TIMESTAMP '2005-05-03' AND latitude > 40 GROUP BY latitude, longitude \
+         ORDER BY latitude, longitude",
+        "SELECT * FROM t WHERE adt IS NOT NULL ORDER BY time, latitude, longitude LIMIT 50",
+    ] {
+        let a = query(single.to_str().expect("utf-8"), BTreeMap::new(), sql)
+            .await
+            .expect("single file");
+        let b = query(glob.to_str().expect("utf-8"), BTreeMap::new(), sql)
+            .await
+            .expect("glob");
+        assert!(!a.is_empty(), "no rows for {sql}");
+        assert_eq!(a.len(), b.len(), "row counts differ for {sql}");
+        // Sums may add in another order across partitions: equal to 1e-12.
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| cells_match(p, q, 1e-12)),
+                "row {i} differs for {sql}: single {x:?}, glob {y:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netcdf_collections_fail_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if fixtures(dir.path()).is_none() {
+        return;
+    }
+    let d = dir.path();
+    let loc = |p: &str| d.join(p).to_string_lossy().into_owned();
+
+    // Files that disagree on a dimension: the error names both files and
+    // the dimension.
+    let e = query(
+        &loc("mismatch/*.nc"),
+        BTreeMap::new(),
+        "SELECT count(*) FROM t",
+    )
+    .await
+    .expect_err("mismatched files must fail");
+    assert!(
+        e.contains("b.nc") && e.contains("a.nc") && e.contains("'lat'"),
+        "unclear error: {e}"
+    );
+
+    // Nothing matches.
+    let e = query(&loc("daily/nothing_*.nc"), BTreeMap::new(), "SELECT 1")
+        .await
+        .expect_err("empty glob must fail");
+    assert!(e.contains("no NetCDF files match"), "unclear error: {e}");
+
+    // A collection opens from its first file: a broken later file does not
+    // stop DESCRIBE-like work, only a scan, and the scan names the file.
+    let lazy = d.join("lazy");
+    std::fs::create_dir(&lazy).expect("mkdir");
+    for day in ["20050401", "20050402", "20050403"] {
+        std::fs::copy(
+            d.join(format!("daily/adt_{day}.nc")),
+            lazy.join(format!("adt_{day}.nc")),
+        )
+        .expect("copy");
+    }
+    let bad = lazy.join("adt_20050403.nc");
+    let bytes = std::fs::read(&bad).expect("read");
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).expect("truncate");
+    let rows = query(
+        &lazy.to_string_lossy(),
+        BTreeMap::new(),
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 't' ORDER BY ordinal_position",
+    )
+    .await
+    .expect("schema without reading every header");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let e = query(
+        &lazy.to_string_lossy(),
+        BTreeMap::new(),
+        "SELECT avg(adt) FROM t",
+    )
+    .await
+    .expect_err("truncated file must fail the scan");
+    assert!(
+        e.contains("adt_20050403.nc"),
+        "error does not name the file: {e}"
+    );
+
+    // A truncated single file: a clean error naming it, no panic.
+    let e = query(
+        bad.to_str().expect("utf-8"),
+        BTreeMap::new(),
+        "SELECT avg(adt) FROM t",
+    )
+    .await
+    .expect_err("truncated file must fail");
+    assert!(
+        e.contains("adt_20050403.nc"),
+        "error does not name the file: {e}"
+    );
+}

@@ -4,7 +4,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/gridsql/target
 export GRIDSQL_VENV ?= $(CURDIR)/.venv
 
-.PHONY: demo test build venv
+.PHONY: demo test build venv bench
 
 SHELL := /bin/bash
 
@@ -14,7 +14,7 @@ demo:
 
 test:
 	@bash scripts/setup.sh --with-venv
-	@mkdir -p $(CARGO_TARGET_DIR); set -o pipefail; GRIDSQL_PYTHON=$(GRIDSQL_VENV)/bin/python cargo test --workspace --all-targets --no-fail-fast 2>&1 \
+	@mkdir -p $(CARGO_TARGET_DIR); set -o pipefail; GRIDSQL_PYTHON=$(GRIDSQL_VENV)/bin/python cargo test --workspace --lib --bins --tests --no-fail-fast 2>&1 \
 	  | tee $(CARGO_TARGET_DIR)/test.log; status=$$?; \
 	  awk '/^test result:/ { p += $$4; f += $$6 } END { printf "all tests: %d passed, %d failed\n", p, f }' $(CARGO_TARGET_DIR)/test.log; \
 	  exit $$status
@@ -25,3 +25,9 @@ build:
 
 venv:
 	bash scripts/venv.sh
+
+# Q1-Q5 against xarray + dask on the AVISO-like store (release build, ~30 min cold);
+# BENCH_ARGS e.g. "--suite formats" or "--days 60".
+bench:
+	@bash scripts/setup.sh --with-venv
+	$(GRIDSQL_VENV)/bin/python benches/run.py $(BENCH_ARGS)

@@ -3,8 +3,10 @@
 //! answers computed by xarray in a Python venv.
 
 mod cli;
+mod grid_aggregate;
 mod hostile;
 mod netcdf;
 mod s3;
+mod table_functions;
 mod util;
 mod xarray_parity;

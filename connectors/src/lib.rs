@@ -5,13 +5,16 @@
 //! ([`grid::GridReader`]). [`provider::GridTableProvider`] plans scans and
 //! [`scan::GridScanExec`] streams them in bounded batches.
 
+pub mod aggregate;
 pub mod cf;
 pub mod error;
 pub mod grid;
+pub mod inventory;
 pub mod location;
 pub mod netcdf;
 pub mod open;
 pub mod provider;
+mod pushdown;
 pub mod scan;
 pub mod table;
 pub mod zarr;

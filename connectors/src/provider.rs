@@ -6,6 +6,9 @@
 //! the scan is planned: the matching index ranges become the selection, whole
 //! chunks outside it are never read and partial ones are sliced. Because the
 //! very same expression is evaluated, such filters are reported `Exact`.
+//! So is `in_box(lat, lon, south, north, west, east)` on two dimension
+//! columns with constant bounds: a product of one mask per dimension
+//! (see `pushdown`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +33,7 @@ use crate::grid::Selection;
 use crate::grid::model::meta;
 use crate::grid::plan::{ChunkGrid, plan_partitions, regions};
 use crate::open::open_table;
+use crate::pushdown;
 use crate::scan::GridScanExec;
 use crate::table::{DeferredTable, Format, GridTable, OpenedTable, TableSpec};
 
@@ -210,6 +214,9 @@ impl TableProvider for GridTableProvider {
             .iter()
             .map(|f| match self.filter_dim(f) {
                 Some(_) => TableProviderFilterPushDown::Exact,
+                None if pushdown::in_box_dims(f, &self.schema, self.ndims).is_some() => {
+                    TableProviderFilterPushDown::Exact
+                }
                 None => TableProviderFilterPushDown::Unsupported,
             })
             .collect())
@@ -230,13 +237,21 @@ impl TableProvider for GridTableProvider {
         // Filters on a dimension too long to hold its coordinates in memory
         // run after the scan instead.
         let mut residual: Vec<Expr> = Vec::new();
+        let has_values =
+            |d: usize| table.grid.dims[d].values.len() as u64 == table.grid.dims[d].size;
         for f in filters {
             match self.filter_dim(f) {
-                Some(d) if table.grid.dims[d].values.len() as u64 == table.grid.dims[d].size => {
+                Some(d) if has_values(d) => {
                     Self::apply_filter(&table, state, d, f, &mut selection)?;
                 }
                 Some(_) => residual.push(f.clone()),
-                None => return plan_err!("filter {f} cannot be pushed into a grid scan"),
+                None => match pushdown::in_box_dims(f, &table.schema, table.ndims()) {
+                    Some((a, b)) if has_values(a) && has_values(b) => {
+                        pushdown::apply_in_box(&table, state, f, (a, b), &mut selection)?;
+                    }
+                    Some(_) => residual.push(f.clone()),
+                    None => return plan_err!("filter {f} cannot be pushed into a grid scan"),
+                },
             }
         }
         let chunks = Self::reference_chunks(&table, &projection);

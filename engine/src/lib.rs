@@ -4,6 +4,7 @@
 
 pub mod datasets;
 pub mod describe;
+pub mod grid_aggregate;
 pub mod session;
 
 pub use datasets::{detect_format, register_dataset, table_name_for};

@@ -20,6 +20,9 @@ pub struct SessionOptions {
     pub batch_size: usize,
     /// Memory pool limit in bytes (default: 60% of physical memory, at least 1 GiB).
     pub memory_limit: usize,
+    /// Compute aggregates over grid scans inside the scan (default true);
+    /// off, every aggregate runs as DataFusion's hash aggregate.
+    pub grid_aggregate: bool,
 }
 
 impl Default for SessionOptions {
@@ -28,6 +31,7 @@ impl Default for SessionOptions {
             target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
             batch_size: 8192,
             memory_limit: default_memory_limit(),
+            grid_aggregate: true,
         }
     }
 }
@@ -64,12 +68,16 @@ pub fn new_context(opts: &SessionOptions) -> Result<SessionContext> {
         "NETCDF".into(),
         Arc::new(GridTableFactory::new(Format::Netcdf)),
     );
-    let state = SessionStateBuilder::new()
+    let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_table_factories(factories)
-        .build();
+        .with_table_factories(factories);
+    if opts.grid_aggregate {
+        builder = builder
+            .with_physical_optimizer_rule(Arc::new(crate::grid_aggregate::GridAggregateRule));
+    }
+    let state = builder.build();
     let ctx = SessionContext::new_with_state(state);
     gridsql_udfs::register_all(&ctx);
     Ok(ctx)

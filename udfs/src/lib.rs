@@ -10,6 +10,8 @@
 //! | `season(t)` | [`time`] | `'DJF'`, `'MAM'`, `'JJA'`, `'SON'` |
 //! | `kelvin_to_celsius(x)` | [`units`] | x − 273.15 |
 //! | `weighted_avg(value, weight)` (aggregate) | [`weighted_avg`] | Σ value·weight / Σ weight |
+//! | `read_zarr(uri, ...)`, `read_netcdf(uri, ...)` (table) | [`table_functions`] | a dataset's table without `CREATE` |
+//! | `grid_variables(uri, ...)`, `grid_attributes(uri, ...)` (table) | [`table_functions`] | a dataset's variables / attributes |
 //!
 //! See `docs/functions.md` for examples.
 
@@ -18,6 +20,7 @@ use datafusion::prelude::SessionContext;
 
 mod args;
 pub mod geo;
+pub mod table_functions;
 pub mod time;
 pub mod units;
 pub mod weighted_avg;
@@ -48,6 +51,9 @@ pub fn register_all(ctx: &SessionContext) {
     }
     for f in aggregate_functions() {
         ctx.register_udaf(f);
+    }
+    for (name, f) in table_functions::table_functions() {
+        ctx.register_udtf(name, f);
     }
 }
 

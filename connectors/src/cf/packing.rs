@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBufferBuilder, PrimitiveArray};
-use arrow::buffer::NullBuffer;
+use arrow::array::{ArrayRef, PrimitiveArray};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
     Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
@@ -308,8 +308,11 @@ impl CfDecoding {
             .iter()
             .filter_map(|f| T::from_f64_exact(*f))
             .collect();
-        let fill_nan = self.fills.iter().any(|f| f.is_nan());
-        let missing = |v: T| v.is_nan() || fills.contains(&v) || (fill_nan && v.is_nan());
+        // NaN is always missing; one fill value (the usual case) is one compare.
+        let first = fills.first().copied();
+        let several = fills.len() > 1;
+        let missing =
+            |v: T| v.is_nan() || first.is_some_and(|f| f == v) || (several && fills.contains(&v));
         match self.output {
             OutputType::Raw => {
                 if !T::RAW.is_float() && fills.is_empty() {
@@ -351,21 +354,19 @@ impl CfDecoding {
 }
 
 /// Builds a primitive array from `values`, NULL where `missing`, else `f(value)`.
+///
+/// Two passes that the compiler vectorises: the validity bitmap 64 values
+/// at a time, then the values (missing ones become `f(fill)`, hidden by the
+/// bitmap).
 fn build<O: ArrowPrimitiveType, T: Copy>(
     values: &[T],
     missing: impl Fn(T) -> bool,
     f: impl Fn(T) -> O::Native,
 ) -> ArrayRef {
-    let mut out: Vec<O::Native> = Vec::with_capacity(values.len());
-    let mut valid = BooleanBufferBuilder::new(values.len());
-    let mut null_count = 0usize;
-    for &v in values {
-        let m = missing(v);
-        valid.append(!m);
-        null_count += usize::from(m);
-        out.push(if m { O::Native::default() } else { f(v) });
-    }
-    let nulls = (null_count > 0).then(|| NullBuffer::new(valid.finish()));
+    let valid = BooleanBuffer::collect_bool(values.len(), |i| !missing(values[i]));
+    let out: Vec<O::Native> = values.iter().map(|&v| f(v)).collect();
+    let nulls = NullBuffer::new(valid);
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
     Arc::new(PrimitiveArray::<O>::new(out.into(), nulls))
 }
 

@@ -38,6 +38,48 @@ pub async fn open_zarr(
     spec: &TableSpec,
 ) -> Result<GridTable> {
     let dataset = spec.location.clone();
+    let (ds, handles) = dataset_variables(store, prefix, spec).await?;
+    let reader = ZarrReader::new(dataset.clone(), handles.clone());
+    let grid = build_grid(ds, &spec.options, |var| {
+        let handle = handles.get(&var.name).cloned();
+        let dataset = dataset.clone();
+        let var = var.clone();
+        async move {
+            let handle = handle.ok_or_else(|| ConnectorError::Variable {
+                dataset: dataset.clone(),
+                variable: var.name.clone(),
+                reason: "array handle missing".into(),
+            })?;
+            if var.shape[0] > MAX_COORD_LEN {
+                return Err(ConnectorError::Variable {
+                    dataset,
+                    variable: var.name.clone(),
+                    reason: format!(
+                        "coordinate of {} values is too large to index",
+                        var.shape[0]
+                    ),
+                });
+            }
+            let buf =
+                ZarrReader::read_array(&dataset, &var.name, &handle, &[0..var.shape[0]]).await?;
+            decode_coordinate(&buf, &var)
+        }
+    })
+    .await?;
+    Ok(GridTable::new(spec.clone(), grid, Arc::new(reader)))
+}
+
+/// The arrays of the Zarr group a spec names (its `group` option, else the
+/// root): their models, the group's attributes and the array handles.
+///
+/// # Errors
+/// Missing or malformed metadata.
+pub async fn dataset_variables(
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    spec: &TableSpec,
+) -> Result<(DatasetVariables, HashMap<String, ZarrVariable>)> {
+    let dataset = spec.location.clone();
     let group = spec
         .options
         .get("group")
@@ -85,39 +127,14 @@ pub async fn open_zarr(
         handles.insert(name, handle);
         variables.push(var);
     }
-    let reader = ZarrReader::new(dataset.clone(), handles.clone());
-    let ds = DatasetVariables {
-        dataset: dataset.clone(),
-        variables,
-        global_attrs,
-    };
-    let grid = build_grid(ds, &spec.options, |var| {
-        let handle = handles.get(&var.name).cloned();
-        let dataset = dataset.clone();
-        let var = var.clone();
-        async move {
-            let handle = handle.ok_or_else(|| ConnectorError::Variable {
-                dataset: dataset.clone(),
-                variable: var.name.clone(),
-                reason: "array handle missing".into(),
-            })?;
-            if var.shape[0] > MAX_COORD_LEN {
-                return Err(ConnectorError::Variable {
-                    dataset,
-                    variable: var.name.clone(),
-                    reason: format!(
-                        "coordinate of {} values is too large to index",
-                        var.shape[0]
-                    ),
-                });
-            }
-            let buf =
-                ZarrReader::read_array(&dataset, &var.name, &handle, &[0..var.shape[0]]).await?;
-            decode_coordinate(&buf, &var)
-        }
-    })
-    .await?;
-    Ok(GridTable::new(spec.clone(), grid, Arc::new(reader)))
+    Ok((
+        DatasetVariables {
+            dataset,
+            variables,
+            global_attrs,
+        },
+        handles,
+    ))
 }
 
 /// Maps a zarrs data type to a stored type gridsql decodes.

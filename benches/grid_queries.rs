@@ -1,0 +1,156 @@
+//! Times one SQL query on one dataset in this process: a warm-up run, then
+//! `--runs` timed runs; prints `RESULT {json}` with the times, their median,
+//! the result's checksum (order-independent: sum and count of the `m`
+//! column, as `../shared/anchors/bench.py` computes it) and the peak RSS.
+//!
+//! benches/run.py drives it next to xarray + dask; run it alone with
+//! `cargo bench --bench grid_queries -- --location PATH --sql 'SELECT ...'`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Float64Type;
+use datafusion::prelude::SessionContext;
+
+struct Args {
+    location: String,
+    sql: String,
+    runs: usize,
+    partitions: Option<usize>,
+    explain: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut location = None;
+    let mut sql = None;
+    let mut runs = 5;
+    let mut partitions = None;
+    let mut explain = false;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--location" => location = it.next(),
+            "--sql" => sql = it.next(),
+            "--runs" => {
+                runs = it
+                    .next()
+                    .and_then(|r| r.parse().ok())
+                    .ok_or("--runs needs a number")?;
+            }
+            "--partitions" => {
+                partitions = Some(
+                    it.next()
+                        .and_then(|r| r.parse().ok())
+                        .ok_or("--partitions needs a number")?,
+                );
+            }
+            "--explain" => explain = true,
+            "--bench" => {} // added by `cargo bench`
+            "--help" | "-h" => {
+                return Err("usage: grid_queries --location PATH --sql SQL [--runs N] \
+                            [--partitions N] [--explain]"
+                    .into());
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Args {
+        location: location.ok_or("--location is required")?,
+        sql: sql.ok_or("--sql is required")?,
+        runs,
+        partitions,
+        explain,
+    })
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Sum and count of the non-NULL, finite values of column `m`.
+async fn run(ctx: &SessionContext, sql: &str) -> Result<(f64, u64), String> {
+    let df = ctx.sql(sql).await.map_err(|e| e.to_string())?;
+    let batches = df.collect().await.map_err(|e| e.to_string())?;
+    let mut sum = 0.0;
+    let mut count = 0u64;
+    for b in &batches {
+        let Some(col) = b.column_by_name("m") else {
+            return Err("the query must name its result column m".into());
+        };
+        let col = arrow::compute::cast(col, &arrow::datatypes::DataType::Float64)
+            .map_err(|e| e.to_string())?;
+        let col = col.as_primitive::<Float64Type>();
+        for i in 0..col.len() {
+            if col.is_valid(i) && col.value(i).is_finite() {
+                sum += col.value(i);
+                count += 1;
+            }
+        }
+    }
+    Ok((sum, count))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let args = parse_args()?;
+    let mut opts = gridsql_engine::SessionOptions::default();
+    if let Some(p) = args.partitions {
+        opts.target_partitions = p;
+    }
+    let ctx = gridsql_engine::new_context(&opts).map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    gridsql_engine::register_dataset(&ctx, "t", &args.location, None, BTreeMap::new())
+        .await
+        .map_err(|e| e.to_string())?;
+    let setup_s = t0.elapsed().as_secs_f64();
+    if args.explain {
+        let df = ctx
+            .sql(&format!("EXPLAIN {}", args.sql))
+            .await
+            .map_err(|e| e.to_string())?;
+        let batches = df.collect().await.map_err(|e| e.to_string())?;
+        let text =
+            arrow::util::pretty::pretty_format_batches(&batches).map_err(|e| e.to_string())?;
+        eprintln!("{text}");
+    }
+    let t = Instant::now();
+    let _ = run(&ctx, &args.sql).await?;
+    let warmup_s = t.elapsed().as_secs_f64();
+    let mut times = Vec::with_capacity(args.runs);
+    let mut checksum = (0.0, 0);
+    for _ in 0..args.runs {
+        let t = Instant::now();
+        checksum = run(&ctx, &args.sql).await?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = if sorted.is_empty() {
+        f64::NAN
+    } else if sorted.len() % 2 == 1 {
+        sorted[sorted.len() / 2]
+    } else {
+        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
+    };
+    let out = serde_json::json!({
+        "system": "gridsql",
+        "setup_s": setup_s,
+        "warmup_s": warmup_s,
+        "times": times,
+        "median": median,
+        "min": sorted.first().copied().unwrap_or(f64::NAN),
+        "checksum": [checksum.0, checksum.1],
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    println!("RESULT {out}");
+    Ok(())
+}

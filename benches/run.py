@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""gridsql against xarray + dask on the benchmark store, in one run.
+
+    python benches/run.py [--days 365] [--runs 5] [--queries Q1,Q2,Q3,Q4,Q5] [--suite main|formats]
+
+Generates (or reuses) the AVISO-like store of ../shared/anchors/gen.py under bench-data/<days>d/, builds
+the gridsql timing binary (`cargo bench --bench grid_queries --no-run`, release profile), then for each
+query alternates gridsql and xarray + dask (`bench.py one`, each in a fresh process: one warm-up run, then
+--runs timed runs) for --rounds rounds, and prints medians, the xarray/gridsql ratio, peak RSS and the
+checksums of both answers (sum and count of the result column, which must agree).
+
+Suites:
+  main     Q1-Q5 (bench.py's SQL) on sla_v2.zarr, gridsql vs xr-zarr2, plus the raw read floor R-zarr2
+  formats  a full scan (Q1) on the same data as Zarr v2, Zarr v3 and NetCDF-4: gridsql vs xarray on each,
+           plus the raw floors R-zarr2, R-zarr3, R-nc
+
+Results (one JSON object per line) go to bench-data/results-<suite>-<days>d.jsonl; the table is printed.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+ANCHORS = os.path.abspath(os.environ.get("GRIDSQL_ANCHORS", os.path.join(REPO, "..", "shared", "anchors")))
+sys.path.insert(0, ANCHORS)
+import bench as anchors  # noqa: E402  (the baseline's queries and runners)
+
+XR_SYSTEM = {"zarr2": "xr-zarr2", "zarr3": "xr-zarr3", "nc": "xr-nc"}
+FLOOR = {"zarr2": "R-zarr2", "zarr3": "R-zarr3", "nc": "R-nc"}
+
+
+def sh(cmd, env=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr[-4000:]}")
+    return out
+
+
+def result_of(out):
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    sys.exit(f"no RESULT line in:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+
+
+def build_gridsql():
+    out = subprocess.run(["cargo", "bench", "--bench", "grid_queries", "--no-run", "--message-format=json"],
+                         cwd=REPO, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"cargo bench --no-run failed:\n{out.stderr[-4000:]}")
+    for line in out.stdout.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "grid_queries" \
+                and msg.get("executable"):
+            return msg["executable"]
+    sys.exit("cannot find the grid_queries executable")
+
+
+def gridsql_one(exe, location, sql, runs):
+    return result_of(sh([exe, "--location", location, "--sql", sql, "--runs", str(runs)]))
+
+
+def xarray_one(system, query, data, runs, env):
+    return result_of(sh([sys.executable, os.path.join(ANCHORS, "bench.py"), "one", "--system", system,
+                         "--query", query, "--data", data, "--runs", str(runs)], env=env))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2, help="alternations of gridsql and xarray per query")
+    ap.add_argument("--queries", default="Q1,Q2,Q3,Q4,Q5")
+    ap.add_argument("--suite", default="main", choices=["main", "formats"])
+    a = ap.parse_args()
+
+    root = os.path.join(REPO, "bench-data")
+    name = f"{a.days}d"
+    env = dict(os.environ, BENCH_DATA=root, BENCH_OUT=os.path.join(root, "anchors-out"))
+    p = {
+        "zarr2": os.path.join(root, name, "sla_v2.zarr"),
+        "zarr3": os.path.join(root, name, "sla_v3.zarr"),
+        "nc": os.path.join(root, name, "sla.nc"),
+    }
+    if not all(os.path.exists(x) for x in p.values()):
+        print(f"generating the {a.days}-day store under {root}/{name} (gen.py)...", file=sys.stderr)
+        sh([sys.executable, os.path.join(ANCHORS, "gen.py"), "--days", str(a.days), "--name", name,
+            "--out", os.path.join(root, name)], env=env)
+    exe = build_gridsql()
+
+    if a.suite == "main":
+        plan = [(q, "zarr2") for q in a.queries.split(",")]
+    else:
+        plan = [("Q1", f) for f in ("zarr2", "zarr3", "nc")]
+    rows = []
+    out_path = os.path.join(root, f"results-{a.suite}-{name}.jsonl")
+    with open(out_path, "a") as log:
+        for q, fmt in plan:
+            g_times, x_times, g_rss, x_rss = [], [], [], []
+            for _ in range(a.rounds):
+                g = gridsql_one(exe, p[fmt], anchors.SQL[q], a.runs)
+                x = xarray_one(XR_SYSTEM[fmt], q, name, a.runs, env)
+                for r, sysname in ((g, "gridsql"), (x, XR_SYSTEM[fmt])):
+                    log.write(json.dumps(dict(r, query=q, format=fmt, system=sysname)) + "\n")
+                g_times += g["times"]
+                x_times += x["times"]
+                g_rss.append(g["peak_rss_mb"])
+                x_rss.append(x["peak_rss_mb"])
+            gm, xm = statistics.median(g_times), statistics.median(x_times)
+            rows.append((q, fmt, gm, xm, xm / gm, max(g_rss), max(x_rss), g["checksum"], x["checksum"]))
+        floors = {}
+        for fmt in dict.fromkeys(f for _, f in plan):
+            r = xarray_one("raw", FLOOR[fmt], name, a.runs, env)
+            log.write(json.dumps(dict(r, query=FLOOR[fmt], format=fmt, system="raw")) + "\n")
+            floors[fmt] = r["median"]
+
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"data: {a.days} days x 720 x 1440 ({p['zarr2']})")
+    print(f"runs: {a.rounds} rounds x {a.runs} timed runs per system and query, medians over all\n")
+    print("| query | format | gridsql s | xarray+dask s | speed-up | gridsql / floor | gridsql peak MiB "
+          "| xarray peak MiB | checksums (gridsql; xarray) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for q, fmt, gm, xm, ratio, grss, xrss, gc, xc in rows:
+        print(f"| {q} | {fmt} | {gm:.3f} | {xm:.3f} | {ratio:.2f}x | {gm / floors[fmt]:.2f} | {grss:.0f} "
+              f"| {xrss:.0f} | {gc[0]:.6g}, {gc[1]}; {xc[0]:.6g}, {xc[1]} |")
+    print("\nraw read-and-decompress floor (bench.py raw): " +
+          ", ".join(f"{FLOOR[f]} {s:.3f} s" for f, s in floors.items()))
+    print(f"results appended to {out_path}")
+
+
+if __name__ == "__main__":
+    main()

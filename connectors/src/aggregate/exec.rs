@@ -1,0 +1,363 @@
+//! [`GridAggregateExec`]: a GROUP BY over dimension functions computed in
+//! the scan, emitting the final aggregate values.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, UInt32Array};
+use arrow::compute::{cast, take};
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Result as DfResult, Statistics};
+use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::statistics::StatisticsArgs;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
+    PlanProperties, ReplaceChildrenOptions, SendableRecordBatchStream,
+};
+use futures::{StreamExt, TryStreamExt, stream};
+
+use super::dense::States;
+use super::spec::{AggSpec, GroupSpec};
+use crate::error::ConnectorError;
+use crate::grid::plan::region_cells;
+use crate::grid::{Region, Selection};
+use crate::scan::MAX_REGION_CELLS;
+use crate::table::GridTable;
+
+/// Regions read ahead per partition.
+const PREFETCH: usize = 2;
+
+/// Most groups a grid aggregate keeps dense (per partition).
+pub const MAX_DENSE_GROUPS: usize = 1 << 26;
+
+/// Aggregates a grid table's selection by dimension groups.
+#[derive(Debug)]
+pub struct GridAggregateExec {
+    table: Arc<GridTable>,
+    selection: Selection,
+    partitions: Vec<Vec<Region>>,
+    groups: GroupSpec,
+    aggs: Vec<AggSpec>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl GridAggregateExec {
+    /// An aggregate of `selection` (read as `partitions` of regions) with
+    /// output `schema`: one column per group key, then one per aggregate.
+    ///
+    /// # Errors
+    /// Too many groups, or a schema that does not fit the spec.
+    pub fn try_new(
+        table: Arc<GridTable>,
+        selection: Selection,
+        partitions: Vec<Vec<Region>>,
+        groups: GroupSpec,
+        aggs: Vec<AggSpec>,
+        schema: SchemaRef,
+    ) -> DfResult<Self> {
+        let n = groups.groups().unwrap_or(usize::MAX);
+        if n > MAX_DENSE_GROUPS {
+            return Err(DataFusionError::Plan(format!(
+                "{n} groups are too many for a grid aggregate"
+            )));
+        }
+        if schema.fields().len() != groups.keys.len() + aggs.len() {
+            return Err(DataFusionError::Internal(
+                "grid aggregate schema does not fit its spec".into(),
+            ));
+        }
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Ok(GridAggregateExec {
+            table,
+            selection,
+            partitions,
+            groups,
+            aggs,
+            schema,
+            properties,
+        })
+    }
+
+    /// The table aggregated.
+    pub fn table(&self) -> &Arc<GridTable> {
+        &self.table
+    }
+
+    /// The group ids to emit: groups with at least one selected cell, in
+    /// ascending order.
+    fn emitted(&self, n: usize) -> Vec<usize> {
+        let selected: Vec<Vec<bool>> = self
+            .groups
+            .dims
+            .iter()
+            .map(|g| {
+                let mut s = vec![false; g.classes as usize];
+                for r in &self.selection.ranges[g.dim] {
+                    for i in r.clone() {
+                        if let Some(&c) = g.class_of.get(i as usize) {
+                            s[c as usize] = true;
+                        }
+                    }
+                }
+                s
+            })
+            .collect();
+        if self.selection.is_empty() {
+            return vec![];
+        }
+        (0..n)
+            .filter(|&g| {
+                let mut rest = g;
+                for (d, sel) in self.groups.dims.iter().zip(&selected).rev() {
+                    let c = rest % d.classes as usize;
+                    rest /= d.classes as usize;
+                    if !sel[c] {
+                        return false;
+                    }
+                }
+                true
+            })
+            .collect()
+    }
+
+    /// The class of grouped dimension `k` of each group in `ids`.
+    fn classes_of(&self, k: usize, ids: &[usize]) -> UInt32Array {
+        let stride: usize = self.groups.dims[k + 1..]
+            .iter()
+            .map(|d| d.classes as usize)
+            .product();
+        let n = self.groups.dims[k].classes as usize;
+        UInt32Array::from_iter_values(ids.iter().map(|&g| ((g / stride) % n) as u32))
+    }
+}
+
+/// Reads and accumulates one partition's regions.
+async fn run_partition(
+    table: Arc<GridTable>,
+    regions: Vec<Region>,
+    groups: Arc<GroupSpec>,
+    aggs: Arc<Vec<AggSpec>>,
+    n_groups: usize,
+) -> DfResult<States> {
+    let mut vars: Vec<usize> = aggs.iter().filter_map(|a| a.arg.var()).collect();
+    vars.sort_unstable();
+    vars.dedup();
+    let nvars = table.grid.variables.len();
+    let t2 = Arc::clone(&table);
+    let loaded = stream::iter(regions)
+        .map(move |region| {
+            let table = Arc::clone(&t2);
+            let vars = vars.clone();
+            async move {
+                if region_cells(&region) > MAX_REGION_CELLS {
+                    return Err(ConnectorError::Metadata {
+                        dataset: table.spec.location.clone(),
+                        reason: format!(
+                            "a region of {} cells is too large to decode (limit \
+                             {MAX_REGION_CELLS}); the chunk shape is absurd",
+                            region_cells(&region)
+                        ),
+                    }
+                    .into());
+                }
+                let cells = region_cells(&region) as usize;
+                let mut values: Vec<Option<Arc<Float64Array>>> = vec![None; nvars];
+                for v in vars {
+                    let var = &table.grid.variables[v];
+                    let buf = table.reader.read(&var.name, &region).await?;
+                    if buf.len() != cells {
+                        return Err(DataFusionError::Internal(format!(
+                            "variable '{}' returned {} values for a region of {cells} cells",
+                            var.name,
+                            buf.len()
+                        )));
+                    }
+                    let decoded = buf.decode(0..cells, &var.decoding)?;
+                    let decoded = if decoded.data_type() == &DataType::Float64 {
+                        decoded
+                    } else {
+                        cast(&decoded, &DataType::Float64)?
+                    };
+                    let f = decoded
+                        .as_any()
+                        .downcast_ref::<Float64Array>()
+                        .cloned()
+                        .ok_or_else(|| DataFusionError::Internal("not Float64".into()))?;
+                    values[v] = Some(Arc::new(f));
+                }
+                Ok::<_, DataFusionError>((region, values))
+            }
+        })
+        .buffered(PREFETCH);
+    let mut states = States::new(&aggs, n_groups);
+    let mut loaded = std::pin::pin!(loaded);
+    while let Some((region, values)) = loaded.try_next().await? {
+        states.add_region(&groups, &aggs, &region, &values);
+    }
+    Ok(states)
+}
+
+impl DisplayAs for GridAggregateExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let regions: usize = self.partitions.iter().map(Vec::len).sum();
+        let aggs: Vec<String> = self
+            .aggs
+            .iter()
+            .map(|a| format!("{:?}", a.func).to_lowercase())
+            .collect();
+        match t {
+            DisplayFormatType::Default | DisplayFormatType::Verbose => write!(
+                f,
+                "GridAggregateExec: {} {} groups={}, aggregates=[{}], cells={}, regions={}",
+                self.table.spec.format,
+                self.table.spec.location,
+                self.groups.groups().unwrap_or(0),
+                aggs.join(", "),
+                self.selection.cells(),
+                regions
+            ),
+            DisplayFormatType::TreeRender => write!(
+                f,
+                "groups={}\ncells={}",
+                self.groups.groups().unwrap_or(0),
+                self.selection.cells()
+            ),
+        }
+    }
+}
+
+impl ExecutionPlan for GridAggregateExec {
+    fn name(&self) -> &'static str {
+        "GridAggregateExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "GridAggregateExec has one partition, not {partition}"
+            )));
+        }
+        let batch_size = context.session_config().batch_size().max(1);
+        let n_groups = self.groups.groups().unwrap_or(0);
+        let groups = Arc::new(self.groups.clone());
+        let aggs = Arc::new(self.aggs.clone());
+        let tasks: Vec<_> = self
+            .partitions
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|regions| {
+                tokio::spawn(run_partition(
+                    Arc::clone(&self.table),
+                    regions.clone(),
+                    Arc::clone(&groups),
+                    Arc::clone(&aggs),
+                    n_groups,
+                ))
+            })
+            .collect();
+        let ids = self.emitted(n_groups);
+        let keys: Vec<ArrayRef> = {
+            let mut out = Vec::with_capacity(self.groups.keys.len());
+            for (k, values) in &self.groups.keys {
+                let classes = self.classes_of(*k, &ids);
+                out.push(take(values.as_ref(), &classes, None)?);
+            }
+            out
+        };
+        let schema = Arc::clone(&self.schema);
+        let out_types: Vec<DataType> = self.aggs.iter().map(|a| a.output.clone()).collect();
+        let fut = async move {
+            let mut merged: Option<States> = None;
+            for t in tasks {
+                let s = t
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))??;
+                match merged.as_mut() {
+                    None => merged = Some(s),
+                    Some(m) => {
+                        for (a, b) in m.states.iter_mut().zip(&s.states) {
+                            a.merge(b);
+                        }
+                    }
+                }
+            }
+            let merged = merged.unwrap_or_else(|| States::new(&aggs, n_groups));
+            let mut columns = keys;
+            for (st, ty) in merged.states.iter().zip(&out_types) {
+                columns.push(st.finish(&ids, ty)?);
+            }
+            let batch = RecordBatch::try_new_with_options(
+                Arc::clone(&schema),
+                columns,
+                &arrow::array::RecordBatchOptions::new().with_row_count(Some(ids.len())),
+            )?;
+            let n = batch.num_rows();
+            let batches: Vec<DfResult<RecordBatch>> = (0..n)
+                .step_by(batch_size)
+                .map(|s| Ok(batch.slice(s, batch_size.min(n - s))))
+                .collect();
+            Ok::<_, DataFusionError>(stream::iter(batches))
+        };
+        let stream = stream::once(fut).try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            stream,
+        )))
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> DfResult<Arc<Statistics>> {
+        Ok(Arc::new(Statistics::new_unknown(&self.schema)))
+    }
+}

@@ -1,0 +1,337 @@
+//! Filters on two dimension columns that still select a product of index
+//! ranges, so they push into a grid scan exactly: `in_box(lat, lon, south,
+//! north, west, east)` with `lat` and `lon` functions of two different
+//! dimension columns and constant bounds.
+//!
+//! A box is `south <= lat <= north` AND a longitude interval, the same test
+//! as gridsql-udfs' `in_box` (re-implemented here: this crate cannot depend
+//! on udfs). Each half is evaluated on its dimension's coordinate values when
+//! the scan is planned; the cells that pass are the product of both masks.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Schema};
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, Result as DfResult, ScalarValue, plan_err};
+use datafusion::logical_expr::Expr;
+
+use crate::grid::Selection;
+use crate::table::GridTable;
+
+/// Name of the box function gridsql-udfs registers.
+const IN_BOX: &str = "in_box";
+
+/// Whether an expression can be evaluated when the scan is planned.
+fn plannable(e: &Expr) -> bool {
+    !e.is_volatile()
+        && !e
+            .exists(|e| {
+                Ok(matches!(
+                    e,
+                    Expr::ScalarSubquery(_)
+                        | Expr::Exists(_)
+                        | Expr::InSubquery(_)
+                        | Expr::Placeholder(_)
+                ))
+            })
+            .unwrap_or(true)
+}
+
+/// The dimension an expression is a function of, when it references exactly
+/// one column and that column is a dimension.
+fn single_dim(e: &Expr, schema: &Schema, ndims: usize) -> Option<usize> {
+    let cols = e.column_refs();
+    if cols.len() != 1 {
+        return None;
+    }
+    let d = schema.index_of(&cols.into_iter().next()?.name).ok()?;
+    (d < ndims).then_some(d)
+}
+
+/// The six arguments of an `in_box(...)` call.
+fn in_box_args(expr: &Expr) -> Option<&[Expr]> {
+    match expr {
+        Expr::ScalarFunction(f) if f.func.name() == IN_BOX && f.args.len() == 6 => Some(&f.args),
+        _ => None,
+    }
+}
+
+/// The (latitude, longitude) dimensions of a pushable `in_box` filter: its
+/// first two arguments are functions of two different dimension columns,
+/// the four bounds are constants.
+pub(crate) fn in_box_dims(expr: &Expr, schema: &Schema, ndims: usize) -> Option<(usize, usize)> {
+    let args = in_box_args(expr)?;
+    if !plannable(expr) {
+        return None;
+    }
+    let lat = single_dim(&args[0], schema, ndims)?;
+    let lon = single_dim(&args[1], schema, ndims)?;
+    if lat == lon || args[2..].iter().any(|a| !a.column_refs().is_empty()) {
+        return None;
+    }
+    Some((lat, lon))
+}
+
+/// `south <= lat <= north` (false for NaN), as in gridsql-udfs' `in_box`.
+pub(crate) fn lat_in_box(lat: f64, south: f64, north: f64) -> bool {
+    south <= lat && lat <= north
+}
+
+/// Longitude in [0, 360), exactly as gridsql-udfs' `lon_360`.
+fn lon_360(lon: f64) -> f64 {
+    let r = lon % 360.0;
+    if r < 0.0 {
+        let shifted = r + 360.0;
+        if shifted >= 360.0 { 0.0 } else { shifted }
+    } else {
+        r + 0.0
+    }
+}
+
+/// Whether `lon` lies in the longitude interval `west..=east`, compared in
+/// [0, 360); `west > east` there crosses the antimeridian or the prime
+/// meridian; `east - west >= 360` is every longitude; NaN is false. The
+/// longitude half of gridsql-udfs' `in_box`.
+pub(crate) fn lon_in_box(lon: f64, west: f64, east: f64) -> bool {
+    let l = lon_360(lon);
+    if l.is_nan() || west.is_nan() || east.is_nan() {
+        return false;
+    }
+    if east - west >= 360.0 {
+        return true;
+    }
+    let (w, e) = (lon_360(west), lon_360(east));
+    if w <= e {
+        w <= l && l <= e
+    } else {
+        l >= w || l <= e
+    }
+}
+
+/// Drops table qualifiers, so an expression evaluates on a one-column batch.
+fn unqualified(expr: &Expr) -> DfResult<Expr> {
+    Ok(expr
+        .clone()
+        .transform(|e| match e {
+            Expr::Column(c) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
+                c.name,
+            )))),
+            other => Ok(Transformed::no(other)),
+        })?
+        .data)
+}
+
+/// Float64 values of an array (NULL where it cannot be cast).
+fn as_f64(array: &ArrayRef, what: &Expr) -> DfResult<Vec<Option<f64>>> {
+    let array = cast(array, &DataType::Float64)?;
+    let Some(a) = array.as_primitive_opt::<Float64Type>() else {
+        return plan_err!("in_box: {what} is not numeric");
+    };
+    Ok(a.iter().collect())
+}
+
+/// Evaluates a function of dimension `d` on that dimension's coordinates.
+fn eval_on_dim(
+    table: &GridTable,
+    state: &dyn Session,
+    d: usize,
+    expr: &Expr,
+) -> DfResult<Vec<Option<f64>>> {
+    let schema = Arc::new(Schema::new(vec![table.schema.field(d).clone()]));
+    let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
+    let phys = state.create_physical_expr(unqualified(expr)?, &df_schema)?;
+    let batch = RecordBatch::try_new(schema, vec![Arc::clone(&table.grid.dims[d].values)])?;
+    let values = phys.evaluate(&batch)?.into_array(batch.num_rows())?;
+    as_f64(&values, expr)
+}
+
+/// Evaluates a constant expression.
+fn eval_const(state: &dyn Session, expr: &Expr) -> DfResult<Option<f64>> {
+    let schema = Arc::new(Schema::empty());
+    let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
+    let phys = state.create_physical_expr(expr.clone(), &df_schema)?;
+    let batch = RecordBatch::try_new_with_options(
+        schema,
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
+    let value = phys.evaluate(&batch)?.into_array(1)?;
+    let v = ScalarValue::try_from_array(&value, 0)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    match v.cast_to(&DataType::Float64)? {
+        ScalarValue::Float64(x) => Ok(x),
+        _ => plan_err!("in_box: bound {expr} is not numeric"),
+    }
+}
+
+/// Narrows the selection by an `in_box` filter whose dimensions
+/// [`in_box_dims`] found: the latitude mask on one dimension, the longitude
+/// mask on the other. A NULL bound selects nothing, as the filter would.
+pub(crate) fn apply_in_box(
+    table: &GridTable,
+    state: &dyn Session,
+    expr: &Expr,
+    (lat_dim, lon_dim): (usize, usize),
+    sel: &mut Selection,
+) -> DfResult<()> {
+    let Some(args) = in_box_args(expr) else {
+        return plan_err!("filter {expr} is not an in_box call");
+    };
+    let mut bounds = [0.0; 4];
+    let mut null_bound = false;
+    for (b, e) in bounds.iter_mut().zip(&args[2..]) {
+        match eval_const(state, e)? {
+            Some(v) => *b = v,
+            None => null_bound = true,
+        }
+    }
+    let [south, north, west, east] = bounds;
+    let lats = eval_on_dim(table, state, lat_dim, &args[0])?;
+    let lons = eval_on_dim(table, state, lon_dim, &args[1])?;
+    let lat_mask: BooleanArray = lats
+        .iter()
+        .map(|v| Some(!null_bound && v.is_some_and(|x| lat_in_box(x, south, north))))
+        .collect();
+    let lon_mask: BooleanArray = lons
+        .iter()
+        .map(|v| Some(!null_bound && v.is_some_and(|x| lon_in_box(x, west, east))))
+        .collect();
+    debug_assert_eq!(lat_mask.len() as u64, table.grid.dims[lat_dim].size);
+    sel.restrict(lat_dim, &lat_mask);
+    sel.restrict(lon_dim, &lon_mask);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `in_box` as gridsql-udfs computes it (`udfs/src/geo.rs`), for the
+    /// cases its own tests check.
+    fn in_box(lat: f64, lon: f64, s: f64, n: f64, w: f64, e: f64) -> bool {
+        lat_in_box(lat, s, n) && lon_in_box(lon, w, e)
+    }
+
+    #[test]
+    fn agrees_with_the_udf_on_its_test_cases() {
+        // The cases of udfs/src/geo.rs `in_box_across_the_antimeridian`.
+        for lon in [
+            170.0, 175.0, -175.0, 185.0, 180.0, -180.0, -170.0, 190.0, 530.0,
+        ] {
+            assert!(in_box(0.0, lon, -10.0, 10.0, 170.0, -170.0), "{lon}");
+        }
+        for lon in [0.0, 169.9, -169.9, 191.0, 90.0, -90.0] {
+            assert!(!in_box(0.0, lon, -10.0, 10.0, 170.0, -170.0), "{lon}");
+        }
+        assert!(in_box(0.0, -175.0, -10.0, 10.0, 170.0, 190.0));
+        for lon in [355.0, -5.0, 0.0, 5.0, 10.0, -10.0, 350.0] {
+            assert!(in_box(0.0, lon, -10.0, 10.0, -10.0, 10.0), "{lon}");
+        }
+        for lon in [180.0, 11.0, 349.0, -11.0] {
+            assert!(!in_box(0.0, lon, -10.0, 10.0, -10.0, 10.0), "{lon}");
+        }
+        assert!(in_box(-10.0, 175.0, -10.0, 10.0, 170.0, -170.0));
+        assert!(in_box(10.0, 175.0, -10.0, 10.0, 170.0, -170.0));
+        assert!(!in_box(10.5, 175.0, -10.0, 10.0, 170.0, -170.0));
+        assert!(!in_box(0.0, 175.0, 10.0, -10.0, 170.0, -170.0));
+        for lon in [-180.0, -90.0, 0.0, 179.9, 359.9, 1000.0] {
+            assert!(in_box(0.0, lon, -90.0, 90.0, -180.0, 180.0));
+            assert!(in_box(0.0, lon, -90.0, 90.0, 0.0, 360.0));
+        }
+        assert!(in_box(0.0, -180.0, -90.0, 90.0, 180.0, 180.0));
+        assert!(!in_box(0.0, 179.0, -90.0, 90.0, 180.0, 180.0));
+        assert!(!in_box(f64::NAN, 175.0, -10.0, 10.0, 170.0, -170.0));
+        assert!(!in_box(0.0, f64::NAN, -10.0, 10.0, 170.0, -170.0));
+        assert!(!in_box(0.0, 175.0, -10.0, 10.0, f64::NAN, -170.0));
+        assert!(!in_box(0.0, 175.0, f64::NAN, 10.0, 170.0, -170.0));
+        // lon_360 as udfs' longitude_conventions test expects it
+        for (lon, l360) in [
+            (-0.0, 0.0),
+            (180.0, 180.0),
+            (-180.0, 180.0),
+            (359.75, 359.75),
+            (360.0, 0.0),
+            (720.5, 0.5),
+            (-10.0, 350.0),
+            (-1e-20, 0.0),
+        ] {
+            assert_eq!(lon_360(lon), l360, "{lon}");
+            assert!(lon_360(lon).is_sign_positive());
+        }
+    }
+
+    #[test]
+    fn recognises_boxes_on_two_dimensions() {
+        use arrow::datatypes::Field;
+        use datafusion::logical_expr::{ScalarUDF, col, lit};
+        let schema = Schema::new(vec![
+            Field::new("lat", DataType::Float32, true),
+            Field::new("lon", DataType::Float32, true),
+            Field::new("sst", DataType::Float32, true),
+        ]);
+        #[derive(Debug, PartialEq, Eq, Hash)]
+        struct Fake(datafusion::logical_expr::Signature);
+        impl datafusion::logical_expr::ScalarUDFImpl for Fake {
+            fn name(&self) -> &str {
+                IN_BOX
+            }
+            fn signature(&self) -> &datafusion::logical_expr::Signature {
+                &self.0
+            }
+            fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+                Ok(DataType::Boolean)
+            }
+            fn invoke_with_args(
+                &self,
+                _: datafusion::logical_expr::ScalarFunctionArgs,
+            ) -> DfResult<datafusion::logical_expr::ColumnarValue> {
+                unreachable!()
+            }
+        }
+        let f = Arc::new(ScalarUDF::new_from_impl(Fake(
+            datafusion::logical_expr::Signature::any(
+                6,
+                datafusion::logical_expr::Volatility::Immutable,
+            ),
+        )));
+        let call =
+            |a: Expr, b: Expr, s: Expr| f.call(vec![a, b, s, lit(10.0), lit(170.0), lit(-170.0)]);
+        let cast = |e: Expr| {
+            Expr::Cast(datafusion::logical_expr::Cast::new(
+                Box::new(e),
+                DataType::Float64,
+            ))
+        };
+        assert_eq!(
+            in_box_dims(&call(col("lat"), col("lon"), lit(-10.0)), &schema, 2),
+            Some((0, 1))
+        );
+        assert_eq!(
+            in_box_dims(
+                &call(cast(col("lon")), cast(col("lat")), lit(-10.0)),
+                &schema,
+                2
+            ),
+            Some((1, 0))
+        );
+        // same dimension twice, a variable column, a column bound
+        assert_eq!(
+            in_box_dims(&call(col("lat"), col("lat"), lit(0.0)), &schema, 2),
+            None
+        );
+        assert_eq!(
+            in_box_dims(&call(col("lat"), col("sst"), lit(0.0)), &schema, 2),
+            None
+        );
+        assert_eq!(
+            in_box_dims(&call(col("lat"), col("lon"), col("lat")), &schema, 2),
+            None
+        );
+        assert_eq!(in_box_dims(&col("lat").gt(lit(0.0)), &schema, 2), None);
+    }
+}

@@ -1,0 +1,146 @@
+//! Aggregates computed inside the grid scan (`GridAggregateExec`) against
+//! the ordinary hash-aggregate plan on the same data: NULL cells, partial
+//! chunks (the last time chunk of the sea-level file holds 11 of 20 days),
+//! filters that cut through chunks, every supported aggregate and GROUP BY
+//! form. Both plans also meet xarray through tests/xarray_parity.rs, which
+//! runs with the rule on.
+
+use std::collections::BTreeMap;
+
+use crate::util::{cells_match, data_dir, rows_json};
+
+async fn run(
+    location: &str,
+    sql: &str,
+    grid_aggregate: bool,
+) -> (Vec<Vec<serde_json::Value>>, String) {
+    let opts = gridsql_engine::SessionOptions {
+        grid_aggregate,
+        ..Default::default()
+    };
+    let ctx = gridsql_engine::new_context(&opts).expect("context");
+    gridsql_engine::register_dataset(&ctx, "t", location, None, BTreeMap::new())
+        .await
+        .expect("open");
+    let df = ctx.sql(sql).await.expect("plan");
+    let plan = df
+        .clone()
+        .create_physical_plan()
+        .await
+        .expect("physical plan");
+    let text = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(false)
+        .to_string();
+    let batches = df.collect().await.expect("run");
+    (rows_json(&batches), text)
+}
+
+/// (dataset file, SQL, whether the rule must take it).
+const CASES: &[(&str, &str, bool)] = &[
+    (
+        "dt_med_allsat_phy_l4_2005T2.nc.v2.zarr",
+        "SELECT time, avg(adt) AS m, count(adt), count(*), min(adt), max(adt), sum(adt) \
+         FROM t GROUP BY time ORDER BY time",
+        true,
+    ),
+    (
+        "dt_med_allsat_phy_l4_2005T2.nc.v3.zarr",
+        "SELECT latitude, longitude, avg(adt) AS m, count(adt) FROM t \
+         GROUP BY latitude, longitude ORDER BY latitude, longitude",
+        true,
+    ),
+    (
+        "dt_med_allsat_phy_l4_2005T2.nc",
+        "SELECT date_part('month', time) AS mo, latitude, longitude, avg(adt) AS m FROM t \
+         WHERE time > TIMESTAMP '2005-04-17' AND latitude BETWEEN 35.3 AND 41.1 \
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        true,
+    ),
+    (
+        "dt_med_allsat_phy_l4_2005T2.nc.v2.zarr",
+        "SELECT time, sum(adt * cos(radians(latitude))) / \
+         sum(CASE WHEN adt IS NOT NULL THEN cos(radians(latitude)) END) AS m \
+         FROM t WHERE longitude < 12.3 GROUP BY time ORDER BY time",
+        true,
+    ),
+    (
+        "dt_med_allsat_phy_l4_2005T2.nc.v2.zarr",
+        "SELECT avg(adt) AS m, count(*) FROM t WHERE time IN (TIMESTAMP '2005-04-03', \
+         TIMESTAMP '2005-06-30') AND longitude BETWEEN 20 AND 30",
+        true,
+    ),
+    (
+        "sst.mnmean.nc.v3.zarr",
+        "SELECT season(time) AS s, avg(sst) AS m, min(sst), max(sst) FROM t \
+         GROUP BY season(time) ORDER BY s",
+        true,
+    ),
+    (
+        "sst.mnmean.nc",
+        "SELECT date_part('year', time) AS y, date_part('month', time) AS mo, avg(sst) AS m \
+         FROM t WHERE lat > 60 GROUP BY 1, 2 ORDER BY 1, 2",
+        true,
+    ),
+    (
+        "eraint_uvz.nc",
+        "SELECT month, level, avg(z) AS m, min(u), max(v) FROM t \
+         GROUP BY month, level ORDER BY month, level",
+        true,
+    ),
+    (
+        "tcw.nc.v2.zarr",
+        "SELECT date_trunc('week', time) AS w, avg(tcw) AS m FROM t GROUP BY 1 ORDER BY 1",
+        true,
+    ),
+    // Not taken: a filter on a variable, and stddev; same answers regardless.
+    (
+        "tcw.nc",
+        "SELECT time, avg(tcw) AS m FROM t WHERE tcw > 20 GROUP BY time ORDER BY time",
+        false,
+    ),
+    (
+        "sst.mnmean.nc.v2.zarr",
+        "SELECT lat, stddev_pop(sst) AS m FROM t GROUP BY lat ORDER BY lat",
+        false,
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grid_aggregate_equals_hash_aggregate() {
+    let Some(data) = data_dir() else { return };
+    let mut failures = Vec::new();
+    for (file, sql, pushed) in CASES {
+        let loc = data.join(file);
+        let loc = loc.to_str().expect("utf-8");
+        let (a, plan_a) = run(loc, sql, true).await;
+        let (b, plan_b) = run(loc, sql, false).await;
+        assert!(!plan_b.contains("GridAggregateExec"), "rule off: {plan_b}");
+        if plan_a.contains("GridAggregateExec") != *pushed {
+            failures.push(format!(
+                "{file}: pushed={} expected {pushed}\n{plan_a}",
+                !pushed
+            ));
+            continue;
+        }
+        assert!(!a.is_empty(), "{file}: no rows for {sql}");
+        let same = a.len() == b.len()
+            && a.iter().zip(&b).all(|(x, y)| {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| cells_match(p, q, 1e-12))
+            });
+        if !same {
+            let first = a
+                .iter()
+                .zip(&b)
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.len().min(b.len()));
+            failures.push(format!(
+                "{file}: {sql}\n  {} vs {} rows; first difference at row {first}: {:?} vs {:?}",
+                a.len(),
+                b.len(),
+                a.get(first),
+                b.get(first)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,520 @@
+//! Table functions: datasets queried without `CREATE EXTERNAL TABLE`, and their metadata.
+//!
+//! | SQL | what |
+//! |---|---|
+//! | `read_zarr('uri' [, 'option', 'value' ...])` | the table of a Zarr store |
+//! | `read_netcdf('uri-or-glob' [, 'option', 'value' ...])` | the table of NetCDF files |
+//! | `grid_variables('uri' [, 'format'] [, 'option', 'value' ...])` | one row per variable |
+//! | `grid_attributes('uri' [, 'format'] [, 'option', 'value' ...])` | one row per attribute |
+//!
+//! Options are the table options (`group`, `dims`, `variables`). Arguments must be constant
+//! strings (constant expressions such as `'a' || 'b'` are folded before the call).
+//!
+//! DataFusion calls a table function synchronously while it plans, and opening a dataset is
+//! async. The opening runs on a fresh thread with its own current-thread tokio runtime, so it
+//! works whatever runtime (multi-thread, current-thread) plans the query, and never blocks
+//! a runtime it needs itself.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
+use datafusion::datasource::MemTable;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::Expr;
+use gridsql_connectors::cf::AttrValue;
+use gridsql_connectors::inventory::{Inventory, inventory};
+use gridsql_connectors::open::{KNOWN_OPTIONS, open_table};
+use gridsql_connectors::{Format, GridTableProvider, TableSpec};
+
+/// Every gridsql table function with its SQL name, ready to register.
+pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    vec![
+        ("read_zarr", Arc::new(ReadGrid::new(Format::Zarr))),
+        ("read_netcdf", Arc::new(ReadGrid::new(Format::Netcdf))),
+        ("grid_variables", Arc::new(GridVariables)),
+        ("grid_attributes", Arc::new(GridAttributes)),
+    ]
+}
+
+/// The format a location's name tells, as `gridsql-engine`'s `detect_format`: `*.zarr` is Zarr;
+/// `*.nc`, `*.nc4`, `*.cdf`, `*.netcdf`, `*.h5`, `*.hdf5` (and globs of them) are NetCDF; a
+/// folder holding `zarr.json`, `.zgroup`, `.zmetadata` or `.zarray` is Zarr; a folder holding
+/// NetCDF files is NetCDF.
+pub fn detect_format(location: &str) -> Option<Format> {
+    let trimmed = location.trim_end_matches('/');
+    let lower = trimmed.to_ascii_lowercase();
+    if lower.ends_with(".zarr") || lower.ends_with(".zarr.zip") {
+        return Some(Format::Zarr);
+    }
+    if [".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        return Some(Format::Netcdf);
+    }
+    let p = std::path::Path::new(trimmed.strip_prefix("file://").unwrap_or(trimmed));
+    if !p.is_dir() {
+        return None;
+    }
+    if ["zarr.json", ".zgroup", ".zmetadata", ".zarray"]
+        .iter()
+        .any(|m| p.join(m).exists())
+    {
+        return Some(Format::Zarr);
+    }
+    let is_netcdf_file = |e: &std::fs::DirEntry| {
+        let n = e.file_name().to_string_lossy().to_ascii_lowercase();
+        [".nc", ".nc4", ".cdf", ".netcdf"]
+            .iter()
+            .any(|x| n.ends_with(x))
+    };
+    std::fs::read_dir(p)
+        .is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| is_netcdf_file(&e))))
+        .then_some(Format::Netcdf)
+}
+
+/// The arguments as strings; anything but a constant string is a plan error naming `name`.
+fn string_args(name: &str, exprs: &[Expr]) -> Result<Vec<String>> {
+    exprs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| match e {
+            Expr::Literal(
+                ScalarValue::Utf8(Some(s))
+                | ScalarValue::LargeUtf8(Some(s))
+                | ScalarValue::Utf8View(Some(s)),
+                _,
+            ) => Ok(s.clone()),
+            other => plan_err!(
+                "{name}: argument {} must be a string literal, got {other}",
+                i + 1
+            ),
+        })
+        .collect()
+}
+
+/// Table options from `'option', 'value'` pairs.
+fn options(name: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    if !pairs.len().is_multiple_of(2) {
+        return plan_err!(
+            "{name}: options come in 'option', 'value' pairs; '{}' has no value",
+            pairs[pairs.len() - 1]
+        );
+    }
+    let mut out = BTreeMap::new();
+    for pair in pairs.chunks_exact(2) {
+        let key = pair[0].trim().to_ascii_lowercase();
+        if !KNOWN_OPTIONS.contains(&key.as_str()) {
+            return plan_err!(
+                "{name}: unknown option '{}'; known options are {}",
+                pair[0],
+                KNOWN_OPTIONS.join(", ")
+            );
+        }
+        if out.insert(key, pair[1].clone()).is_some() {
+            return plan_err!("{name}: option '{}' given twice", pair[0]);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `fut` to completion on a new thread with its own current-thread runtime and waits for
+/// it. Works under any caller (multi-thread runtime, current-thread runtime, none), unlike
+/// `block_in_place` (which panics on a current-thread runtime) or `Handle::block_on` inside
+/// a runtime.
+fn run_async<T, F>(name: &str, fut: F) -> Result<T>
+where
+    T: Send,
+    F: Future<Output = T> + Send,
+{
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name(format!("gridsql-{name}"))
+            .spawn_scoped(s, move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                Ok::<T, std::io::Error>(rt.block_on(fut))
+            })
+            .map_err(|e| {
+                DataFusionError::Execution(format!("{name}: cannot start a thread: {e}"))
+            })?;
+        match handle.join() {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(DataFusionError::Execution(format!(
+                "{name}: cannot start a runtime: {e}"
+            ))),
+            Err(_) => Err(DataFusionError::Execution(format!(
+                "{name}: opening the dataset panicked"
+            ))),
+        }
+    })
+}
+
+/// A connector error as a DataFusion error that names the call.
+fn call_error(name: &str, location: &str, e: impl Into<DataFusionError>) -> DataFusionError {
+    e.into().context(format!("{name}('{location}')"))
+}
+
+/// `read_zarr` / `read_netcdf`: the table of a dataset, as `CREATE EXTERNAL TABLE` would open it.
+#[derive(Debug)]
+pub struct ReadGrid {
+    format: Format,
+    name: &'static str,
+}
+
+impl ReadGrid {
+    /// The table function of one format.
+    pub fn new(format: Format) -> Self {
+        let name = match format {
+            Format::Zarr => "read_zarr",
+            Format::Netcdf => "read_netcdf",
+        };
+        ReadGrid { format, name }
+    }
+
+    /// The spec the arguments describe.
+    fn spec(&self, exprs: &[Expr]) -> Result<TableSpec> {
+        let name = self.name;
+        let args = string_args(name, exprs)?;
+        let Some((location, rest)) = args.split_first() else {
+            return plan_err!("{name} takes a location and optional 'option', 'value' pairs");
+        };
+        Ok(TableSpec {
+            format: self.format,
+            location: location.clone(),
+            options: options(name, rest)?,
+        })
+    }
+}
+
+impl TableFunctionImpl for ReadGrid {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let spec = self.spec(args.exprs())?;
+        let runtime = Arc::clone(args.session().runtime_env());
+        let opened = run_async(self.name, open_table(&spec, &runtime))?
+            .map_err(|e| call_error(self.name, &spec.location, e))?;
+        Ok(Arc::new(GridTableProvider::from_opened(opened)))
+    }
+}
+
+/// The spec of `grid_variables` / `grid_attributes` arguments: a location, an optional format
+/// (when the number of further arguments is odd), then option pairs.
+fn metadata_spec(name: &str, exprs: &[Expr]) -> Result<TableSpec> {
+    let args = string_args(name, exprs)?;
+    let Some((location, mut rest)) = args.split_first() else {
+        return plan_err!(
+            "{name} takes a location, an optional format ('zarr' or 'netcdf') and optional \
+             'option', 'value' pairs"
+        );
+    };
+    let format = if !rest.len().is_multiple_of(2) {
+        let f = match rest[0].trim().to_ascii_lowercase().as_str() {
+            "zarr" => Format::Zarr,
+            "netcdf" | "nc" => Format::Netcdf,
+            other => {
+                return plan_err!("{name}: unknown format '{other}'; use 'zarr' or 'netcdf'");
+            }
+        };
+        rest = &rest[1..];
+        f
+    } else {
+        match detect_format(location) {
+            Some(f) => f,
+            None => {
+                return plan_err!(
+                    "{name}: cannot tell the format of '{location}': name it *.zarr or *.nc, \
+                     or pass 'zarr' or 'netcdf' as the second argument"
+                );
+            }
+        }
+    };
+    Ok(TableSpec {
+        format,
+        location: location.clone(),
+        options: options(name, rest)?,
+    })
+}
+
+/// Reads the inventory of the dataset the arguments name.
+fn read_inventory(name: &str, args: &TableFunctionArgs) -> Result<Inventory> {
+    let spec = metadata_spec(name, args.exprs())?;
+    let runtime: Arc<RuntimeEnv> = Arc::clone(args.session().runtime_env());
+    run_async(name, inventory(&spec, &runtime))?.map_err(|e| call_error(name, &spec.location, e))
+}
+
+/// One in-memory table of string and float columns.
+fn mem_table(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<Arc<dyn TableProvider>> {
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+}
+
+/// `grid_variables(...)`: one row per variable of the dataset, coordinates included.
+#[derive(Debug)]
+pub struct GridVariables;
+
+impl TableFunctionImpl for GridVariables {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let inv = read_inventory("grid_variables", &args)?;
+        let vars = &inv.dataset.variables;
+        let strings = |f: &dyn Fn(&gridsql_connectors::grid::GridVariable) -> Option<String>| {
+            Arc::new(vars.iter().map(f).collect::<StringArray>()) as ArrayRef
+        };
+        let floats = |f: &dyn Fn(&gridsql_connectors::grid::GridVariable) -> Option<f64>| {
+            Arc::new(vars.iter().map(f).collect::<Float64Array>()) as ArrayRef
+        };
+        let text = |n: &str| Field::new(n, DataType::Utf8, true);
+        let float = |n: &str| Field::new(n, DataType::Float64, true);
+        mem_table(
+            vec![
+                Field::new("name", DataType::Utf8, false),
+                Field::new("dims", DataType::Utf8, false),
+                Field::new("dtype", DataType::Utf8, false),
+                text("units"),
+                text("long_name"),
+                Field::new("chunks", DataType::Utf8, false),
+                float("fill_value"),
+                float("scale_factor"),
+                float("add_offset"),
+                Field::new("role", DataType::Utf8, false),
+            ],
+            vec![
+                strings(&|v| Some(v.name.clone())),
+                strings(&|v| Some(v.dims.join(","))),
+                strings(&|v| Some(v.decoding.cf.raw.name().to_string())),
+                strings(&|v| v.attr_str("units").map(str::to_string)),
+                strings(&|v| v.attr_str("long_name").map(str::to_string)),
+                strings(&|v| {
+                    Some(
+                        v.chunks
+                            .iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join("x"),
+                    )
+                }),
+                floats(&|v| v.attrs.get("_FillValue").and_then(AttrValue::as_f64)),
+                floats(&|v| v.decoding.cf.scale),
+                floats(&|v| v.decoding.cf.offset),
+                strings(&|v| Some(inv.role(&v.name).to_string())),
+            ],
+        )
+    }
+}
+
+/// `grid_attributes(...)`: one row per attribute, global ones (variable NULL) first.
+#[derive(Debug)]
+pub struct GridAttributes;
+
+impl TableFunctionImpl for GridAttributes {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let inv = read_inventory("grid_attributes", &args)?;
+        let mut variable: Vec<Option<String>> = Vec::new();
+        let mut name: Vec<String> = Vec::new();
+        let mut value: Vec<Option<String>> = Vec::new();
+        for (k, v) in &inv.dataset.global_attrs {
+            variable.push(None);
+            name.push(k.clone());
+            value.push(attr_text(v));
+        }
+        for var in &inv.dataset.variables {
+            for (k, v) in &var.attrs {
+                variable.push(Some(var.name.clone()));
+                name.push(k.clone());
+                value.push(attr_text(v));
+            }
+        }
+        mem_table(
+            vec![
+                Field::new("variable", DataType::Utf8, true),
+                Field::new("name", DataType::Utf8, false),
+                Field::new("value", DataType::Utf8, true),
+            ],
+            vec![
+                Arc::new(StringArray::from(variable)),
+                Arc::new(StringArray::from(name)),
+                Arc::new(StringArray::from(value)),
+            ],
+        )
+    }
+}
+
+/// A number as text: the shortest decimal that reads back as the stored value (float32 values
+/// as float32), in exponent form for very large or small magnitudes (`-9.96921e36`, `1e-7`).
+fn float_text(value: f64, f32: bool) -> String {
+    if value.is_nan() {
+        return "NaN".into();
+    }
+    let a = value.abs();
+    let plain = a == 0.0 || a.is_infinite() || (1e-5..1e16).contains(&a);
+    match (f32, plain) {
+        (true, true) => format!("{}", value as f32),
+        (true, false) => format!("{:e}", value as f32),
+        (false, true) => format!("{value}"),
+        (false, false) => format!("{value:e}"),
+    }
+}
+
+/// An attribute value as text: strings as they are, numbers formatted, lists as `[1, 2]`
+/// (strings in lists quoted); NULL for a null or uninterpreted value.
+pub fn attr_text(v: &AttrValue) -> Option<String> {
+    fn item(v: &AttrValue) -> String {
+        match v {
+            AttrValue::Str(s) => format!("{s:?}"),
+            AttrValue::Null => "null".into(),
+            other => attr_text(other).unwrap_or_default(),
+        }
+    }
+    Some(match v {
+        AttrValue::Str(s) => s.clone(),
+        AttrValue::Int(i) => i.to_string(),
+        AttrValue::Float { value, f32 } => float_text(*value, *f32),
+        AttrValue::Bool(b) => b.to_string(),
+        AttrValue::List(l) => format!("[{}]", l.iter().map(item).collect::<Vec<_>>().join(", ")),
+        AttrValue::Null => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{ctx, rows};
+
+    fn data() -> Option<std::path::PathBuf> {
+        let p = std::env::var_os("GRIDSQL_DATA").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+            std::path::PathBuf::from,
+        );
+        if p.join("MANIFEST.md").exists() {
+            Some(p)
+        } else {
+            eprintln!("SKIPPED: shared data missing at {}", p.display());
+            None
+        }
+    }
+
+    fn err(sql: &str) -> String {
+        match rows(&ctx(), sql) {
+            Ok(r) => panic!("{sql} should fail, gave {r:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn formats_from_names() {
+        assert_eq!(detect_format("a/b.zarr/"), Some(Format::Zarr));
+        assert_eq!(detect_format("s3://b/x.ZARR"), Some(Format::Zarr));
+        assert_eq!(detect_format("data/*.nc"), Some(Format::Netcdf));
+        assert_eq!(detect_format("x.nc4"), Some(Format::Netcdf));
+        assert_eq!(detect_format("x.h5"), Some(Format::Netcdf));
+        assert_eq!(detect_format("x.cdf"), Some(Format::Netcdf));
+        assert_eq!(detect_format("/nonexistent/folder"), None);
+    }
+
+    #[test]
+    fn attribute_text() {
+        let f = |value, f32| AttrValue::Float { value, f32 };
+        assert_eq!(attr_text(&AttrValue::Str("m".into())).as_deref(), Some("m"));
+        assert_eq!(
+            attr_text(&AttrValue::Int(-32767)).as_deref(),
+            Some("-32767")
+        );
+        assert_eq!(
+            attr_text(&f(f64::from(1e-4f32), true)).as_deref(),
+            Some("0.0001")
+        );
+        assert_eq!(attr_text(&f(0.1, false)).as_deref(), Some("0.1"));
+        assert_eq!(
+            attr_text(&f(-9.969209968386869e36, false)).as_deref(),
+            Some("-9.969209968386869e36")
+        );
+        assert_eq!(
+            attr_text(&f(f64::from(-9.96921e36f32), true)).as_deref(),
+            Some("-9.96921e36")
+        );
+        assert_eq!(attr_text(&f(f64::NAN, true)).as_deref(), Some("NaN"));
+        assert_eq!(
+            attr_text(&AttrValue::List(vec![
+                f(f64::from(-1.8f32), true),
+                f(45.0, true)
+            ]))
+            .as_deref(),
+            Some("[-1.8, 45]")
+        );
+        assert_eq!(
+            attr_text(&AttrValue::List(vec![
+                AttrValue::Int(1),
+                AttrValue::Str("a".into())
+            ]))
+            .as_deref(),
+            Some("[1, \"a\"]")
+        );
+        assert_eq!(attr_text(&AttrValue::Null), None);
+    }
+
+    #[test]
+    fn bad_arguments_are_plan_errors_naming_the_function() {
+        let e = err("SELECT * FROM read_zarr()");
+        assert!(e.contains("read_zarr takes a location"), "{e}");
+        let e = err("SELECT * FROM read_zarr(1)");
+        assert!(
+            e.contains("read_zarr: argument 1 must be a string literal"),
+            "{e}"
+        );
+        let e = err("SELECT * FROM read_netcdf('x.nc', 'group')");
+        assert!(e.contains("read_netcdf: options come in"), "{e}");
+        let e = err("SELECT * FROM read_netcdf('x.nc', 'colour', 'red')");
+        assert!(e.contains("read_netcdf: unknown option 'colour'"), "{e}");
+        let e = err("SELECT * FROM read_zarr('x.zarr', 'dims', 'a', 'dims', 'b')");
+        assert!(e.contains("given twice"), "{e}");
+        let e = err("SELECT * FROM grid_variables('x.unknown')");
+        assert!(e.contains("grid_variables: cannot tell the format"), "{e}");
+        let e = err("SELECT * FROM grid_attributes('x', 'grib')");
+        assert!(e.contains("grid_attributes: unknown format 'grib'"), "{e}");
+        let e = err("SELECT * FROM read_zarr('/nonexistent/store.zarr')");
+        assert!(e.contains("read_zarr('/nonexistent/store.zarr')"), "{e}");
+        let e = err("SELECT * FROM read_netcdf('/nonexistent/*.nc')");
+        assert!(e.contains("read_netcdf('/nonexistent/*.nc')"), "{e}");
+    }
+
+    /// The open works under a multi-thread runtime (`rows`), a current-thread runtime, and
+    /// when a query plans two table functions.
+    #[test]
+    fn opens_under_any_runtime() {
+        let Some(dir) = data() else { return };
+        let zarr = dir.join("sst.mnmean.nc.v3.zarr");
+        let sql = format!("SELECT count(sst) FROM read_zarr('{}')", zarr.display());
+        let want = vec![vec![ScalarValue::Int64(Some(1_406_464))]];
+        assert_eq!(rows(&ctx(), &sql).expect(&sql), want);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let ctx = ctx();
+        let got = rt.block_on(async { ctx.sql(&sql).await?.collect().await });
+        let got = got.expect(&sql);
+        assert_eq!(
+            ScalarValue::try_from_array(got[0].column(0), 0).expect("value"),
+            ScalarValue::Int64(Some(1_406_464))
+        );
+        let nc = dir.join("sst.mnmean.nc");
+        let sql = format!(
+            "SELECT count(*) FROM read_zarr('{}') z JOIN read_netcdf('{}') n \
+             ON z.time = n.time AND z.lat = n.lat AND z.lon = n.lon WHERE z.sst = n.sst",
+            zarr.display(),
+            nc.display()
+        );
+        let got = rt.block_on(async { ctx.sql(&sql).await?.collect().await });
+        let got = got.expect(&sql);
+        assert_eq!(
+            ScalarValue::try_from_array(got[0].column(0), 0).expect("value"),
+            ScalarValue::Int64(Some(1_406_464))
+        );
+    }
+}

@@ -13,6 +13,9 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float64Type;
 use datafusion::prelude::SessionContext;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     location: String,
     sql: String,

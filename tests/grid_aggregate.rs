@@ -92,6 +92,13 @@ const CASES: &[(&str, &str, bool)] = &[
         "SELECT date_trunc('week', time) AS w, avg(tcw) AS m FROM t GROUP BY 1 ORDER BY 1",
         true,
     ),
+    // No GROUP BY over no cells: one row (count 0, avg NULL).
+    (
+        "dt_med_allsat_phy_l4_2005T2.nc.v2.zarr",
+        "SELECT count(adt) AS c, avg(adt) AS m, min(adt) FROM t \
+         WHERE time < TIMESTAMP '2000-01-01'",
+        true,
+    ),
     // Not taken: a filter on a variable, and stddev; same answers regardless.
     (
         "tcw.nc",

@@ -12,5 +12,5 @@ pub mod packing;
 pub mod time;
 
 pub use attrs::{AttrValue, Attributes};
-pub use packing::{CfDecoding, OutputType, RawElem, RawType};
+pub use packing::{CfDecoding, OutputType, RawElem, RawType, ScalarDecoder};
 pub use time::{Calendar, TimeDecoding};

@@ -31,6 +31,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use gridsql_connectors::aggregate::exec::MAX_DENSE_GROUPS;
@@ -65,12 +66,14 @@ impl PhysicalOptimizerRule for GridAggregateRule {
     }
 }
 
-/// Skips nodes that only move rows between partitions.
+/// Skips nodes that only move rows between partitions or yield to the
+/// runtime.
 fn through_exchanges(mut plan: &Arc<dyn ExecutionPlan>) -> &Arc<dyn ExecutionPlan> {
     loop {
         let any: &dyn std::any::Any = plan.as_ref();
         let next = if any.downcast_ref::<RepartitionExec>().is_some()
             || any.downcast_ref::<CoalescePartitionsExec>().is_some()
+            || any.downcast_ref::<CooperativeExec>().is_some()
         {
             plan.children().into_iter().next()
         } else {

@@ -7,6 +7,9 @@ use arrow::array::{Array, ArrayRef, Float64Array, Int64Array};
 use arrow::datatypes::DataType;
 
 use super::spec::{AggArg, AggFn, AggSpec, GroupSpec};
+use crate::cf::{CfDecoding, RawElem, ScalarDecoder};
+use crate::grid::RawBuffer;
+use crate::with_raw;
 
 /// The running state of one aggregate over all groups.
 #[derive(Debug)]
@@ -14,6 +17,9 @@ pub struct State {
     func: AggFn,
     counts: Vec<u64>,
     values: Vec<f64>,
+    /// When set, `values` hold sums of stored integers, unpacked by
+    /// `(scale, offset)` when the result is taken.
+    affine: Option<(f64, f64)>,
 }
 
 impl State {
@@ -32,11 +38,15 @@ impl State {
             func,
             counts: vec![0; groups],
             values,
+            affine: None,
         }
     }
 
     /// Adds another partition's state.
     pub fn merge(&mut self, other: &State) {
+        if self.affine.is_none() {
+            self.affine = other.affine;
+        }
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
@@ -57,6 +67,26 @@ impl State {
                     *a = a.max(*b);
                 }
             }
+        }
+    }
+
+    /// The sum of group `g`, unpacked when sums are of stored integers.
+    fn unpacked(&self, g: usize) -> f64 {
+        match self.affine {
+            Some((s, o)) => self.values[g] * s + o * self.counts[g] as f64,
+            None => self.values[g],
+        }
+    }
+
+    /// Adds `n` values already reduced to `acc` (their sum, min or max).
+    #[inline]
+    fn add_many(&mut self, g: usize, n: u64, acc: f64) {
+        self.counts[g] += n;
+        match self.func {
+            AggFn::Count => {}
+            AggFn::Avg | AggFn::Sum => self.values[g] += acc,
+            AggFn::Min => self.values[g] = self.values[g].min(acc),
+            AggFn::Max => self.values[g] = self.values[g].max(acc),
         }
     }
 
@@ -81,9 +111,13 @@ impl State {
                 ids.iter().map(|&g| self.counts[g] as i64),
             )),
             AggFn::Avg => Arc::new(Float64Array::from_iter(ids.iter().map(|&g| {
-                (self.counts[g] > 0).then(|| self.values[g] / self.counts[g] as f64)
+                (self.counts[g] > 0).then(|| self.unpacked(g) / self.counts[g] as f64)
             }))),
-            AggFn::Sum | AggFn::Min | AggFn::Max => Arc::new(Float64Array::from_iter(
+            AggFn::Sum => Arc::new(Float64Array::from_iter(
+                ids.iter()
+                    .map(|&g| (self.counts[g] > 0).then(|| self.unpacked(g))),
+            )),
+            AggFn::Min | AggFn::Max => Arc::new(Float64Array::from_iter(
                 ids.iter()
                     .map(|&g| (self.counts[g] > 0).then_some(self.values[g])),
             )),
@@ -111,14 +145,14 @@ impl States {
         }
     }
 
-    /// Adds a region whose variables are decoded as Float64 arrays in C
-    /// order (`values[var]`, `None` for variables not read).
+    /// Adds a region; `values[var]` holds the stored values of the
+    /// variables the aggregates read (C order) and their CF decoding.
     pub fn add_region(
         &mut self,
         groups: &GroupSpec,
         aggs: &[AggSpec],
         region: &[Range<u64>],
-        values: &[Option<Arc<Float64Array>>],
+        values: &[Option<(RawBuffer, CfDecoding)>],
     ) {
         let ndims = region.len();
         if ndims == 0 || region.iter().any(|r| r.end <= r.start) {
@@ -142,46 +176,84 @@ impl States {
                 }
             })
             .collect();
-        let last = ndims - 1;
-        let inner = (region[last].end - region[last].start) as usize;
-        let outer_dims = &region[..last];
-        let mut idx = vec![0usize; last];
-        let mut row = 0usize;
-        loop {
-            let base: usize = (0..last).map(|d| contrib[d][idx[d]]).sum();
-            let off = row * inner;
-            for (a, st) in aggs.iter().zip(self.states.iter_mut()) {
-                add_row(
-                    st,
-                    a,
-                    base,
-                    &contrib[last],
-                    &idx,
-                    region,
-                    off,
-                    inner,
-                    values,
-                );
-            }
-            row += 1;
-            // next outer index (C order)
-            let mut d = last;
-            loop {
-                if d == 0 {
-                    return;
+        let geo = Geometry {
+            region,
+            contrib: &contrib,
+            inner: (region[ndims - 1].end - region[ndims - 1].start) as usize,
+            inner_grouped: contrib[ndims - 1].iter().any(|&c| c != 0),
+            inner_contiguous: contrib[ndims - 1]
+                .iter()
+                .enumerate()
+                .all(|(j, &c)| c == contrib[ndims - 1][0] + j),
+        };
+        for (a, st) in aggs.iter().zip(self.states.iter_mut()) {
+            match a.arg.var().and_then(|v| values.get(v)).map(Option::as_ref) {
+                None => add_rows::<f64>(st, &a.arg, &geo, &[], None),
+                Some(None) => {}
+                Some(Some((buf, cf))) => {
+                    with_raw!(buf, v => add_rows(st, &a.arg, &geo, v, Some(&cf.scalar())))
                 }
-                d -= 1;
-                idx[d] += 1;
-                if (idx[d] as u64) < outer_dims[d].end - outer_dims[d].start {
-                    break;
-                }
-                idx[d] = 0;
             }
         }
     }
 }
 
-/// The weight at the current position: along `dim` (outer index or the
+/// The shape of a region and the group contributions of its indices.
+struct Geometry<'a> {
+    region: &'a [Range<u64>],
+    contrib: &'a [Vec<usize>],
+    inner: usize,
+    inner_grouped: bool,
+    /// The innermost dimension's groups are consecutive ids (each index its
+    /// own group, in order): rows map onto contiguous slices of the states.
+    inner_contiguous: bool,
+}
+
+/// Calls `f(base, row_offset, outer_index)` for every row (all indices but
+/// the last) of the region.
+///
+/// Rows are visited with the outer dimensions that split the region into
+/// the fewest groups varying fastest (a time dimension when grouping by
+/// cell): consecutive rows then add into the same slice of the states,
+/// which stays in cache. Order does not matter to the sums.
+#[inline]
+fn for_rows(geo: &Geometry<'_>, mut f: impl FnMut(usize, usize, &[usize])) {
+    let last = geo.region.len() - 1;
+    let len = |d: usize| (geo.region[d].end - geo.region[d].start) as usize;
+    // rows per step of each outer dimension, in C order
+    let mut row_stride = vec![1usize; last];
+    for d in (0..last.saturating_sub(1)).rev() {
+        row_stride[d] = row_stride[d + 1] * len(d + 1);
+    }
+    let distinct = |d: usize| {
+        let c = &geo.contrib[d];
+        1 + c.windows(2).filter(|w| w[0] != w[1]).count()
+    };
+    let mut order: Vec<usize> = (0..last).collect();
+    // slowest first: many groups outermost, few innermost
+    order.sort_by_key(|&d| std::cmp::Reverse(distinct(d)));
+    let mut idx = vec![0usize; last];
+    loop {
+        let base: usize = (0..last).map(|d| geo.contrib[d][idx[d]]).sum();
+        let row: usize = (0..last).map(|d| idx[d] * row_stride[d]).sum();
+        f(base, row * geo.inner, &idx);
+        let mut k = order.len();
+        loop {
+            if k == 0 {
+                return;
+            }
+            k -= 1;
+            let d = order[k];
+            idx[d] += 1;
+            if idx[d] < len(d) {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+/// The weight at the current position: along `dim` (an outer index, or the
 /// inner position `j`).
 #[inline]
 fn weight_at(
@@ -196,71 +268,261 @@ fn weight_at(
     ws.get(region[*dim].start as usize + pos).copied().flatten()
 }
 
-/// Adds one row (the innermost dimension) of the region.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn add_row(
+/// Adds every row of a region for one aggregate; `vals` are the stored
+/// values (empty for `count(*)`), `dec` their decoder.
+fn add_rows<T: RawElem>(
     st: &mut State,
-    a: &AggSpec,
-    base: usize,
-    inner_contrib: &[usize],
-    idx: &[usize],
-    region: &[Range<u64>],
-    off: usize,
-    inner: usize,
-    values: &[Option<Arc<Float64Array>>],
+    arg: &AggArg,
+    geo: &Geometry<'_>,
+    vals: &[T],
+    dec: Option<&ScalarDecoder<T>>,
 ) {
-    let last = region.len() - 1;
-    match &a.arg {
-        AggArg::Cells => {
+    let last = geo.region.len() - 1;
+    let inner_contrib = &geo.contrib[last];
+    let inner = geo.inner;
+    // Unweighted sums of packed small integers: add the stored integers,
+    // unpack once at the end (scale·Σraw + offset·n).
+    if let (AggArg::Value { weight: None, .. }, Some(dec), AggFn::Avg | AggFn::Sum) =
+        (arg, dec, st.func)
+        && let Some((fill, scale, offset)) = dec.affine_int()
+        && st.affine.is_none_or(|a| a == (scale, offset))
+    {
+        st.affine = Some((scale, offset));
+        add_rows_int(st, geo, vals, fill);
+        return;
+    }
+    // Weighted sums with the weight on an outer dimension, one group per
+    // row: w·(scale·Σraw + offset·n) per row.
+    if let (
+        AggArg::Value {
+            weight: Some(w), ..
+        },
+        Some(dec),
+        AggFn::Avg | AggFn::Sum,
+    ) = (arg, dec, st.func)
+        && w.0 != last
+        && !geo.inner_grouped
+        && let Some((fill, scale, offset)) = dec.affine_int()
+    {
+        for_rows(geo, |base, off, idx| {
+            let Some(wv) = weight_at(w, idx, geo.region, 0) else {
+                return;
+            };
+            let (n, sum) = int_row(&vals[off..off + inner], fill);
+            if n > 0 {
+                st.add_many(base, n, wv * (scale * sum as f64 + offset * n as f64));
+            }
+        });
+        return;
+    }
+    if let (AggArg::WeightWhereValid { weight: w, .. }, Some(dec)) = (arg, dec)
+        && w.0 != last
+        && !geo.inner_grouped
+        && let Some((fill, _, _)) = dec.affine_int()
+    {
+        for_rows(geo, |base, off, idx| {
+            let Some(wv) = weight_at(w, idx, geo.region, 0) else {
+                return;
+            };
+            let (n, _) = int_row(&vals[off..off + inner], fill);
+            if n > 0 {
+                st.add_many(base, n, wv * n as f64);
+            }
+        });
+        return;
+    }
+    match (arg, dec) {
+        (AggArg::Cells, _) => for_rows(geo, |base, _, _| {
             for &c in inner_contrib.iter().take(inner) {
                 st.add(base + c, 0.0);
             }
-        }
-        AggArg::Value { var, weight } => {
-            let Some(Some(arr)) = values.get(*var) else {
-                return;
-            };
-            let vals = &arr.values()[off..off + inner];
-            let nulls = arr.nulls();
+        }),
+        (AggArg::Value { weight, .. }, Some(dec)) => for_rows(geo, |base, off, idx| {
+            let row = &vals[off..off + inner];
             let outer_w = match weight {
-                Some(w) if w.0 != last => match weight_at(w, idx, region, 0) {
+                Some(w) if w.0 != last => match weight_at(w, idx, geo.region, 0) {
                     Some(x) => Some(x),
                     None => return, // the whole row is NULL
                 },
                 _ => None,
             };
-            for j in 0..inner {
-                if nulls.is_some_and(|n| n.is_null(off + j)) {
+            let inner_w = weight.as_ref().filter(|w| w.0 == last);
+            if !geo.inner_grouped && inner_w.is_none() {
+                // One group for the whole row: reduce it locally first.
+                let (n, acc) = reduce_row(st.func, row, dec);
+                if n > 0 {
+                    let acc = match (st.func, outer_w) {
+                        (AggFn::Avg | AggFn::Sum, Some(w)) => acc * w,
+                        (AggFn::Min | AggFn::Max, Some(w)) => {
+                            // min/max of w·x: reduce again with the weight.
+                            return add_each(
+                                st,
+                                base,
+                                inner_contrib,
+                                row,
+                                dec,
+                                Some(w),
+                                None,
+                                idx,
+                                geo,
+                            );
+                        }
+                        _ => acc,
+                    };
+                    st.add_many(base, n, acc);
+                }
+                return;
+            }
+            add_each(
+                st,
+                base,
+                inner_contrib,
+                row,
+                dec,
+                outer_w,
+                inner_w,
+                idx,
+                geo,
+            );
+        }),
+        (AggArg::WeightWhereValid { weight, .. }, Some(dec)) => for_rows(geo, |base, off, idx| {
+            let row = &vals[off..off + inner];
+            for (j, (&c, &v)) in inner_contrib.iter().zip(row).enumerate() {
+                if dec.is_missing(v) {
                     continue;
                 }
-                let mut v = vals[j];
-                if let Some(w) = outer_w {
-                    v *= w;
-                } else if let Some(w) = weight {
-                    match weight_at(w, idx, region, j) {
-                        Some(x) => v *= x,
-                        None => continue,
-                    }
+                if let Some(w) = weight_at(weight, idx, geo.region, j) {
+                    st.add(base + c, w);
                 }
-                st.add(base + inner_contrib[j], v);
+            }
+        }),
+        _ => {}
+    }
+}
+
+/// Count and integer sum of a row's stored values other than `fill`.
+#[inline]
+fn int_row<T: RawElem>(row: &[T], fill: Option<T>) -> (u64, i64) {
+    match fill {
+        Some(f) => {
+            let (mut n, mut sum) = (0u64, 0i64);
+            for &v in row {
+                let keep = v != f;
+                n += u64::from(keep);
+                sum += if keep { v.as_i64() } else { 0 };
+            }
+            (n, sum)
+        }
+        None => (row.len() as u64, row.iter().map(|v| v.as_i64()).sum()),
+    }
+}
+
+/// [`add_rows`] for sums of stored small integers with at most one fill.
+fn add_rows_int<T: RawElem>(st: &mut State, geo: &Geometry<'_>, vals: &[T], fill: Option<T>) {
+    let last = geo.region.len() - 1;
+    let inner_contrib = &geo.contrib[last];
+    let inner = geo.inner;
+    if geo.inner_grouped && geo.inner_contiguous {
+        let c0 = inner_contrib.first().copied().unwrap_or(0);
+        for_rows(geo, |base, off, _| {
+            let row = &vals[off..off + inner];
+            let g = base + c0;
+            let counts = &mut st.counts[g..g + inner];
+            let values = &mut st.values[g..g + inner];
+            for ((n, s), &v) in counts.iter_mut().zip(values.iter_mut()).zip(row) {
+                let keep = Some(v) != fill;
+                *n += u64::from(keep);
+                *s += if keep { v.as_i64() as f64 } else { 0.0 };
+            }
+        });
+    } else if geo.inner_grouped {
+        for_rows(geo, |base, off, _| {
+            let row = &vals[off..off + inner];
+            for (&c, &v) in inner_contrib.iter().zip(row) {
+                let keep = Some(v) != fill;
+                st.counts[base + c] += u64::from(keep);
+                st.values[base + c] += if keep { v.as_i64() as f64 } else { 0.0 };
+            }
+        });
+    } else {
+        for_rows(geo, |base, off, _| {
+            let (n, sum) = int_row(&vals[off..off + inner], fill);
+            st.counts[base] += n;
+            st.values[base] += sum as f64;
+        });
+    }
+}
+
+/// Adds each value of a row to its own group.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn add_each<T: RawElem>(
+    st: &mut State,
+    base: usize,
+    inner_contrib: &[usize],
+    row: &[T],
+    dec: &ScalarDecoder<T>,
+    outer_w: Option<f64>,
+    inner_w: Option<&(usize, Vec<Option<f64>>)>,
+    idx: &[usize],
+    geo: &Geometry<'_>,
+) {
+    for (j, (&c, &v)) in inner_contrib.iter().zip(row).enumerate() {
+        let Some(mut x) = dec.get(v) else { continue };
+        if let Some(w) = outer_w {
+            x *= w;
+        }
+        if let Some(w) = inner_w {
+            match weight_at(w, idx, geo.region, j) {
+                Some(w) => x *= w,
+                None => continue,
             }
         }
-        AggArg::WeightWhereValid { var, weight } => {
-            let Some(Some(arr)) = values.get(*var) else {
-                return;
-            };
-            let nulls = arr.nulls();
-            for (j, &c) in inner_contrib.iter().take(inner).enumerate() {
-                if nulls.is_some_and(|n| n.is_null(off + j)) {
-                    continue;
+        st.add(base + c, x);
+    }
+}
+
+/// Count and sum (or min, max) of a row's non-missing values.
+#[inline]
+fn reduce_row<T: RawElem>(func: AggFn, row: &[T], dec: &ScalarDecoder<T>) -> (u64, f64) {
+    let mut n = 0u64;
+    let mut acc = match func {
+        AggFn::Min => f64::INFINITY,
+        AggFn::Max => f64::NEG_INFINITY,
+        _ => 0.0,
+    };
+    match func {
+        AggFn::Count => {
+            for &v in row {
+                n += u64::from(!dec.is_missing(v));
+            }
+        }
+        AggFn::Avg | AggFn::Sum => {
+            for &v in row {
+                if let Some(x) = dec.get(v) {
+                    n += 1;
+                    acc += x;
                 }
-                if let Some(w) = weight_at(weight, idx, region, j) {
-                    st.add(base + c, w);
+            }
+        }
+        AggFn::Min => {
+            for &v in row {
+                if let Some(x) = dec.get(v) {
+                    n += 1;
+                    acc = acc.min(x);
+                }
+            }
+        }
+        AggFn::Max => {
+            for &v in row {
+                if let Some(x) = dec.get(v) {
+                    n += 1;
+                    acc = acc.max(x);
                 }
             }
         }
     }
+    (n, acc)
 }
 
 #[cfg(test)]
@@ -310,16 +572,11 @@ mod tests {
                 output: DataType::Float64,
             },
         ];
-        let v = Arc::new(Float64Array::from(vec![
-            Some(1.0),
-            None,
-            Some(3.0),
-            Some(4.0),
-            Some(5.0),
-            Some(6.0),
-        ]));
+        // NaN is missing whatever the attributes say
+        let cf = CfDecoding::from_attrs(crate::cf::RawType::F64, &Default::default(), None);
+        let v = RawBuffer::F64(vec![1.0, f64::NAN, 3.0, 4.0, 5.0, 6.0]);
         let mut s = States::new(&aggs, 2);
-        s.add_region(&groups, &aggs, &[0..2, 0..3], &[Some(v)]);
+        s.add_region(&groups, &aggs, &[0..2, 0..3], &[Some((v, cf))]);
         let out = s.states[0].finish(&[0, 1], &DataType::Float64).unwrap();
         let out = out.as_any().downcast_ref::<Float64Array>().unwrap();
         assert_eq!(out.values(), &[2.0, 5.0]);

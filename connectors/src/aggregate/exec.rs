@@ -4,8 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, UInt32Array};
-use arrow::compute::{cast, take};
+use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow::compute::take;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result as DfResult, Statistics};
@@ -23,9 +23,10 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use super::dense::States;
 use super::spec::{AggSpec, GroupSpec};
+use crate::cf::CfDecoding;
 use crate::error::ConnectorError;
 use crate::grid::plan::region_cells;
-use crate::grid::{Region, Selection};
+use crate::grid::{RawBuffer, Region, Selection};
 use crate::scan::MAX_REGION_CELLS;
 use crate::table::GridTable;
 
@@ -97,6 +98,11 @@ impl GridAggregateExec {
     /// The group ids to emit: groups with at least one selected cell, in
     /// ascending order.
     fn emitted(&self, n: usize) -> Vec<usize> {
+        // Without GROUP BY there is one group, even over no cells (SQL gives
+        // one row: count 0, avg NULL).
+        if self.groups.dims.is_empty() {
+            return vec![0];
+        }
         let selected: Vec<Vec<bool>> = self
             .groups
             .dims
@@ -172,7 +178,7 @@ async fn run_partition(
                     .into());
                 }
                 let cells = region_cells(&region) as usize;
-                let mut values: Vec<Option<Arc<Float64Array>>> = vec![None; nvars];
+                let mut values: Vec<Option<(RawBuffer, CfDecoding)>> = vec![None; nvars];
                 for v in vars {
                     let var = &table.grid.variables[v];
                     let buf = table.reader.read(&var.name, &region).await?;
@@ -183,18 +189,7 @@ async fn run_partition(
                             buf.len()
                         )));
                     }
-                    let decoded = buf.decode(0..cells, &var.decoding)?;
-                    let decoded = if decoded.data_type() == &DataType::Float64 {
-                        decoded
-                    } else {
-                        cast(&decoded, &DataType::Float64)?
-                    };
-                    let f = decoded
-                        .as_any()
-                        .downcast_ref::<Float64Array>()
-                        .cloned()
-                        .ok_or_else(|| DataFusionError::Internal("not Float64".into()))?;
-                    values[v] = Some(Arc::new(f));
+                    values[v] = Some((buf, var.decoding.cf.clone()));
                 }
                 Ok::<_, DataFusionError>((region, values))
             }

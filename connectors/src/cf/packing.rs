@@ -118,6 +118,13 @@ pub trait RawElem: Copy + Send + Sync + PartialEq + 'static {
     fn is_nan(self) -> bool;
     /// The value of `v` in this type, if `v` is exactly representable.
     fn from_f64_exact(v: f64) -> Option<Self>;
+    /// Whether this is an integer type of at most 32 bits, whose sums fit
+    /// an `i64` exactly for any realistic number of values.
+    const SMALL_INT: bool = false;
+    /// The value as i64 (meaningful for integer types).
+    fn as_i64(self) -> i64 {
+        0
+    }
 }
 
 macro_rules! int_elem {
@@ -132,6 +139,11 @@ macro_rules! int_elem {
             #[inline]
             fn to_f32(self) -> f32 {
                 self as f32
+            }
+            const SMALL_INT: bool = std::mem::size_of::<$t>() <= 4;
+            #[inline]
+            fn as_i64(self) -> i64 {
+                self as i64
             }
             #[inline]
             fn is_nan(self) -> bool {
@@ -301,6 +313,26 @@ impl CfDecoding {
         }
     }
 
+    /// A decoder of single values of element type `T`: the same arithmetic
+    /// as [`CfDecoding::decode`], for loops that reduce values without
+    /// building arrays.
+    pub fn scalar<T: RawElem>(&self) -> ScalarDecoder<T> {
+        let fills: Vec<T> = self
+            .fills
+            .iter()
+            .filter_map(|f| T::from_f64_exact(*f))
+            .collect();
+        ScalarDecoder {
+            first: fills.first().copied(),
+            rest: fills.get(1..).map(<[T]>::to_vec).unwrap_or_default(),
+            output: self.output,
+            scale: self.scale,
+            offset: self.offset,
+            scale32: self.scale.map(|s| s as f32),
+            offset32: self.offset.map(|o| o as f32),
+        }
+    }
+
     /// Decodes stored values into an Arrow array with NULLs for missing values.
     pub fn decode<T: RawElem>(&self, values: &[T]) -> ArrayRef {
         let fills: Vec<T> = self
@@ -350,6 +382,71 @@ impl CfDecoding {
                 })
             }
         }
+    }
+}
+
+/// Decodes single stored values of type `T` (see [`CfDecoding::scalar`]).
+#[derive(Debug, Clone)]
+pub struct ScalarDecoder<T> {
+    first: Option<T>,
+    rest: Vec<T>,
+    output: OutputType,
+    scale: Option<f64>,
+    offset: Option<f64>,
+    scale32: Option<f32>,
+    offset32: Option<f32>,
+}
+
+impl<T: RawElem> ScalarDecoder<T> {
+    /// For small integer types decoded to float64 with at most one fill
+    /// value: the fill and the affine map `(scale, offset)`, so that sums of
+    /// stored integers can be taken first and unpacked once.
+    pub fn affine_int(&self) -> Option<(Option<T>, f64, f64)> {
+        (T::SMALL_INT && self.rest.is_empty() && self.output == OutputType::F64).then(|| {
+            (
+                self.first,
+                self.scale.unwrap_or(1.0),
+                self.offset.unwrap_or(0.0),
+            )
+        })
+    }
+
+    /// Whether a stored value is missing (NaN or a fill value).
+    #[inline]
+    pub fn is_missing(&self, v: T) -> bool {
+        v.is_nan() || self.first == Some(v) || (!self.rest.is_empty() && self.rest.contains(&v))
+    }
+
+    /// The decoded value as f64 (exactly the value [`CfDecoding::decode`]
+    /// gives, widened), or `None` when missing.
+    #[inline]
+    pub fn get(&self, v: T) -> Option<f64> {
+        if self.is_missing(v) {
+            return None;
+        }
+        Some(match self.output {
+            OutputType::Raw => v.to_f64(),
+            OutputType::F32 => {
+                let mut x = v.to_f32();
+                if let Some(s) = self.scale32 {
+                    x *= s;
+                }
+                if let Some(o) = self.offset32 {
+                    x += o;
+                }
+                f64::from(x)
+            }
+            OutputType::F64 => {
+                let mut x = v.to_f64();
+                if let Some(s) = self.scale {
+                    x *= s;
+                }
+                if let Some(o) = self.offset {
+                    x += o;
+                }
+                x
+            }
+        })
     }
 }
 

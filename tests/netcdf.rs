@@ -206,3 +206,66 @@ async fn netcdf_collections_fail_clearly() {
         "error does not name the file: {e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_netcdf_files_fail_clearly() {
+    let Some(data) = data_dir() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Damaged compressed chunks: the scan fails naming the variable and the
+    // region, no panic, and the process answers the next query.
+    let src = std::fs::read(data.join("dt_med_allsat_phy_l4_2005T2.nc")).expect("read");
+    let mut bytes = src.clone();
+    let n = bytes.len();
+    for off in (n / 2..n / 2 + 4000).step_by(97) {
+        bytes[off..off + 3].copy_from_slice(&[0xff, 0x00, 0x13]);
+    }
+    let chunks = dir.path().join("chunks.nc");
+    std::fs::write(&chunks, &bytes).expect("write");
+    let e = query(
+        chunks.to_str().expect("utf-8"),
+        BTreeMap::new(),
+        "SELECT avg(adt) FROM t",
+    )
+    .await
+    .expect_err("damaged chunks must fail");
+    assert!(
+        e.contains("chunks.nc") && e.contains("variable 'adt'") && e.contains("chunk ["),
+        "unclear error: {e}"
+    );
+    // Damaged header: opening fails naming the file.
+    let mut bytes = std::fs::read(data.join("sst.mnmean.nc")).expect("read");
+    bytes[3000..3200].fill(0xff);
+    let header = dir.path().join("header.nc");
+    std::fs::write(&header, &bytes).expect("write");
+    let e = query(
+        header.to_str().expect("utf-8"),
+        BTreeMap::new(),
+        "SELECT avg(sst) FROM t",
+    )
+    .await
+    .expect_err("damaged header must fail");
+    assert!(
+        e.contains("header.nc") && e.contains("NetCDF"),
+        "unclear error: {e}"
+    );
+    // Not NetCDF at all.
+    let text = dir.path().join("notes.nc");
+    std::fs::write(&text, "just text").expect("write");
+    let e = query(
+        text.to_str().expect("utf-8"),
+        BTreeMap::new(),
+        "SELECT 1 FROM t",
+    )
+    .await
+    .expect_err("a text file must fail");
+    assert!(e.contains("notes.nc"), "unclear error: {e}");
+    // The engine still answers.
+    let ok = query(
+        data.join("tcw.nc").to_str().expect("utf-8"),
+        BTreeMap::new(),
+        "SELECT count(tcw) FROM t",
+    )
+    .await
+    .expect("a good file after bad ones");
+    assert_eq!(ok, vec![vec![serde_json::json!(325872)]]);
+}

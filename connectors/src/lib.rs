@@ -8,6 +8,7 @@
 pub mod aggregate;
 pub mod cf;
 pub mod error;
+pub mod geo;
 pub mod grid;
 pub mod inventory;
 pub mod location;

@@ -3,9 +3,8 @@
 //! north, west, east)` with `lat` and `lon` functions of two different
 //! dimension columns and constant bounds.
 //!
-//! A box is `south <= lat <= north` AND a longitude interval, the same test
-//! as gridsql-udfs' `in_box` (re-implemented here: this crate cannot depend
-//! on udfs). Each half is evaluated on its dimension's coordinate values when
+//! A box is `south <= lat <= north` AND a longitude interval, the test of
+//! [`crate::geo`] that gridsql-udfs' `in_box` calls too. Each half is evaluated on its dimension's coordinate values when
 //! the scan is planned; the cells that pass are the product of both masks.
 
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, Result as DfResult, ScalarValue, plan_err};
 use datafusion::logical_expr::Expr;
 
+use crate::geo::{lat_in_box, lon_in_box};
 use crate::grid::Selection;
 use crate::table::GridTable;
 
@@ -73,42 +73,6 @@ pub(crate) fn in_box_dims(expr: &Expr, schema: &Schema, ndims: usize) -> Option<
         return None;
     }
     Some((lat, lon))
-}
-
-/// `south <= lat <= north` (false for NaN), as in gridsql-udfs' `in_box`.
-pub(crate) fn lat_in_box(lat: f64, south: f64, north: f64) -> bool {
-    south <= lat && lat <= north
-}
-
-/// Longitude in [0, 360), exactly as gridsql-udfs' `lon_360`.
-fn lon_360(lon: f64) -> f64 {
-    let r = lon % 360.0;
-    if r < 0.0 {
-        let shifted = r + 360.0;
-        if shifted >= 360.0 { 0.0 } else { shifted }
-    } else {
-        r + 0.0
-    }
-}
-
-/// Whether `lon` lies in the longitude interval `west..=east`, compared in
-/// [0, 360); `west > east` there crosses the antimeridian or the prime
-/// meridian; `east - west >= 360` is every longitude; NaN is false. The
-/// longitude half of gridsql-udfs' `in_box`.
-pub(crate) fn lon_in_box(lon: f64, west: f64, east: f64) -> bool {
-    let l = lon_360(lon);
-    if l.is_nan() || west.is_nan() || east.is_nan() {
-        return false;
-    }
-    if east - west >= 360.0 {
-        return true;
-    }
-    let (w, e) = (lon_360(west), lon_360(east));
-    if w <= e {
-        w <= l && l <= e
-    } else {
-        l >= w || l <= e
-    }
 }
 
 /// Drops table qualifiers, so an expression evaluates on a one-column batch.
@@ -210,60 +174,6 @@ pub(crate) fn apply_in_box(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `in_box` as gridsql-udfs computes it (`udfs/src/geo.rs`), for the
-    /// cases its own tests check.
-    fn in_box(lat: f64, lon: f64, s: f64, n: f64, w: f64, e: f64) -> bool {
-        lat_in_box(lat, s, n) && lon_in_box(lon, w, e)
-    }
-
-    #[test]
-    fn agrees_with_the_udf_on_its_test_cases() {
-        // The cases of udfs/src/geo.rs `in_box_across_the_antimeridian`.
-        for lon in [
-            170.0, 175.0, -175.0, 185.0, 180.0, -180.0, -170.0, 190.0, 530.0,
-        ] {
-            assert!(in_box(0.0, lon, -10.0, 10.0, 170.0, -170.0), "{lon}");
-        }
-        for lon in [0.0, 169.9, -169.9, 191.0, 90.0, -90.0] {
-            assert!(!in_box(0.0, lon, -10.0, 10.0, 170.0, -170.0), "{lon}");
-        }
-        assert!(in_box(0.0, -175.0, -10.0, 10.0, 170.0, 190.0));
-        for lon in [355.0, -5.0, 0.0, 5.0, 10.0, -10.0, 350.0] {
-            assert!(in_box(0.0, lon, -10.0, 10.0, -10.0, 10.0), "{lon}");
-        }
-        for lon in [180.0, 11.0, 349.0, -11.0] {
-            assert!(!in_box(0.0, lon, -10.0, 10.0, -10.0, 10.0), "{lon}");
-        }
-        assert!(in_box(-10.0, 175.0, -10.0, 10.0, 170.0, -170.0));
-        assert!(in_box(10.0, 175.0, -10.0, 10.0, 170.0, -170.0));
-        assert!(!in_box(10.5, 175.0, -10.0, 10.0, 170.0, -170.0));
-        assert!(!in_box(0.0, 175.0, 10.0, -10.0, 170.0, -170.0));
-        for lon in [-180.0, -90.0, 0.0, 179.9, 359.9, 1000.0] {
-            assert!(in_box(0.0, lon, -90.0, 90.0, -180.0, 180.0));
-            assert!(in_box(0.0, lon, -90.0, 90.0, 0.0, 360.0));
-        }
-        assert!(in_box(0.0, -180.0, -90.0, 90.0, 180.0, 180.0));
-        assert!(!in_box(0.0, 179.0, -90.0, 90.0, 180.0, 180.0));
-        assert!(!in_box(f64::NAN, 175.0, -10.0, 10.0, 170.0, -170.0));
-        assert!(!in_box(0.0, f64::NAN, -10.0, 10.0, 170.0, -170.0));
-        assert!(!in_box(0.0, 175.0, -10.0, 10.0, f64::NAN, -170.0));
-        assert!(!in_box(0.0, 175.0, f64::NAN, 10.0, 170.0, -170.0));
-        // lon_360 as udfs' longitude_conventions test expects it
-        for (lon, l360) in [
-            (-0.0, 0.0),
-            (180.0, 180.0),
-            (-180.0, 180.0),
-            (359.75, 359.75),
-            (360.0, 0.0),
-            (720.5, 0.5),
-            (-10.0, 350.0),
-            (-1e-20, 0.0),
-        ] {
-            assert_eq!(lon_360(lon), l360, "{lon}");
-            assert!(lon_360(lon).is_sign_positive());
-        }
-    }
 
     #[test]
     fn recognises_boxes_on_two_dimensions() {

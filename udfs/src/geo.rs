@@ -6,6 +6,8 @@
 //! float64 *before* computing, return NULL when any argument is NULL and never fail on NaN (NaN
 //! propagates; `in_box` is false for NaN).
 
+use gridsql_connectors::geo::{lat_in_box, lon_in_box};
+
 use crate::args::{doc, numeric_udf};
 
 /// Mean Earth radius in km, R1 = (2a + b) / 3 of the WGS84 ellipsoid (IUGG): the radius
@@ -34,17 +36,8 @@ pub fn cell_area(lat: f64, dlat: f64, dlon: f64) -> f64 {
     AUTHALIC_EARTH_RADIUS_M * AUTHALIC_EARTH_RADIUS_M * dlon.abs().to_radians() * band.abs()
 }
 
-/// Longitude in [0, 360): 360 → 0, −10 → 350. Exact for finite input; NaN/±inf → NaN.
-pub fn lon_360(lon: f64) -> f64 {
-    let r = lon % 360.0; // exact, in (−360, 360)
-    if r < 0.0 {
-        let shifted = r + 360.0;
-        // A tiny negative r rounds up to 360: that longitude is 0.
-        if shifted >= 360.0 { 0.0 } else { shifted }
-    } else {
-        r + 0.0 // −0.0 → 0.0
-    }
-}
+/// Longitude in [0, 360): 360 → 0, −10 → 350 (shared with the `in_box` pushdown).
+pub use gridsql_connectors::geo::lon_360;
 
 /// Longitude in [−180, 180): 180 → −180, 190 → −170, 350 → −10. Exact for finite input (no
 /// rounding near ±180); NaN/±inf → NaN.
@@ -66,22 +59,8 @@ pub fn lon_180(lon: f64) -> f64 {
 /// holds 175, −175 and 185; `west = −10, east = 10` holds 355 and 5). A box with
 /// `east − west ≥ 360` (e.g. −180..180 or 0..360) holds every longitude. NaN anywhere → false.
 pub fn in_box(lat: f64, lon: f64, south: f64, north: f64, west: f64, east: f64) -> bool {
-    if !(south <= lat && lat <= north) {
-        return false;
-    }
-    let l = lon_360(lon);
-    if l.is_nan() || west.is_nan() || east.is_nan() {
-        return false;
-    }
-    if east - west >= 360.0 {
-        return true;
-    }
-    let (w, e) = (lon_360(west), lon_360(east));
-    if w <= e {
-        w <= l && l <= e
-    } else {
-        l >= w || l <= e
-    }
+    // The same test the scan prunes chunks with (gridsql_connectors::geo).
+    lat_in_box(lat, south, north) && lon_in_box(lon, west, east)
 }
 
 /// Great-circle distance in km between two points given in degrees, on the sphere of radius

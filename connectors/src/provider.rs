@@ -13,15 +13,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::array::AsArray;
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
 use datafusion::common::stats::Precision;
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{
-    Column, DFSchema, DataFusionError, Result as DfResult, Statistics, plan_err,
-};
+use datafusion::common::{DFSchema, DataFusionError, Result as DfResult, Statistics, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{CreateExternalTable, Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
@@ -126,27 +123,10 @@ impl GridTableProvider {
     /// The dimension a filter constrains, if it references exactly one
     /// dimension column and nothing that cannot be evaluated at planning.
     fn filter_dim(&self, expr: &Expr) -> Option<usize> {
-        let cols = expr.column_refs();
-        if cols.len() != 1 || expr.is_volatile() {
+        if !pushdown::plannable(expr) {
             return None;
         }
-        let blocked = expr
-            .exists(|e| {
-                Ok(matches!(
-                    e,
-                    Expr::ScalarSubquery(_)
-                        | Expr::Exists(_)
-                        | Expr::InSubquery(_)
-                        | Expr::Placeholder(_)
-                ))
-            })
-            .unwrap_or(true);
-        if blocked {
-            return None;
-        }
-        let col = cols.into_iter().next()?;
-        let d = self.schema.index_of(&col.name).ok()?;
-        (d < self.ndims).then_some(d)
+        pushdown::single_dim(expr, &self.schema, self.ndims)
     }
 
     /// Evaluates a one-dimension filter on the coordinate values and narrows
@@ -158,21 +138,7 @@ impl GridTableProvider {
         expr: &Expr,
         sel: &mut Selection,
     ) -> DfResult<()> {
-        let field = table.schema.field(d).clone();
-        let schema = Arc::new(Schema::new(vec![field]));
-        let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
-        let unqualified = expr
-            .clone()
-            .transform(|e| match e {
-                Expr::Column(c) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
-                    c.name,
-                )))),
-                other => Ok(Transformed::no(other)),
-            })?
-            .data;
-        let phys = state.create_physical_expr(unqualified, &df_schema)?;
-        let batch = RecordBatch::try_new(schema, vec![Arc::clone(&table.grid.dims[d].values)])?;
-        let result = phys.evaluate(&batch)?.into_array(batch.num_rows())?;
+        let result = pushdown::eval_on_dim(table, state, d, expr)?;
         let Some(mask) = result.as_boolean_opt() else {
             return plan_err!("filter {expr} is not a boolean expression");
         };
@@ -301,15 +267,8 @@ impl TableProvider for GridTableProvider {
                 .into_iter()
                 .reduce(Expr::and)
                 .ok_or_else(|| DataFusionError::Internal("empty residual".into()))?;
-            let unqualified = predicate
-                .transform(|e| match e {
-                    Expr::Column(c) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
-                        c.name,
-                    )))),
-                    other => Ok(Transformed::no(other)),
-                })?
-                .data;
-            let phys = state.create_physical_expr(unqualified, &df_schema)?;
+            let phys =
+                state.create_physical_expr(pushdown::unqualified(&predicate)?, &df_schema)?;
             let keep: Vec<usize> = (0..projection.len()).collect();
             let filter = FilterExecBuilder::new(phys, inner)
                 .apply_projection(Some(keep))?

@@ -1,11 +1,14 @@
-//! Filters on two dimension columns that still select a product of index
-//! ranges, so they push into a grid scan exactly: `in_box(lat, lon, south,
-//! north, west, east)` with `lat` and `lon` functions of two different
-//! dimension columns and constant bounds.
+//! Filters evaluated on coordinate values when a grid scan is planned: the
+//! helpers every dimension filter uses (is it plannable, which dimension,
+//! its value along that dimension), and the one filter on two dimension
+//! columns that still selects a product of index ranges, so it pushes in
+//! exactly: `in_box(lat, lon, south, north, west, east)` with `lat` and `lon`
+//! functions of two different dimension columns and constant bounds.
 //!
 //! A box is `south <= lat <= north` AND a longitude interval, the test of
-//! [`crate::geo`] that gridsql-udfs' `in_box` calls too. Each half is evaluated on its dimension's coordinate values when
-//! the scan is planned; the cells that pass are the product of both masks.
+//! [`crate::geo`] that gridsql-udfs' `in_box` calls too. Each half is
+//! evaluated on its dimension's coordinate values; the cells that pass are
+//! the product of both masks.
 
 use std::sync::Arc;
 
@@ -25,7 +28,7 @@ use crate::table::GridTable;
 const IN_BOX: &str = "in_box";
 
 /// Whether an expression can be evaluated when the scan is planned.
-fn plannable(e: &Expr) -> bool {
+pub(crate) fn plannable(e: &Expr) -> bool {
     !e.is_volatile()
         && !e
             .exists(|e| {
@@ -42,7 +45,7 @@ fn plannable(e: &Expr) -> bool {
 
 /// The dimension an expression is a function of, when it references exactly
 /// one column and that column is a dimension.
-fn single_dim(e: &Expr, schema: &Schema, ndims: usize) -> Option<usize> {
+pub(crate) fn single_dim(e: &Expr, schema: &Schema, ndims: usize) -> Option<usize> {
     let cols = e.column_refs();
     if cols.len() != 1 {
         return None;
@@ -75,8 +78,9 @@ pub(crate) fn in_box_dims(expr: &Expr, schema: &Schema, ndims: usize) -> Option<
     Some((lat, lon))
 }
 
-/// Drops table qualifiers, so an expression evaluates on a one-column batch.
-fn unqualified(expr: &Expr) -> DfResult<Expr> {
+/// Drops table qualifiers, so an expression evaluates on a batch of the
+/// table's own columns.
+pub(crate) fn unqualified(expr: &Expr) -> DfResult<Expr> {
     Ok(expr
         .clone()
         .transform(|e| match e {
@@ -97,19 +101,19 @@ fn as_f64(array: &ArrayRef, what: &Expr) -> DfResult<Vec<Option<f64>>> {
     Ok(a.iter().collect())
 }
 
-/// Evaluates a function of dimension `d` on that dimension's coordinates.
-fn eval_on_dim(
+/// Evaluates a function of dimension `d` on that dimension's coordinates:
+/// its value at every index along the dimension.
+pub(crate) fn eval_on_dim(
     table: &GridTable,
     state: &dyn Session,
     d: usize,
     expr: &Expr,
-) -> DfResult<Vec<Option<f64>>> {
+) -> DfResult<ArrayRef> {
     let schema = Arc::new(Schema::new(vec![table.schema.field(d).clone()]));
     let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
     let phys = state.create_physical_expr(unqualified(expr)?, &df_schema)?;
     let batch = RecordBatch::try_new(schema, vec![Arc::clone(&table.grid.dims[d].values)])?;
-    let values = phys.evaluate(&batch)?.into_array(batch.num_rows())?;
-    as_f64(&values, expr)
+    phys.evaluate(&batch)?.into_array(batch.num_rows())
 }
 
 /// Evaluates a constant expression.
@@ -155,8 +159,8 @@ pub(crate) fn apply_in_box(
         }
     }
     let [south, north, west, east] = bounds;
-    let lats = eval_on_dim(table, state, lat_dim, &args[0])?;
-    let lons = eval_on_dim(table, state, lon_dim, &args[1])?;
+    let lats = as_f64(&eval_on_dim(table, state, lat_dim, &args[0])?, &args[0])?;
+    let lons = as_f64(&eval_on_dim(table, state, lon_dim, &args[1])?, &args[1])?;
     let lat_mask: BooleanArray = lats
         .iter()
         .map(|v| Some(!null_bound && v.is_some_and(|x| lat_in_box(x, south, north))))

@@ -14,7 +14,7 @@ use crate::location::resolve;
 use crate::netcdf::header::{open_file, read_header};
 use crate::netcdf::sources::{list_sources, local_path};
 use crate::netcdf::worker;
-use crate::open::{DatasetVariables, KNOWN_OPTIONS, build_grid};
+use crate::open::{DatasetVariables, build_grid, check_options};
 use crate::table::{Format, TableSpec};
 
 /// The variables of a dataset and the grid its default table shows.
@@ -57,17 +57,7 @@ impl Inventory {
 /// # Errors
 /// Bad location or options, unreadable metadata.
 pub async fn inventory(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<Inventory> {
-    for k in spec.options.keys() {
-        if !KNOWN_OPTIONS.contains(&k.as_str()) {
-            return Err(ConnectorError::Option {
-                option: k.clone(),
-                reason: format!(
-                    "unknown option; known options are {}",
-                    KNOWN_OPTIONS.join(", ")
-                ),
-            });
-        }
-    }
+    check_options(spec)?;
     let dataset = match spec.format {
         Format::Zarr => {
             let (store, path) = resolve(&spec.location, runtime)?;

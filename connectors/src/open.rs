@@ -30,22 +30,33 @@ pub struct DatasetVariables {
     pub global_attrs: Attributes,
 }
 
+/// Rejects table options no format understands, naming the known ones.
+///
+/// # Errors
+/// The first unknown option.
+pub fn check_options(spec: &TableSpec) -> Result<()> {
+    match spec
+        .options
+        .keys()
+        .find(|k| !KNOWN_OPTIONS.contains(&k.as_str()))
+    {
+        Some(k) => Err(ConnectorError::Option {
+            option: k.clone(),
+            reason: format!(
+                "unknown option; known options are {}",
+                KNOWN_OPTIONS.join(", ")
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Opens the table a spec describes.
 ///
 /// # Errors
 /// Bad location or options, unreadable metadata.
 pub async fn open_table(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<OpenedTable> {
-    for k in spec.options.keys() {
-        if !KNOWN_OPTIONS.contains(&k.as_str()) {
-            return Err(ConnectorError::Option {
-                option: k.clone(),
-                reason: format!(
-                    "unknown option; known options are {}",
-                    KNOWN_OPTIONS.join(", ")
-                ),
-            });
-        }
-    }
+    check_options(spec)?;
     match spec.format {
         Format::Zarr => {
             let (store, path) = resolve(&spec.location, runtime)?;

@@ -172,31 +172,18 @@ async fn list_remote(location: &str, runtime: &Arc<RuntimeEnv>) -> Result<Vec<So
     let url = url::Url::parse(base).map_err(|e| loc_err(location, e.to_string()))?;
     let origin = format!("{}://{}", url.scheme(), url.authority());
     let url_of = |p: &Path| format!("{origin}/{p}");
-    let Some(pattern) = pattern else {
-        // One object, or a "directory" prefix.
-        if let Ok(meta) = store.head(&prefix).await {
-            let url = url_of(&meta.location);
-            return Ok(vec![source(meta, url)]);
+    // One object, or else a listing: of a "directory" prefix (NetCDF names)
+    // or of the prefix before a pattern (names matching it).
+    let pattern = match pattern {
+        Some(p) => Some(glob::Pattern::new(p).map_err(|e| loc_err(location, e.to_string()))?),
+        None => {
+            if let Ok(meta) = store.head(&prefix).await {
+                let url = url_of(&meta.location);
+                return Ok(vec![source(meta, url)]);
+            }
+            None
         }
-        let metas: Vec<ObjectMeta> =
-            store
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .map_err(|e| ConnectorError::Store {
-                    dataset: location.to_string(),
-                    source: e,
-                })?;
-        return Ok(metas
-            .into_iter()
-            .filter(|m| is_netcdf_name(FsPath::new(m.location.as_ref())))
-            .map(|m| {
-                let url = url_of(&m.location);
-                source(m, url)
-            })
-            .collect());
     };
-    let pat = glob::Pattern::new(pattern).map_err(|e| loc_err(location, e.to_string()))?;
     let opts = glob::MatchOptions {
         require_literal_separator: true,
         ..glob::MatchOptions::new()
@@ -214,7 +201,11 @@ async fn list_remote(location: &str, runtime: &Arc<RuntimeEnv>) -> Result<Vec<So
         .into_iter()
         .filter_map(|m| {
             let url = url_of(&m.location);
-            pat.matches_with(&url, opts).then(|| source(m, url))
+            let keep = match &pattern {
+                Some(p) => p.matches_with(&url, opts),
+                None => is_netcdf_name(FsPath::new(m.location.as_ref())),
+            };
+            keep.then(|| source(m, url))
         })
         .collect())
 }

@@ -3,7 +3,7 @@ lon_180, lon_360, in_box, season, kelvin_to_celsius, weighted_avg), each with it
 
 `CASES` uses exactly the format documented at the top of cases.py (name, dataset, options, sql, expected,
 rtol) and the same table model and conventions; reference.py-style runners can concatenate it with
-cases.CASES. This module is self-contained (numpy only) so that cases.py may import it without an import
+cases.CASES. Shared helpers live in helpers.py, so cases.py can import this module without an import
 cycle.
 
 Function semantics the answers rely on (see docs/functions.md):
@@ -21,50 +21,16 @@ Function semantics the answers rely on (see docs/functions.md):
 
 import numpy as np
 
-ADT = "dt_med_allsat_phy_l4_2005T2.nc"
-SST = "sst.mnmean.nc"
-ERA = "eraint_uvz.nc"
-TCW = "tcw.nc"
-
-SPACE = ("latitude", "longitude")
-SST_SPACE = ("lat", "lon")
+from helpers import ADT, SPACE, SST, SST_SPACE, TCW, ERA, case, cases_for, columns, f64, one, table, trange  # noqa: F401
+from helpers import weighted_mean as weighted  # weighted_avg(x, w): xarray's weighted mean, NaN skipped, float64
+from helpers import weights as lat_weights  # lat_weight(lat): cos(radians(lat)) of the coordinate in float64
 
 AUTHALIC_R_M = 6371007.181  # cell_area's sphere (WGS84 authalic radius)
 MEAN_R_KM = 6371.0088  # haversine_km's sphere (mean Earth radius R1)
 
 
 # ----------------------------------------------------------------------------------------------------------
-# helpers (the same meaning as those of cases.py; duplicated so this module imports nothing from it)
-
-
-def f64(da):
-    """The variable in float64 (what DataFusion's avg/sum and weighted_avg compute in)."""
-    return da.astype("float64")
-
-
-def table(da):
-    """Rows [coord_1, ..., coord_n, value] of a DataArray, sorted ascending by each dim in order."""
-    da = da.sortby(list(da.dims)) if da.dims else da
-    coords = [da[d].values for d in da.dims]
-    vals = da.values
-    return [[c[i] for c, i in zip(coords, idx)] + [vals[idx]] for idx in np.ndindex(vals.shape)]
-
-
-def columns(*das):
-    """Rows [coords..., v1, v2, ...] for several DataArrays of the same dims (sorted like `table`)."""
-    tables = [table(da) for da in das]
-    ndim = das[0].ndim
-    return [rows[0][:ndim] + [r[ndim] for r in rows] for rows in zip(*tables)]
-
-
-def one(*values):
-    """A single-row result."""
-    return [list(values)]
-
-
-def lat_weights(ds, lat="latitude"):
-    """lat_weight(lat): cos(radians(lat)) of the coordinate widened to float64."""
-    return np.cos(np.deg2rad(ds[lat].astype("float64")))
+# helpers of these cases only (the shared ones are in helpers.py)
 
 
 def cell_areas(ds, dlat, dlon, lat="latitude"):
@@ -73,17 +39,6 @@ def cell_areas(ds, dlat, dlon, lat="latitude"):
     top = np.deg2rad(np.clip(c + dlat / 2, -90.0, 90.0))
     bottom = np.deg2rad(np.clip(c - dlat / 2, -90.0, 90.0))
     return AUTHALIC_R_M ** 2 * np.deg2rad(abs(dlon)) * np.abs(np.sin(top) - np.sin(bottom))
-
-
-def weighted(da, w, dims):
-    """weighted_avg(da, w) over `dims`: xarray's weighted mean, NaN values skipped, float64."""
-    return f64(da).weighted(w).mean(dims)
-
-
-def trange(da, start, stop):
-    """Time steps with start <= time < stop (stop exclusive)."""
-    t = da.time
-    return da.isel(time=((t >= np.datetime64(start)) & (t < np.datetime64(stop))).values)
 
 
 def in_box_mask(ds, lat, lon, south, north, west, east):
@@ -110,15 +65,6 @@ def haversine_km(lat1, lon1, lat2, lon2):
 def by_season(da, f):
     """Rows [season, *f(group)] for xarray's groupby('time.season'), sorted by season name (SQL ORDER BY)."""
     return sorted([[str(s), *f(g)] for s, g in da.groupby("time.season")], key=lambda r: r[0])
-
-
-def cases_for(dataset, *items):
-    return [{"dataset": dataset, "options": {}, **item} for item in items]
-
-
-def case(name, sql, expected, rtol=1e-9, options=None):
-    return dict(name=name, sql=" ".join(sql.split()), expected=expected, rtol=rtol,
-                **({"options": options} if options is not None else {}))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -19,6 +19,46 @@ pub enum Format {
     Netcdf,
 }
 
+impl Format {
+    /// The format a location's name tells: `*.zarr` is Zarr; `*.nc`,
+    /// `*.nc4`, `*.cdf`, `*.netcdf`, `*.h5`, `*.hdf5` (and globs of them) are
+    /// NetCDF; a local folder holding `zarr.json`, `.zgroup`, `.zmetadata` or
+    /// `.zarray` is Zarr; a local folder holding NetCDF files (a multi-file
+    /// dataset) is NetCDF. `None` when nothing tells.
+    pub fn detect(location: &str) -> Option<Format> {
+        let trimmed = location.trim_end_matches('/');
+        let lower = trimmed.to_ascii_lowercase();
+        if lower.ends_with(".zarr") || lower.ends_with(".zarr.zip") {
+            return Some(Format::Zarr);
+        }
+        if [".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
+            return Some(Format::Netcdf);
+        }
+        let p = std::path::Path::new(trimmed.strip_prefix("file://").unwrap_or(trimmed));
+        if !p.is_dir() {
+            return None;
+        }
+        if ["zarr.json", ".zgroup", ".zmetadata", ".zarray"]
+            .iter()
+            .any(|m| p.join(m).exists())
+        {
+            return Some(Format::Zarr);
+        }
+        let is_netcdf_file = |e: &std::fs::DirEntry| {
+            let n = e.file_name().to_string_lossy().to_ascii_lowercase();
+            [".nc", ".nc4", ".cdf", ".netcdf"]
+                .iter()
+                .any(|x| n.ends_with(x))
+        };
+        std::fs::read_dir(p)
+            .is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| is_netcdf_file(&e))))
+            .then_some(Format::Netcdf)
+    }
+}
+
 impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -96,4 +136,20 @@ pub enum OpenedTable {
         /// Completes it.
         resolver: std::sync::Arc<dyn DeferredTable>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_from_names() {
+        assert_eq!(Format::detect("a/b.zarr/"), Some(Format::Zarr));
+        assert_eq!(Format::detect("s3://b/x.ZARR"), Some(Format::Zarr));
+        assert_eq!(Format::detect("data/*.nc"), Some(Format::Netcdf));
+        assert_eq!(Format::detect("x.nc4"), Some(Format::Netcdf));
+        assert_eq!(Format::detect("x.h5"), Some(Format::Netcdf));
+        assert_eq!(Format::detect("x.cdf"), Some(Format::Netcdf));
+        assert_eq!(Format::detect("/nonexistent/folder"), None);
+    }
 }

@@ -7,47 +7,16 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 use gridsql_connectors::{Format, GridTableProvider, TableSpec};
 
-/// Guesses the format of a location: `.zarr` or a folder with Zarr metadata
-/// is Zarr; `.nc`, `.nc4`, `.cdf`, `.netcdf` (and globs of them) and folders
-/// holding such files are NetCDF.
+/// Guesses the format of a location by [`Format::detect`]'s rule.
 ///
 /// # Errors
-/// When neither applies.
+/// When nothing tells the format.
 pub fn detect_format(location: &str) -> Result<Format> {
-    let trimmed = location.trim_end_matches('/');
-    let lower = trimmed.to_ascii_lowercase();
-    if lower.ends_with(".zarr") || lower.ends_with(".zarr.zip") {
-        return Ok(Format::Zarr);
-    }
-    if [".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5"]
-        .iter()
-        .any(|e| lower.ends_with(e))
-    {
-        return Ok(Format::Netcdf);
-    }
-    let p = std::path::Path::new(trimmed);
-    if p.is_dir()
-        && ["zarr.json", ".zgroup", ".zmetadata", ".zarray"]
-            .iter()
-            .any(|m| p.join(m).exists())
-    {
-        return Ok(Format::Zarr);
-    }
-    // A folder of NetCDF files is a multi-file dataset.
-    let is_netcdf_file = |e: &std::fs::DirEntry| {
-        let n = e.file_name().to_string_lossy().to_ascii_lowercase();
-        [".nc", ".nc4", ".cdf", ".netcdf"]
-            .iter()
-            .any(|x| n.ends_with(x))
-    };
-    if p.is_dir()
-        && std::fs::read_dir(p).is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| is_netcdf_file(&e))))
-    {
-        return Ok(Format::Netcdf);
-    }
-    Err(DataFusionError::Plan(format!(
-        "cannot tell the format of '{location}': name it *.zarr or *.nc, or use CREATE EXTERNAL TABLE ... STORED AS ZARR|NETCDF"
-    )))
+    Format::detect(location).ok_or_else(|| {
+        DataFusionError::Plan(format!(
+            "cannot tell the format of '{location}': name it *.zarr or *.nc, or use CREATE EXTERNAL TABLE ... STORED AS ZARR|NETCDF"
+        ))
+    })
 }
 
 /// A SQL-friendly table name from a location: the file name without its

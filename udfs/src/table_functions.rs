@@ -41,43 +41,6 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
     ]
 }
 
-/// The format a location's name tells, as `gridsql-engine`'s `detect_format`: `*.zarr` is Zarr;
-/// `*.nc`, `*.nc4`, `*.cdf`, `*.netcdf`, `*.h5`, `*.hdf5` (and globs of them) are NetCDF; a
-/// folder holding `zarr.json`, `.zgroup`, `.zmetadata` or `.zarray` is Zarr; a folder holding
-/// NetCDF files is NetCDF.
-pub fn detect_format(location: &str) -> Option<Format> {
-    let trimmed = location.trim_end_matches('/');
-    let lower = trimmed.to_ascii_lowercase();
-    if lower.ends_with(".zarr") || lower.ends_with(".zarr.zip") {
-        return Some(Format::Zarr);
-    }
-    if [".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5"]
-        .iter()
-        .any(|e| lower.ends_with(e))
-    {
-        return Some(Format::Netcdf);
-    }
-    let p = std::path::Path::new(trimmed.strip_prefix("file://").unwrap_or(trimmed));
-    if !p.is_dir() {
-        return None;
-    }
-    if ["zarr.json", ".zgroup", ".zmetadata", ".zarray"]
-        .iter()
-        .any(|m| p.join(m).exists())
-    {
-        return Some(Format::Zarr);
-    }
-    let is_netcdf_file = |e: &std::fs::DirEntry| {
-        let n = e.file_name().to_string_lossy().to_ascii_lowercase();
-        [".nc", ".nc4", ".cdf", ".netcdf"]
-            .iter()
-            .any(|x| n.ends_with(x))
-    };
-    std::fs::read_dir(p)
-        .is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| is_netcdf_file(&e))))
-        .then_some(Format::Netcdf)
-}
-
 /// The arguments as strings; anything but a constant string is a plan error naming `name`.
 fn string_args(name: &str, exprs: &[Expr]) -> Result<Vec<String>> {
     exprs
@@ -224,7 +187,7 @@ fn metadata_spec(name: &str, exprs: &[Expr]) -> Result<TableSpec> {
         rest = &rest[1..];
         f
     } else {
-        match detect_format(location) {
+        match Format::detect(location) {
             Some(f) => f,
             None => {
                 return plan_err!(
@@ -404,17 +367,6 @@ mod tests {
             Ok(r) => panic!("{sql} should fail, gave {r:?}"),
             Err(e) => e.to_string(),
         }
-    }
-
-    #[test]
-    fn formats_from_names() {
-        assert_eq!(detect_format("a/b.zarr/"), Some(Format::Zarr));
-        assert_eq!(detect_format("s3://b/x.ZARR"), Some(Format::Zarr));
-        assert_eq!(detect_format("data/*.nc"), Some(Format::Netcdf));
-        assert_eq!(detect_format("x.nc4"), Some(Format::Netcdf));
-        assert_eq!(detect_format("x.h5"), Some(Format::Netcdf));
-        assert_eq!(detect_format("x.cdf"), Some(Format::Netcdf));
-        assert_eq!(detect_format("/nonexistent/folder"), None);
     }
 
     #[test]

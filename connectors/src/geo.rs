@@ -45,6 +45,7 @@ pub fn lon_in_box(lon: f64, west: f64, east: f64) -> bool {
 mod tests {
     use super::*;
 
+    /// gridsql-udfs' `in_box` is exactly this composition.
     fn in_box(lat: f64, lon: f64, s: f64, n: f64, w: f64, e: f64) -> bool {
         lat_in_box(lat, s, n) && lon_in_box(lon, w, e)
     }

@@ -404,46 +404,6 @@ mod tests {
     }
 
     #[test]
-    fn in_box_across_the_antimeridian() {
-        // west = 170, east = -170: a 20° box around 180
-        for lon in [
-            170.0, 175.0, -175.0, 185.0, 180.0, -180.0, -170.0, 190.0, 530.0,
-        ] {
-            assert!(in_box(0.0, lon, -10.0, 10.0, 170.0, -170.0), "{lon}");
-        }
-        for lon in [0.0, 169.9, -169.9, 191.0, 90.0, -90.0] {
-            assert!(!in_box(0.0, lon, -10.0, 10.0, 170.0, -170.0), "{lon}");
-        }
-        // the same box written 170..190
-        assert!(in_box(0.0, -175.0, -10.0, 10.0, 170.0, 190.0));
-        // a box across the prime meridian: west = -10, east = 10 (350..10 normalised)
-        for lon in [355.0, -5.0, 0.0, 5.0, 10.0, -10.0, 350.0] {
-            assert!(in_box(0.0, lon, -10.0, 10.0, -10.0, 10.0), "{lon}");
-        }
-        for lon in [180.0, 11.0, 349.0, -11.0] {
-            assert!(!in_box(0.0, lon, -10.0, 10.0, -10.0, 10.0), "{lon}");
-        }
-        // latitude bounds inclusive; an inverted latitude range is empty
-        assert!(in_box(-10.0, 175.0, -10.0, 10.0, 170.0, -170.0));
-        assert!(in_box(10.0, 175.0, -10.0, 10.0, 170.0, -170.0));
-        assert!(!in_box(10.5, 175.0, -10.0, 10.0, 170.0, -170.0));
-        assert!(!in_box(0.0, 175.0, 10.0, -10.0, 170.0, -170.0));
-        // full longitude span
-        for lon in [-180.0, -90.0, 0.0, 179.9, 359.9, 1000.0] {
-            assert!(in_box(0.0, lon, -90.0, 90.0, -180.0, 180.0));
-            assert!(in_box(0.0, lon, -90.0, 90.0, 0.0, 360.0));
-        }
-        // a single meridian
-        assert!(in_box(0.0, -180.0, -90.0, 90.0, 180.0, 180.0));
-        assert!(!in_box(0.0, 179.0, -90.0, 90.0, 180.0, 180.0));
-        // NaN anywhere is false
-        assert!(!in_box(f64::NAN, 175.0, -10.0, 10.0, 170.0, -170.0));
-        assert!(!in_box(0.0, f64::NAN, -10.0, 10.0, 170.0, -170.0));
-        assert!(!in_box(0.0, 175.0, -10.0, 10.0, f64::NAN, -170.0));
-        assert!(!in_box(0.0, 175.0, f64::NAN, 10.0, 170.0, -170.0));
-    }
-
-    #[test]
     fn in_box_sql() {
         let ctx = ctx();
         let got = rows(

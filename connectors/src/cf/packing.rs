@@ -335,52 +335,19 @@ impl CfDecoding {
 
     /// Decodes stored values into an Arrow array with NULLs for missing values.
     pub fn decode<T: RawElem>(&self, values: &[T]) -> ArrayRef {
-        let fills: Vec<T> = self
-            .fills
-            .iter()
-            .filter_map(|f| T::from_f64_exact(*f))
-            .collect();
-        // NaN is always missing; one fill value (the usual case) is one compare.
-        let first = fills.first().copied();
-        let several = fills.len() > 1;
-        let missing =
-            |v: T| v.is_nan() || first.is_some_and(|f| f == v) || (several && fills.contains(&v));
+        let dec = self.scalar::<T>();
+        let missing = |v: T| dec.is_missing(v);
         match self.output {
             OutputType::Raw => {
-                if !T::RAW.is_float() && fills.is_empty() {
+                if !T::RAW.is_float() && dec.first.is_none() {
                     return Arc::new(PrimitiveArray::<T::Arrow>::from_iter_values(
                         values.iter().copied(),
                     ));
                 }
                 build::<T::Arrow, T>(values, missing, |v| v)
             }
-            OutputType::F32 => {
-                let s = self.scale.map(|s| s as f32);
-                let o = self.offset.map(|o| o as f32);
-                build::<Float32Type, T>(values, missing, |v| {
-                    let mut x = v.to_f32();
-                    if let Some(s) = s {
-                        x *= s;
-                    }
-                    if let Some(o) = o {
-                        x += o;
-                    }
-                    x
-                })
-            }
-            OutputType::F64 => {
-                let (s, o) = (self.scale, self.offset);
-                build::<Float64Type, T>(values, missing, |v| {
-                    let mut x = v.to_f64();
-                    if let Some(s) = s {
-                        x *= s;
-                    }
-                    if let Some(o) = o {
-                        x += o;
-                    }
-                    x
-                })
-            }
+            OutputType::F32 => build::<Float32Type, T>(values, missing, |v| dec.unpack_f32(v)),
+            OutputType::F64 => build::<Float64Type, T>(values, missing, |v| dec.unpack_f64(v)),
         }
     }
 }
@@ -417,6 +384,32 @@ impl<T: RawElem> ScalarDecoder<T> {
         v.is_nan() || self.first == Some(v) || (!self.rest.is_empty() && self.rest.contains(&v))
     }
 
+    /// A value unpacked in float32 arithmetic (output type float32).
+    #[inline]
+    fn unpack_f32(&self, v: T) -> f32 {
+        let mut x = v.to_f32();
+        if let Some(s) = self.scale32 {
+            x *= s;
+        }
+        if let Some(o) = self.offset32 {
+            x += o;
+        }
+        x
+    }
+
+    /// A value unpacked in float64 arithmetic (output type float64).
+    #[inline]
+    fn unpack_f64(&self, v: T) -> f64 {
+        let mut x = v.to_f64();
+        if let Some(s) = self.scale {
+            x *= s;
+        }
+        if let Some(o) = self.offset {
+            x += o;
+        }
+        x
+    }
+
     /// The decoded value as f64 (exactly the value [`CfDecoding::decode`]
     /// gives, widened), or `None` when missing.
     #[inline]
@@ -426,26 +419,8 @@ impl<T: RawElem> ScalarDecoder<T> {
         }
         Some(match self.output {
             OutputType::Raw => v.to_f64(),
-            OutputType::F32 => {
-                let mut x = v.to_f32();
-                if let Some(s) = self.scale32 {
-                    x *= s;
-                }
-                if let Some(o) = self.offset32 {
-                    x += o;
-                }
-                f64::from(x)
-            }
-            OutputType::F64 => {
-                let mut x = v.to_f64();
-                if let Some(s) = self.scale {
-                    x *= s;
-                }
-                if let Some(o) = self.offset {
-                    x += o;
-                }
-                x
-            }
+            OutputType::F32 => f64::from(self.unpack_f32(v)),
+            OutputType::F64 => self.unpack_f64(v),
         })
     }
 }

@@ -63,7 +63,7 @@ pub async fn open_netcdf(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<
         )
         .with_handle(0, file),
     );
-    let grid = grid_of(&header, &spec.options, &reader).await?;
+    let grid = grid_of(&header, &spec.options, &reader, None).await?;
     if sources.len() == 1 {
         return Ok(OpenedTable::Ready(GridTable::new(
             spec.clone(),
@@ -118,17 +118,27 @@ async fn read_source_header(
     .await?
 }
 
-/// Builds the grid of one file's header, reading coordinates with `reader`.
+/// Builds the grid of one file's header, reading coordinates with `reader`:
+/// all of them, or only the one named `only` (the other dimensions then hold
+/// NULLs: a later file of a collection needs its sizes, not its values).
 async fn grid_of(
     header: &Header,
     options: &BTreeMap<String, String>,
     reader: &Arc<NetcdfReader>,
+    only: Option<&str>,
 ) -> Result<Grid> {
     build_grid(header.vars.clone(), options, |c: &GridVariable| {
         let reader = Arc::clone(reader);
         let c = c.clone();
+        let skip = only.is_some_and(|o| o != c.name);
         async move {
             let n = c.shape.first().copied().unwrap_or(0);
+            if skip {
+                return Ok(arrow::array::new_null_array(
+                    &arrow::datatypes::DataType::Null,
+                    usize::try_from(n).unwrap_or(0),
+                ));
+            }
             let buf = if n == 0 {
                 crate::grid::RawBuffer::F64(vec![])
             } else {
@@ -216,7 +226,8 @@ impl Collection {
             )
             .with_handle(0, file),
         );
-        let grid = grid_of(&header, &self.spec.options, &reader).await?;
+        let record_name = &self.first.dims[self.record].name;
+        let grid = grid_of(&header, &self.spec.options, &reader, Some(record_name)).await?;
         let sig = signature(&grid, self.record);
         if sig != expected {
             let diff = expected

@@ -8,6 +8,8 @@
 pub mod aggregate;
 pub mod cf;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod geo;
 pub mod grid;
 pub mod inventory;

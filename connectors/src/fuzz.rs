@@ -1,0 +1,166 @@
+//! Bodies of gridsql's fuzz targets: each takes arbitrary bytes, feeds them
+//! through the connectors' own code (the same functions a query runs) and
+//! checks the invariants that code promises. A broken invariant panics, so
+//! libFuzzer records a crash; hostile input must only ever produce an `Err`.
+//!
+//! The bodies live here, not in the `fuzz/` crate, so that the committed
+//! corpus (`fuzz/corpus/<target>/`) replays on stable Rust in the normal test
+//! suite (`tests/properties.rs`), while `cargo +nightly fuzz run <target>`
+//! explores new inputs. Not part of the connectors' stable API.
+
+pub mod cf_attributes;
+pub mod chunk_decode;
+pub mod selection_plan;
+pub mod zarr_metadata;
+
+use std::sync::Arc;
+
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::grid::plan::region_cells;
+use crate::grid::{Region, Selection};
+use crate::table::{Format, GridTable, TableSpec};
+
+/// Largest region (in cells) the bodies read: keeps one execution fast and
+/// far below libFuzzer's memory limit, while metadata can claim any size.
+const MAX_READ_CELLS: u64 = 1 << 16;
+
+/// The location of the in-memory store the bodies write (for messages).
+const STORE: &str = "fuzz.zarr";
+
+/// Every fuzz target by name, with its body. A body returns whether the
+/// input was accepted all the way (opened, read, decoded or planned), so the
+/// corpus replay can check that its valid seeds reach the deep code.
+pub const TARGETS: &[(&str, fn(&[u8]) -> bool)] = &[
+    ("zarr_metadata", zarr_metadata::run),
+    ("cf_attributes", cf_attributes::run),
+    ("chunk_decode", chunk_decode::run),
+    ("selection_plan", selection_plan::run),
+];
+
+/// Runs a future to completion on the current thread. The bodies only touch
+/// in-memory stores, which never wait on a reactor.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
+
+/// An in-memory object store holding `files` (key, bytes) under [`STORE`].
+fn memory_store(files: &[(String, Vec<u8>)]) -> Arc<dyn ObjectStore> {
+    let store = InMemory::new();
+    for (key, bytes) in files {
+        let path = Path::from(format!("{STORE}/{key}"));
+        // An in-memory put cannot fail; ignore the result rather than unwrap.
+        let _ = block_on(store.put(&path, PutPayload::from(bytes.clone())));
+    }
+    Arc::new(store)
+}
+
+/// Opens the in-memory store as a Zarr table, as `open_table` would.
+fn open(store: Arc<dyn ObjectStore>) -> crate::Result<GridTable> {
+    let spec = TableSpec {
+        format: Format::Zarr,
+        location: STORE.to_string(),
+        options: Default::default(),
+    };
+    block_on(crate::zarr::open_zarr(store, Path::from(STORE), &spec))
+}
+
+/// Reads and decodes the first chunk of every variable of an opened table
+/// (when it is small enough), checking that each read returns exactly one
+/// value per cell and that decoding keeps that length and the schema's type.
+fn read_first_chunks(table: &GridTable) -> bool {
+    let mut all = true;
+    for var in &table.grid.variables {
+        let region: Region = var
+            .shape
+            .iter()
+            .zip(&var.chunks)
+            .map(|(&n, &c)| 0..n.min(c.max(1)))
+            .collect();
+        let cells = region_cells(&region);
+        if cells == 0 || cells > MAX_READ_CELLS {
+            continue;
+        }
+        let Ok(buf) = block_on(table.reader.read(&var.name, &region)) else {
+            all = false;
+            continue;
+        };
+        assert_eq!(
+            buf.len() as u64,
+            cells,
+            "variable '{}': {} values for a region of {cells} cells",
+            var.name,
+            buf.len()
+        );
+        match buf.decode(0..buf.len(), &var.decoding) {
+            Ok(array) => {
+                assert_eq!(array.len(), buf.len());
+                assert_eq!(array.data_type(), &var.decoding.arrow_type());
+            }
+            Err(_) => all = false,
+        }
+    }
+    all
+}
+
+/// Plans the regions of a whole-table scan (when there are few enough) and
+/// checks they tile the selection.
+fn plan_whole_table(table: &GridTable) {
+    let Some(var) = table.grid.variables.first() else {
+        return;
+    };
+    let selection = Selection::all(&table.grid.shape());
+    let grid = table.grid.chunk_grid(&var.chunks);
+    if grid.count_regions(&selection) > 4096 {
+        return;
+    }
+    let regions = crate::grid::plan::regions(&selection, &grid);
+    let total: u64 = regions.iter().map(|r| region_cells(r)).sum();
+    assert_eq!(
+        total,
+        selection.cells(),
+        "regions do not tile the selection"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TARGETS;
+
+    /// Replays every committed corpus input (`fuzz/corpus/<target>/`,
+    /// including the inputs of crashes the fuzzers found and that were
+    /// fixed) through its target's body, so `cargo test` catches
+    /// regressions without nightly or libFuzzer.
+    #[test]
+    fn committed_corpus_replays_without_panic() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+        for (name, body) in TARGETS {
+            let dir = root.join(name);
+            let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            inputs.sort();
+            assert!(!inputs.is_empty(), "no corpus for fuzz target {name}");
+            for input in &inputs {
+                let data = std::fs::read(input).expect("read corpus file");
+                let outcome = std::panic::catch_unwind(|| body(&data));
+                let Ok(accepted) = outcome else {
+                    panic!("fuzz target {name} panicked on {}", input.display());
+                };
+                // Seeds are valid inputs; crash reproducers and rejected
+                // inputs (`crash-*`, `reject-*`) only must not panic.
+                let file = input.file_name().and_then(|f| f.to_str()).unwrap_or("");
+                if !file.starts_with("crash-") && !file.starts_with("reject-") {
+                    assert!(accepted, "seed {} of {name} was rejected", input.display());
+                }
+            }
+            eprintln!(
+                "fuzz target {name}: {} corpus inputs replayed",
+                inputs.len()
+            );
+        }
+    }
+}

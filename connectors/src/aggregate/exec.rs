@@ -11,6 +11,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result as DfResult, Statistics};
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::statistics::StatisticsArgs;
@@ -35,6 +36,15 @@ const PREFETCH: usize = 2;
 
 /// Most groups a grid aggregate keeps dense (per partition).
 pub const MAX_DENSE_GROUPS: usize = 1 << 26;
+
+/// Bytes of one partition's dense states (a count and a value per group
+/// and aggregate, at most). Reserved from the session's memory pool before
+/// they are allocated, so that an aggregate over too many groups fails
+/// with DataFusion's "Resources exhausted" error instead of exhausting the
+/// machine's memory.
+pub fn dense_bytes(aggs: &[AggSpec], groups: usize) -> usize {
+    groups.saturating_mul(16).saturating_mul(aggs.len().max(1))
+}
 
 /// Aggregates a grid table's selection by dimension groups.
 #[derive(Debug)]
@@ -284,6 +294,11 @@ impl ExecutionPlan for GridAggregateExec {
         let n_groups = self.groups.groups().unwrap_or(0);
         let groups = Arc::new(self.groups.clone());
         let aggs = Arc::new(self.aggs.clone());
+        // One dense state per scan partition plus the merged one.
+        let mut reservation =
+            MemoryConsumer::new("GridAggregateExec").register(context.memory_pool());
+        let n_tasks = self.partitions.iter().filter(|p| !p.is_empty()).count();
+        reservation.try_grow(dense_bytes(&self.aggs, n_groups).saturating_mul(n_tasks + 1))?;
         let tasks: Vec<_> = self
             .partitions
             .iter()
@@ -310,6 +325,8 @@ impl ExecutionPlan for GridAggregateExec {
         let schema = Arc::clone(&self.schema);
         let out_types: Vec<DataType> = self.aggs.iter().map(|a| a.output.clone()).collect();
         let fut = async move {
+            // Held until the states are emitted.
+            let _reservation = reservation;
             let mut merged: Option<States> = None;
             for t in tasks {
                 let s = t

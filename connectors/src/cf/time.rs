@@ -143,6 +143,10 @@ fn julian_from_jdn(j: i64) -> (i64, i64, i64) {
 
 const UNIX_EPOCH_JDN: i64 = 2_440_588;
 
+/// Largest absolute year of a reference date. Far beyond any CF dataset, yet
+/// small enough that day numbers and microseconds cannot overflow `i64`.
+const MAX_YEAR: i64 = 10_000_000;
+
 /// A time unit parse failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeUnitsError(pub String);
@@ -278,6 +282,9 @@ fn parse_datetime(s: &str) -> Option<(i64, i64, i64, i64, i64)> {
     if neg_year {
         y = -y;
     }
+    if y.abs() > MAX_YEAR {
+        return None;
+    }
     let m: i64 = dp.next().map_or(Some(1), |x| x.parse().ok())?;
     let d: i64 = dp.next().map_or(Some(1), |x| x.parse().ok())?;
     if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
@@ -317,13 +324,17 @@ fn parse_zone(z: &str) -> Option<i64> {
     let (h, m) = if let Some((h, m)) = body.split_once(':') {
         (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?)
     } else if body.len() == 4 {
+        // `get`: a non-ASCII body has no byte 2 boundary to slice at.
         (
-            body[..2].parse::<i64>().ok()?,
-            body[2..].parse::<i64>().ok()?,
+            body.get(..2)?.parse::<i64>().ok()?,
+            body.get(2..)?.parse::<i64>().ok()?,
         )
     } else {
         (body.parse::<i64>().ok()?, 0)
     };
+    if !(0..=24).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
     Some(sign * (h * 3_600_000_000 + m * 60_000_000))
 }
 
@@ -418,5 +429,38 @@ mod tests {
         assert!(TimeDecoding::parse("fortnights since 2000-01-01", None).is_err());
         assert!(TimeDecoding::parse("days since 2000-01-01", Some("martian")).is_err());
         assert_eq!(TimeDecoding::parse("m s-1", None), Ok(None));
+    }
+
+    /// Reference dates and zones that once overflowed or sliced inside a
+    /// character (found while writing the `cf_attributes` fuzz target):
+    /// rejected as unparseable units, never a panic.
+    #[test]
+    fn absurd_reference_dates_are_rejected() {
+        for units in [
+            "days since 9223372036854775807-01-01",
+            "days since -9223372036854775807-01-01",
+            "hours since 99999999-01-01",
+            "seconds since 2000-01-01 00:00 +9999999999999",
+            "seconds since 2000-01-01 00:00 +1\u{e9}1",
+            "seconds since 2000-01-01 00:00 -99:99",
+        ] {
+            for cal in ["standard", "noleap", "360_day", "all_leap", "julian"] {
+                assert!(
+                    TimeDecoding::parse(units, Some(cal)).is_err(),
+                    "{units} ({cal}) must be rejected"
+                );
+            }
+        }
+        // The largest accepted year still decodes without overflow.
+        let t = TimeDecoding::parse("days since 10000000-01-01", Some("noleap"))
+            .expect("parses")
+            .expect("a time unit");
+        assert_eq!(
+            t.to_string_value(0.0).as_deref(),
+            Some("10000000-01-01 00:00:00")
+        );
+        // Beyond the timestamp range: NULL, not an overflow.
+        assert_eq!(t.to_timestamp_us(0.0), None);
+        assert_eq!(t.to_string_value(f64::MAX), None);
     }
 }

@@ -295,7 +295,7 @@ impl ExecutionPlan for GridAggregateExec {
         let groups = Arc::new(self.groups.clone());
         let aggs = Arc::new(self.aggs.clone());
         // One dense state per scan partition plus the merged one.
-        let mut reservation =
+        let reservation =
             MemoryConsumer::new("GridAggregateExec").register(context.memory_pool());
         let n_tasks = self.partitions.iter().filter(|p| !p.is_empty()).count();
         reservation.try_grow(dense_bytes(&self.aggs, n_groups).saturating_mul(n_tasks + 1))?;

@@ -163,4 +163,114 @@ mod tests {
             );
         }
     }
+
+    /// A mutation fuzzer on stable for machines without nightly: mutates
+    /// the committed corpus (bit flips, boundary bytes, insertions,
+    /// deletions, splices, digit changes) for `GRIDSQL_FUZZ_SECONDS` per
+    /// target (only the targets named in `GRIDSQL_FUZZ_TARGETS`, default
+    /// all) and writes any input that panics to `GRIDSQL_FUZZ_CRASHES`
+    /// (default the temp dir). Without coverage guidance it finds less than
+    /// libFuzzer; `cargo fuzz` is the real thing (docs/testing.md).
+    #[test]
+    #[ignore = "runs for minutes: cargo test -p gridsql-connectors --lib fuzz -- --ignored"]
+    fn mutate_corpus() {
+        let seconds: u64 = std::env::var("GRIDSQL_FUZZ_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10);
+        let only = std::env::var("GRIDSQL_FUZZ_TARGETS").unwrap_or_default();
+        let crashes = std::env::var_os("GRIDSQL_FUZZ_CRASHES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+        std::panic::set_hook(Box::new(|_| {}));
+        let mut found = 0;
+        for (name, body) in TARGETS {
+            if !only.is_empty() && !only.split(',').any(|t| t == *name) {
+                continue;
+            }
+            let corpus: Vec<Vec<u8>> = std::fs::read_dir(root.join(name))
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok().and_then(|e| std::fs::read(e.path()).ok()))
+                .collect();
+            let mut rng = 0x2545_f491_4f6c_dd1d_u64 ^ name.len() as u64;
+            let mut next = move || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+            let (mut execs, mut accepted) = (0u64, 0u64);
+            while std::time::Instant::now() < deadline && !corpus.is_empty() {
+                let mut input = corpus[next() as usize % corpus.len()].clone();
+                for _ in 0..1 + next() % 4 {
+                    mutate(&mut input, &corpus, &mut next);
+                }
+                execs += 1;
+                match std::panic::catch_unwind(|| body(&input)) {
+                    Ok(ok) => accepted += u64::from(ok),
+                    Err(_) => {
+                        found += 1;
+                        let path = crashes.join(format!("crash-{name}-{execs}"));
+                        let _ = std::fs::write(&path, &input);
+                        eprintln!("fuzz target {name}: panic, input in {}", path.display());
+                    }
+                }
+            }
+            eprintln!("fuzz target {name}: {execs} executions in {seconds} s, {accepted} accepted");
+        }
+        let _ = std::panic::take_hook();
+        assert_eq!(
+            found,
+            0,
+            "inputs that panic were written to {}",
+            crashes.display()
+        );
+    }
+
+    /// One random mutation of `input`.
+    fn mutate(input: &mut Vec<u8>, corpus: &[Vec<u8>], next: &mut impl FnMut() -> u64) {
+        const BOUNDARY: [u8; 8] = [0, 1, 0x7f, 0x80, 0xfe, 0xff, b'-', b'9'];
+        let len = input.len();
+        let at = |n: u64| if len == 0 { 0 } else { n as usize % len };
+        match next() % 6 {
+            0 if len > 0 => {
+                let i = at(next());
+                input[i] ^= 1 << (next() % 8);
+            }
+            1 if len > 0 => {
+                let i = at(next());
+                input[i] = BOUNDARY[next() as usize % BOUNDARY.len()];
+            }
+            2 => {
+                let i = at(next());
+                input.insert(i, next() as u8);
+            }
+            3 if len > 1 => {
+                let i = at(next());
+                let n = (1 + next() as usize % 8).min(len - i);
+                input.drain(i..i + n);
+            }
+            4 => {
+                let other = &corpus[next() as usize % corpus.len()];
+                if !other.is_empty() {
+                    let a = next() as usize % other.len();
+                    let b = a + (next() as usize % (other.len() - a)).min(32);
+                    let i = at(next());
+                    input.splice(i..i, other[a..b].iter().copied());
+                }
+            }
+            _ if len > 0 => {
+                // A digit changed: JSON numbers, shapes and counts move.
+                let digits: Vec<usize> = (0..len).filter(|&i| input[i].is_ascii_digit()).collect();
+                if !digits.is_empty() {
+                    let i = digits[next() as usize % digits.len()];
+                    input[i] = b'0' + (next() % 10) as u8;
+                }
+            }
+            _ => input.push(next() as u8),
+        }
+    }
 }

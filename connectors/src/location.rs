@@ -205,9 +205,12 @@ pub fn resolve(location: &str, runtime: &Arc<RuntimeEnv>) -> Result<(Arc<dyn Obj
         }
         "http" | "https" => {
             let origin = format!("{}://{}", url.scheme(), url.authority());
+            // A plain `http://` location names its scheme on purpose: allow it
+            // (object_store refuses non-TLS URLs by default).
             let mut b = HttpBuilder::new()
                 .with_url(origin)
-                .with_retry(limits.retry_config());
+                .with_retry(limits.retry_config())
+                .with_config(ClientConfigKey::AllowHttp, "true");
             for (k, v) in limits.client_keys() {
                 b = b.with_config(k, v);
             }

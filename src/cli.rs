@@ -17,7 +17,8 @@ pub(crate) struct Args {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Generate (once) a sample sea-level store and open the shell on it as table `sla`.
+    /// Generate (once) a sample sea-level store and a sample ensemble over the USA
+    /// and open the shell on them as tables `sla` and `ensemble`.
     Demo(DemoArgs),
 }
 
@@ -64,6 +65,13 @@ pub(crate) struct ShellArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum OutputFormat {
     /// Aligned table.
+    /// With `-c`/`-f`: draw the last result into this PNG or SVG file, a map
+    /// when it has latitude and longitude columns, else lines (see `\plot` in the shell).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub(crate) plot: Option<PathBuf>,
+    /// Run every query on a Ballista cluster: `df://HOST:PORT` of its scheduler.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub(crate) cluster: Option<String>,
     Table,
     /// CSV with one header line per result set.
     Csv,

@@ -1,6 +1,7 @@
-//! `gridsql demo`: a sample sea-level store, generated once, opened as `sla`.
+//! `gridsql demo`: a sample sea-level store and a sample ensemble over the
+//! USA, generated once, opened as `sla` and `ensemble`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -32,6 +33,21 @@ pub(crate) fn ensure_demo_store(args: &DemoArgs) -> anyhow::Result<PathBuf> {
         };
         gridsql_samples::write_sea_level(&path, &spec)
             .with_context(|| format!("cannot write the sample store {}", path.display()))?;
+    }
+    Ok(path)
+}
+
+/// Writes the ensemble store (beside the sea-level store at `sla`) if it is
+/// not there yet; returns its path.
+pub(crate) fn ensure_ensemble_store(sla: &Path) -> anyhow::Result<PathBuf> {
+    let path = sla
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("ensemble_usa.zarr");
+    if !path.join(".zmetadata").exists() {
+        eprintln!("writing the sample ensemble {}...", path.display());
+        gridsql_samples::write_ensemble(&path, &gridsql_samples::EnsembleSpec::default())
+            .with_context(|| format!("cannot write the sample ensemble {}", path.display()))?;
     }
     Ok(path)
 }

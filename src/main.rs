@@ -41,10 +41,14 @@ async fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             let location = demo::ensure_demo_store(&demo)?;
             let mut shell_args = demo.shell.clone();
             shell_args
+            let ensemble = demo::ensure_ensemble_store(&location)?;
                 .datasets
                 .insert(0, format!("sla={}", location.display()));
             shell::run(shell_args).await
         }
+            shell_args
+                .datasets
+                .insert(1, format!("ensemble={}", ensemble.display()));
         None => shell::run(args.shell).await,
     }
 }

@@ -4,9 +4,11 @@
 
 mod command;
 mod exec;
+mod plot;
 mod print;
 mod progress;
 mod repl;
+mod units;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -51,12 +53,22 @@ pub(crate) async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", f.display()))?;
             shell.run_script(&text).await?;
         }
+        if let Some(path) = &args.plot {
+            shell.plot(None, path, None)?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if interactive {
+        anyhow::ensure!(
+            args.plot.is_none(),
+            "--plot draws the last result of -c, -f or piped input; in the shell use \\plot"
+        );
         repl::run(&mut shell).await?;
     } else {
         repl::run_piped(&mut shell).await?;
+        if let Some(path) = &args.plot {
+            shell.plot(None, path, None)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

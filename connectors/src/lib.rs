@@ -17,6 +17,7 @@ pub mod location;
 pub mod netcdf;
 pub mod open;
 pub mod provider;
+pub mod progress;
 mod pushdown;
 pub mod scan;
 pub mod table;

@@ -276,6 +276,7 @@ impl ExecutionPlan for GridScanExec {
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
         let regions = self.partitions.get(partition).cloned().unwrap_or_default();
+        crate::progress::planned(regions.len());
         let batch_size = context.session_config().batch_size().max(1);
         let shared = Arc::new(RegionBatcher {
             table: Arc::clone(&self.table),
@@ -388,6 +389,7 @@ impl RegionBatcher {
                 )));
             }
         }
+        crate::progress::region_read(data.iter().map(|(_, b)| b));
         Ok(LoadedRegion { region, data })
     }
 

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod ensemble;
 mod error;
 mod rng;
 mod sea_level;
@@ -32,6 +33,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+pub use ensemble::{EnsembleInfo, EnsembleSpec, write_ensemble};
 pub use error::SampleError;
 pub use sea_level::{SeaLevelSpec, write_sea_level};
 

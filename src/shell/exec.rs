@@ -1,6 +1,7 @@
 //! Running statements: splitting a script, planning, streaming results to
-//! the printer, timing.
+//! the printer, timing; the last result is kept for `\plot`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,16 +13,34 @@ use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use futures::StreamExt;
 use gridsql_engine::describe_table;
 
+use super::plot::{self, PlotKind, ResultSet};
 use super::print::Printer;
 use super::progress::Progress;
+use super::units::column_units;
 use crate::cli::OutputFormat;
 
-/// The shell's state: session, output format, options.
+/// Most rows of a result kept for `\plot`: a quarter-degree global map
+/// (1 036 800 cells) fits; a larger result is streamed and dropped, so that
+/// `SELECT *` keeps running in bounded memory.
+const PLOT_MAX_ROWS: usize = 2_000_000;
+
+/// The shell's state: session, output format, options, the last result.
 pub(crate) struct Shell {
     pub(crate) ctx: SessionContext,
     pub(crate) format: OutputFormat,
     pub(crate) quiet: bool,
     pub(crate) interactive: bool,
+    /// The last statement's result, for `\plot`.
+    last: LastResult,
+}
+
+/// What `\plot` can draw.
+enum LastResult {
+    /// No statement with columns has run yet.
+    None,
+    /// A result too large to keep, with its row count.
+    TooLarge(usize),
+    Kept(ResultSet),
 }
 
 impl Shell {
@@ -36,7 +55,31 @@ impl Shell {
             format,
             quiet,
             interactive,
+            last: LastResult::None,
         }
+    }
+
+    /// Draws the last result into `path` (as `kind`, or the kind its columns
+    /// suggest) and prints what was drawn on standard error.
+    pub(crate) fn plot(
+        &self,
+        kind: Option<PlotKind>,
+        path: &Path,
+        units: Option<String>,
+    ) -> anyhow::Result<()> {
+        let result = match &self.last {
+            LastResult::Kept(r) => r,
+            LastResult::None => {
+                anyhow::bail!("nothing to plot: run a query first, then \\plot")
+            }
+            LastResult::TooLarge(rows) => anyhow::bail!(
+                "the last result has {rows} rows, more than a plot takes ({PLOT_MAX_ROWS}); \
+                 aggregate it first (e.g. GROUP BY latitude, longitude)"
+            ),
+        };
+        let info = plot::render(result, kind, path, units)?;
+        eprintln!("{info}");
+        Ok(())
     }
 
     /// Runs every statement of `sql`, printing each result; stops at the first error.
@@ -90,14 +133,37 @@ impl Shell {
             printer.batch(&batch)?;
             return Ok(());
         }
+        let title = stmt.to_string();
         let state = self.ctx.state();
         let plan = state.statement_to_plan(stmt).await?;
+        let units = column_units(&plan);
         let df = self.ctx.execute_logical_plan(plan).await?;
         let schema = Arc::clone(df.schema().inner());
         let mut stream = df.execute_stream().await?;
-        printer.begin(schema);
+        printer.begin(Arc::clone(&schema));
+        let mut kept = Vec::new();
+        let mut rows = 0usize;
         while let Some(batch) = stream.next().await {
-            printer.batch(&batch?)?;
+            let batch = batch?;
+            rows += batch.num_rows();
+            if rows <= PLOT_MAX_ROWS {
+                kept.push(batch.clone());
+            } else {
+                kept.clear();
+            }
+            printer.batch(&batch)?;
+        }
+        if !schema.fields().is_empty() {
+            self.last = if rows <= PLOT_MAX_ROWS {
+                LastResult::Kept(ResultSet {
+                    title,
+                    schema,
+                    batches: kept,
+                    units,
+                })
+            } else {
+                LastResult::TooLarge(rows)
+            };
         }
         Ok(())
     }

@@ -62,6 +62,7 @@ async fn run_command(shell: &mut Shell, text: &str) -> anyhow::Result<Flow> {
         }
         Command::Describe(t) => shell.run_script(&format!("DESCRIBE {t};")).await?,
         Command::Format(f) => shell.format = f,
+        Command::Plot(kind, path, units) => shell.plot(kind, &path, units)?,
     }
     Ok(Flow::Continue)
 }

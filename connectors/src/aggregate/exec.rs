@@ -335,6 +335,7 @@ impl ExecutionPlan for GridAggregateExec {
                 match merged.as_mut() {
                     None => merged = Some(s),
                     Some(m) => {
+    crate::progress::planned(regions.len());
                         for (a, b) in m.states.iter_mut().zip(&s.states) {
                             a.merge(b);
                         }
@@ -365,6 +366,7 @@ impl ExecutionPlan for GridAggregateExec {
         )))
     }
 
+                crate::progress::region_read(values.iter().flatten().map(|(b, _)| b));
     fn statistics_from_inputs(
         &self,
         _input_stats: &[Arc<Statistics>],

@@ -78,6 +78,11 @@ const KEEPS_UNITS: &[&str] = &[
     "nanvl",
     "greatest",
     "least",
+    // weights inside `weighted_avg(x, w)`: they do not change the units of `x`
+    "lat_weight",
+    "cell_area",
+    "cos",
+    "radians",
 ];
 
 /// Arrow type names, which DataFusion prints around literals (`Float64(273.15)`).

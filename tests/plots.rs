@@ -360,12 +360,14 @@ fn map_svg_labels_the_colour_bar_with_the_range_and_units() {
         text.matches("<rect").count()
     );
     // the colour bar's end labels are the range, to four significant digits
+    // plotters writes each text on its own line: `<text ...>\nmin -0.18\n</text>`
     let label = |word: &str| -> f64 {
         let at = text
-            .find(&format!(">{word} "))
+            .find(&format!("\n{word} "))
             .unwrap_or_else(|| panic!("no '{word}' label"));
         let rest = &text[at + word.len() + 2..];
-        rest[..rest.find('<').expect("end of the label")]
+        rest[..rest.find('\n').expect("end of the label")]
+            .trim()
             .parse()
             .expect("a number")
     };
@@ -415,7 +417,7 @@ fn line_png_and_svg_draw_one_line_per_column() {
     let text = std::fs::read_to_string(&svg).expect("the SVG");
     assert!(text.starts_with("<svg"));
     for name in ["lowest", "mean", "highest"] {
-        assert!(text.contains(&format!(">{name}<")), "legend entry {name}");
+        assert!(text.contains(&format!("\n{name}\n")), "legend entry {name}");
     }
     assert!(text.contains("1993-01-0"), "dates on the time axis");
     assert!(text.matches("<polyline").count() >= 3);
@@ -562,11 +564,20 @@ sys.stdout.write(out.decode("utf-8", "replace"))
 "#;
     let store = sla_path();
     let out = Command::new(py)
-        .args(["-c", script, env!("CARGO_BIN_EXE_gridsql"), store.to_str().expect("utf-8")])
+        .args([
+            "-c",
+            script,
+            env!("CARGO_BIN_EXE_gridsql"),
+            store.to_str().expect("utf-8"),
+        ])
         .output()
         .expect("python runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("row in"), "the query finished: {text}");
     // e.g. "[############............] 40/80 chunks  2.5 MiB  3.1 MiB/s  0.8s"
     let bar = text
@@ -597,10 +608,20 @@ fn ensemble_map_matches_xarray() {
     let dir = tempfile::tempdir().expect("tempdir");
     let png = dir.path().join("tas.png");
     let query = "SELECT lat, lon, avg(tas) AS tas FROM ensemble GROUP BY lat, lon";
-    let out = demo(&["--format", "csv", "-c", query, "--plot", png.to_str().expect("utf-8")]);
+    let out = demo(&[
+        "--format",
+        "csv",
+        "-c",
+        query,
+        "--plot",
+        png.to_str().expect("utf-8"),
+    ]);
     ok(&out);
     let info = &plot_infos(&out.stderr)[0];
-    assert_eq!((info["kind"].as_str(), info["units"].as_str()), ("map", "K"));
+    assert_eq!(
+        (info["kind"].as_str(), info["units"].as_str()),
+        ("map", "K")
+    );
     let (lo, hi, n, nulls) = stats(query, "tas");
     assert_eq!((num(info, "min"), num(info, "max")), (lo, hi));
     assert_eq!(n + nulls, 26 * 59);
@@ -614,13 +635,26 @@ fn ensemble_map_matches_xarray() {
          print(float(m.min()), float(m.max()), int(m.count()), int(m.isnull().sum()), ds.tas.attrs['units'])",
         demo_store().join("ensemble_usa.zarr").display().to_string()
     );
-    let out = Command::new(py).args(["-c", &script]).output().expect("python runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(py)
+        .args(["-c", &script])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let w: Vec<&str> = text.split_whitespace().collect();
     let (xlo, xhi): (f64, f64) = (w[0].parse().expect("min"), w[1].parse().expect("max"));
     // xarray averages float32 in float32 (numpy's pairwise sum); gridsql in float64
-    assert!(close(xlo, lo, 1e-5) && close(xhi, hi, 1e-5), "xarray {w:?} vs {lo} {hi}");
-    assert_eq!((w[2].parse::<usize>().ok(), w[3].parse::<usize>().ok()), (Some(n), Some(nulls)));
+    assert!(
+        close(xlo, lo, 1e-5) && close(xhi, hi, 1e-5),
+        "xarray {w:?} vs {lo} {hi}"
+    );
+    assert_eq!(
+        (w[2].parse::<usize>().ok(), w[3].parse::<usize>().ok()),
+        (Some(n), Some(nulls))
+    );
     assert_eq!(w[4], "K");
 }

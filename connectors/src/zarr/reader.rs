@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use zarrs::array::{Array, ArraySubset};
 use zarrs::storage::AsyncReadableStorageTraits;
 
@@ -79,58 +80,79 @@ impl ZarrReader {
                 reason: e.to_string(),
             }
         };
-        Ok(match var.raw {
-            RawType::I8 => RawBuffer::I8(
-                a.async_retrieve_array_subset::<Vec<i8>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-            RawType::I16 => RawBuffer::I16(
-                a.async_retrieve_array_subset::<Vec<i16>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-            RawType::I32 => RawBuffer::I32(
-                a.async_retrieve_array_subset::<Vec<i32>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-            RawType::I64 => RawBuffer::I64(
-                a.async_retrieve_array_subset::<Vec<i64>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-            RawType::U8 => RawBuffer::U8(
-                a.async_retrieve_array_subset::<Vec<u8>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-            RawType::U16 => RawBuffer::U16(
-                a.async_retrieve_array_subset::<Vec<u16>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-            RawType::U32 => RawBuffer::U32(
-                a.async_retrieve_array_subset::<Vec<u32>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-            RawType::U64 => RawBuffer::U64(
-                a.async_retrieve_array_subset::<Vec<u64>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-            RawType::F32 => RawBuffer::F32(
-                a.async_retrieve_array_subset::<Vec<f32>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-            RawType::F64 => RawBuffer::F64(
-                a.async_retrieve_array_subset::<Vec<f64>>(&subset)
-                    .await
-                    .map_err(chunk_err)?,
-            ),
-        })
+        let read = async {
+            Ok(match var.raw {
+                RawType::I8 => RawBuffer::I8(
+                    a.async_retrieve_array_subset::<Vec<i8>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+                RawType::I16 => RawBuffer::I16(
+                    a.async_retrieve_array_subset::<Vec<i16>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+                RawType::I32 => RawBuffer::I32(
+                    a.async_retrieve_array_subset::<Vec<i32>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+                RawType::I64 => RawBuffer::I64(
+                    a.async_retrieve_array_subset::<Vec<i64>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+                RawType::U8 => RawBuffer::U8(
+                    a.async_retrieve_array_subset::<Vec<u8>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+                RawType::U16 => RawBuffer::U16(
+                    a.async_retrieve_array_subset::<Vec<u16>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+                RawType::U32 => RawBuffer::U32(
+                    a.async_retrieve_array_subset::<Vec<u32>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+                RawType::U64 => RawBuffer::U64(
+                    a.async_retrieve_array_subset::<Vec<u64>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+                RawType::F32 => RawBuffer::F32(
+                    a.async_retrieve_array_subset::<Vec<f32>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+                RawType::F64 => RawBuffer::F64(
+                    a.async_retrieve_array_subset::<Vec<f64>>(&subset)
+                        .await
+                        .map_err(chunk_err)?,
+                ),
+            })
+        };
+        // zarrs can panic on hostile chunks (a shard shorter than its index
+        // underflows a byte range in zarrs_storage 0.4.5): a clear error on
+        // this chunk, not a crashed query.
+        match std::panic::AssertUnwindSafe(read).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(ConnectorError::Chunk {
+                    dataset: dataset.to_string(),
+                    variable: name.to_string(),
+                    chunk: format!("{region:?}"),
+                    reason: format!("the chunk is corrupt or truncated (decoding failed: {what})"),
+                })
+            }
+        }
     }
 }
 

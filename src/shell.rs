@@ -74,7 +74,7 @@ pub(crate) async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Parses `512M`, `2G`, `1.5GiB`, `1000000` into bytes.
-fn parse_size(s: &str) -> anyhow::Result<usize> {
+pub(crate) fn parse_size(s: &str) -> anyhow::Result<usize> {
     let t = s.trim().to_ascii_uppercase();
     let t = t.trim_end_matches("IB").trim_end_matches('B');
     let (num, mult) = match t.chars().last() {

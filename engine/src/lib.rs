@@ -2,11 +2,13 @@
 //! connectors, the geoscience functions and gridsql's settings, plus the
 //! helpers every front end (shell, servers, executors) shares.
 
+pub mod catalog;
 pub mod datasets;
 pub mod describe;
 pub mod grid_aggregate;
 pub mod session;
 
+pub use catalog::Catalog;
 pub use datasets::{detect_format, register_dataset, table_name_for};
 pub use describe::describe_table;
 pub use session::{SessionOptions, new_context};

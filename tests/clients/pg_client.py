@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Runs a list of steps against a gridsql PostgreSQL-wire server with psycopg 3 and writes what each got.
+
+    pg_client.py --dsn "host=127.0.0.1 port=PORT user=U [password=P] dbname=gridsql" --steps s.json --out o.json
+
+Steps: {"name", "op": "query", "sql", "params"?: [...]} (params: psycopg's %s placeholders, sent with the
+extended protocol; without params the simple protocol is used, as psql does), or {"op": "columns", "sql"}
+(the result's column names only). Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
+A connection failure is reported as {"connect_error": "..."}.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import decode_param, encode_rows, one_line, read_json, write_json  # noqa: E402
+
+import psycopg  # noqa: E402
+
+
+def run(args):
+    steps = read_json(args.steps)
+    out = {}
+    try:
+        conn = psycopg.connect(args.dsn, autocommit=True, connect_timeout=20)
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        write_json({"connect_error": one_line(e)}, args.out)
+        return
+    for step in steps:
+        name = step["name"]
+        start = time.monotonic()
+        try:
+            params = step.get("params")
+            with conn.cursor() as cur:
+                if params is None:
+                    # simple protocol, as psql
+                    cur.execute(step["sql"])
+                else:
+                    cur.execute(step["sql"], tuple(decode_param(v) for v in params))
+                if step["op"] == "columns":
+                    out[name] = {"columns": [d.name for d in cur.description]}
+                else:
+                    out[name] = {"rows": encode_rows(cur.fetchall()), "seconds": time.monotonic() - start}
+        except Exception as e:  # noqa: BLE001 - every failure is the test's to judge
+            out[name] = {"error": one_line(e), "seconds": time.monotonic() - start}
+            if conn.closed:
+                conn = psycopg.connect(args.dsn, autocommit=True, connect_timeout=20)
+    conn.close()
+    write_json(out, args.out)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--dsn", required=True)
+    p.add_argument("--steps", required=True)
+    p.add_argument("--out", default="-")
+    run(p.parse_args())

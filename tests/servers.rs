@@ -1,0 +1,730 @@
+//! `gridsql serve` with real clients: the server process on free loopback
+//! ports with a catalog over `../shared/data`, queried by the ADBC Flight SQL
+//! driver and psycopg (Python scripts in `tests/clients/`) and by `psql`.
+//! Every answer is compared with xarray's on the same data
+//! (`tests/xarray/reference.py`); refusals are checked for their message and
+//! for the server answering the next client afterwards.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::util::{cells_match, data_dir, output_within, python, repo};
+
+/// The adt dataset, as table `t` (the name xarray's cases use).
+const ADT: &str = "dt_med_allsat_phy_l4_2005T2.nc";
+
+/// One xarray reference answer.
+#[derive(serde::Deserialize, Debug, Clone)]
+struct Case {
+    name: String,
+    dataset: String,
+    sql: String,
+    rows: Vec<Vec<Value>>,
+    rtol: f64,
+    #[serde(default)]
+    options: BTreeMap<String, String>,
+}
+
+/// xarray's answers for every case of `format` (`v3` or `nc`).
+fn reference(data: &Path, py: &Path, format: &str) -> Vec<Case> {
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let mut cmd = Command::new(py);
+    cmd.arg(repo().join("tests/xarray/reference.py"))
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out.path())
+        .arg("--formats")
+        .arg(format);
+    let o = output_within(cmd, Duration::from_secs(300));
+    assert!(
+        o.status.success(),
+        "reference.py failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = std::fs::read_to_string(out.path()).expect("reference output");
+    serde_json::from_str(&text).expect("reference JSON parses")
+}
+
+/// The adt cases (table `t`, no table options) and the sst ones rewritten
+/// for table `sst` (the catalog's NetCDF dataset).
+fn cases(data: &Path, py: &Path) -> (Vec<Case>, Vec<Case>) {
+    let adt: Vec<Case> = reference(data, py, "v3")
+        .into_iter()
+        .filter(|c| c.dataset == ADT && c.options.is_empty())
+        .collect();
+    let sst: Vec<Case> = reference(data, py, "nc")
+        .into_iter()
+        .filter(|c| c.dataset == "sst.mnmean.nc" && c.options.is_empty())
+        .map(|mut c| {
+            c.sql = on_table(&c.sql, "sst");
+            c
+        })
+        .collect();
+    assert!(adt.len() >= 20, "only {} adt cases", adt.len());
+    assert!(sst.len() >= 10, "only {} sst cases", sst.len());
+    (adt, sst)
+}
+
+/// `sql` over table `name` instead of `t`.
+fn on_table(sql: &str, name: &str) -> String {
+    let replaced = sql.replace(" FROM t ", &format!(" FROM {name} "));
+    match replaced.strip_suffix(" FROM t") {
+        Some(head) => format!("{head} FROM {name}"),
+        None => replaced,
+    }
+}
+
+/// The case whose two time literals the prepared-statement checks bind as parameters.
+const RANGE_CASE: &str = "adt_time_range_counts_cross_chunk";
+
+/// The range case's SQL with its literals replaced by placeholders.
+fn with_placeholders(sql: &str, first: &str, second: &str) -> String {
+    let out = sql
+        .replace("TIMESTAMP '2005-04-18'", first)
+        .replace("TIMESTAMP '2005-04-23'", second);
+    assert!(out != sql, "the range case changed: {sql}");
+    out
+}
+
+/// The range case's literals as client parameters.
+fn range_params() -> Value {
+    json!([{"timestamp": "2005-04-18T00:00:00"}, {"timestamp": "2005-04-23T00:00:00"}])
+}
+
+/// A running `gridsql serve`, killed on drop.
+struct Server {
+    child: Child,
+    flight: Option<String>,
+    pg: Option<u16>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts the server with a catalog (`t`: adt Zarr v3, `sst`: NetCDF,
+    /// `tcw`: Zarr v2) and `extra` arguments; both protocols on free ports.
+    fn start(data: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let catalog = dir.path().join("catalog.toml");
+        let text = format!(
+            "[[dataset]]\nname = \"t\"\nlocation = \"{d}/{ADT}.v3.zarr\"\n\n\
+             [[dataset]]\nname = \"sst\"\nlocation = \"{d}/sst.mnmean.nc\"\nformat = \"netcdf\"\n\n\
+             [[dataset]]\nname = \"tcw\"\nlocation = \"{d}/tcw.nc.v2.zarr\"\n",
+            d = data.display()
+        );
+        std::fs::write(&catalog, text).expect("catalog written");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
+        cmd.arg("serve")
+            .arg("--catalog")
+            .arg(&catalog)
+            .args(["--flight-sql", "127.0.0.1:0", "--pg", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "error")
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("gridsql serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            flight: None,
+            pg: None,
+            _dir: dir,
+        };
+        while server.flight.is_none() || server.pg.is_none() {
+            let line = match rx.recv_timeout(Duration::from_secs(120)) {
+                Ok(l) => l,
+                Err(_) => panic!("gridsql serve did not report its addresses within 120 s"),
+            };
+            if let Some(uri) = line.strip_prefix("Flight SQL listening on ") {
+                server.flight = Some(uri.trim().to_string());
+            } else if let Some(addr) = line.strip_prefix("PostgreSQL listening on ") {
+                let port = addr.trim().rsplit(':').next().and_then(|p| p.parse().ok());
+                server.pg = Some(port.expect("a port in the PostgreSQL address"));
+            }
+        }
+        server
+    }
+
+    fn flight_uri(&self) -> &str {
+        self.flight.as_deref().expect("Flight SQL address")
+    }
+
+    fn pg_port(&self) -> u16 {
+        self.pg.expect("PostgreSQL port")
+    }
+
+    fn dsn(&self, user: &str, password: Option<&str>) -> String {
+        let mut dsn = format!(
+            "host=127.0.0.1 port={} user={user} dbname=gridsql",
+            self.pg_port()
+        );
+        if let Some(p) = password {
+            dsn.push_str(&format!(" password={p}"));
+        }
+        dsn
+    }
+
+    /// Runs the ADBC client script with `steps`; returns its JSON by step name.
+    fn flight(&self, py: &Path, auth: Option<(&str, &str)>, steps: &Value) -> Value {
+        let mut args = vec!["--uri".to_string(), self.flight_uri().to_string()];
+        if let Some((u, p)) = auth {
+            args.extend(["--user".into(), u.into(), "--password".into(), p.into()]);
+        }
+        client(py, "flight_client.py", &args, steps)
+    }
+
+    /// Runs the psycopg client script with `steps`.
+    fn postgres(&self, py: &Path, dsn: &str, steps: &Value) -> Value {
+        client(py, "pg_client.py", &["--dsn".into(), dsn.into()], steps)
+    }
+
+    /// Runs `psql` with `command`; returns (success, stdout, stderr).
+    fn psql(&self, user: &str, password: Option<&str>, command: &str) -> (bool, String, String) {
+        let mut cmd = Command::new("psql");
+        cmd.args(["-X", "-A", "-F", "|", "-v", "ON_ERROR_STOP=1", "-w"])
+            .arg(format!(
+                "host=127.0.0.1 port={} user={user} dbname=gridsql",
+                self.pg_port()
+            ))
+            .args(["-c", command]);
+        if let Some(p) = password {
+            cmd.env("PGPASSWORD", p);
+        }
+        let o = output_within(cmd, Duration::from_secs(120));
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+}
+
+/// Runs a client script from `tests/clients/` with `args` and `steps`.
+fn client(py: &Path, script: &str, args: &[String], steps: &Value) -> Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let steps_path = dir.path().join("steps.json");
+    let out_path = dir.path().join("out.json");
+    std::fs::write(&steps_path, steps.to_string()).expect("steps written");
+    let mut cmd = Command::new(py);
+    cmd.arg(repo().join("tests/clients").join(script))
+        .args(args)
+        .arg("--steps")
+        .arg(&steps_path)
+        .arg("--out")
+        .arg(&out_path);
+    let o = output_within(cmd, Duration::from_secs(600));
+    assert!(
+        o.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(&out_path).expect("client output"))
+        .expect("client JSON parses")
+}
+
+/// Steps running every case as a query.
+fn query_steps(cases: &[Case], prefix: &str) -> Vec<Value> {
+    cases
+        .iter()
+        .map(|c| json!({"name": format!("{prefix}{}", c.name), "op": "query", "sql": c.sql}))
+        .collect()
+}
+
+/// Asserts that step `name` of `out` returned xarray's rows for `case`.
+fn assert_rows(out: &Value, name: &str, case: &Case) {
+    let got = &out[name];
+    let rows = got["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name}: no rows: {got}"));
+    assert_eq!(
+        rows.len(),
+        case.rows.len(),
+        "{name}: {} rows, xarray has {}: {got}",
+        rows.len(),
+        case.rows.len()
+    );
+    for (i, (g, e)) in rows.iter().zip(&case.rows).enumerate() {
+        let g = g.as_array().expect("a row");
+        assert!(
+            g.len() == e.len() && g.iter().zip(e).all(|(a, b)| cells_match(a, b, case.rtol)),
+            "{name} row {i}: server {g:?} != xarray {e:?}"
+        );
+    }
+}
+
+/// The error of step `name`, which must have failed.
+fn error_of<'a>(out: &'a Value, name: &str) -> &'a str {
+    out[name]["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} should have failed: {}", out[name]))
+}
+
+fn case<'a>(cases: &'a [Case], name: &str) -> &'a Case {
+    cases
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no xarray case {name}"))
+}
+
+fn prerequisites() -> Option<(PathBuf, PathBuf)> {
+    let data = data_dir()?;
+    let py = python()?;
+    Some((data, py))
+}
+
+#[test]
+fn flight_sql_adbc_queries_prepared_statements_and_metadata_match_xarray() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let (adt, sst) = cases(&data, &py);
+    let server = Server::start(&data, &[], &[]);
+    let range = case(&adt, RANGE_CASE);
+    let mut steps = query_steps(&adt, "");
+    steps.extend(query_steps(&sst, ""));
+    steps.extend([
+        // A prepared statement with parameters: a case's literals bound as $1, $2.
+        json!({"name": "prepared", "op": "query", "sql": with_placeholders(&range.sql, "$1", "$2"),
+               "params": range_params()}),
+        json!({"name": "describe", "op": "query", "sql": "DESCRIBE t"}),
+        json!({"name": "objects", "op": "objects"}),
+        json!({"name": "schema", "op": "table_schema", "table": "t"}),
+        json!({"name": "info", "op": "info"}),
+    ]);
+    let out = server.flight(&py, None, &Value::Array(steps));
+    for c in adt.iter().chain(&sst) {
+        assert_rows(&out, &c.name, c);
+    }
+    assert_rows(&out, "prepared", range);
+    // DESCRIBE answers with units and long names, as the shell does.
+    let describe = out["describe"]["rows"].as_array().expect("describe rows");
+    let adt_row = describe
+        .iter()
+        .find(|r| r[0] == "adt")
+        .expect("adt in DESCRIBE t");
+    assert_eq!(adt_row[3], "m", "units of adt: {adt_row:?}");
+    // get_objects lists the catalog's tables with their columns.
+    let tables = &out["objects"]["tables"];
+    let t_cols: Vec<&str> = tables["datafusion.public.t"]
+        .as_array()
+        .unwrap_or_else(|| panic!("table t in get_objects: {}", out["objects"]))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(t_cols, ["time", "latitude", "longitude", "adt"]);
+    assert!(tables.get("datafusion.public.sst").is_some());
+    assert!(tables.get("datafusion.public.tcw").is_some());
+    // GetTables with the schema carries the fields' CF metadata.
+    let fields = out["schema"]["fields"].as_array().expect("schema fields");
+    let adt_field = fields
+        .iter()
+        .find(|f| f["name"] == "adt")
+        .expect("adt field");
+    assert_eq!(adt_field["metadata"]["units"], "m", "{adt_field}");
+    // GetSqlInfo names the server.
+    assert_eq!(out["info"]["vendor_name"], "gridsql", "{}", out["info"]);
+}
+
+#[test]
+fn flight_sql_and_postgres_require_credentials_when_configured() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let (adt, _) = cases(&data, &py);
+    let count = case(&adt, "adt_count_whole_cube");
+    let server = Server::start(
+        &data,
+        &[
+            "--user",
+            "analyst",
+            "--password-env",
+            "GRIDSQL_TEST_PASSWORD",
+        ],
+        &[("GRIDSQL_TEST_PASSWORD", "s3cret-pw")],
+    );
+    let steps = json!([{"name": "count", "op": "query", "sql": count.sql}]);
+    // Right credentials: handshake → bearer token → the query answers as xarray.
+    let ok = server.flight(&py, Some(("analyst", "s3cret-pw")), &steps);
+    assert_rows(&ok, "count", count);
+    // Wrong password, wrong user, none: refused with a clear error.
+    for (who, auth) in [
+        ("wrong password", Some(("analyst", "wrong"))),
+        ("wrong user", Some(("mallory", "s3cret-pw"))),
+        ("no credentials", None),
+    ] {
+        let bad = server.flight(&py, auth, &steps);
+        let e = error_of(&bad, "count");
+        assert!(
+            e.to_lowercase().contains("unauthenticated") || e.contains("authentication failed"),
+            "{who}: {e}"
+        );
+    }
+    // PostgreSQL: password checked at startup.
+    let good = server.postgres(&py, &server.dsn("analyst", Some("s3cret-pw")), &steps);
+    assert_rows(&good, "count", count);
+    let bad = server.postgres(&py, &server.dsn("analyst", Some("nope")), &steps);
+    let e = bad["connect_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{bad}"));
+    assert!(
+        e.to_lowercase().contains("password authentication failed"),
+        "{e}"
+    );
+    let (ok, _, err) = server.psql("analyst", Some("nope"), "SELECT 1");
+    assert!(
+        !ok && err
+            .to_lowercase()
+            .contains("password authentication failed"),
+        "{err}"
+    );
+    // The server still answers after the refusals.
+    let again = server.flight(&py, Some(("analyst", "s3cret-pw")), &steps);
+    assert_rows(&again, "count", count);
+}
+
+#[test]
+fn serve_refuses_non_loopback_binds_without_auth() {
+    let o = crate::util::gridsql_env(&["serve", "--pg", "0.0.0.0:0"], &[]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("0.0.0.0:0") && err.contains("without authentication"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one-line error: {err}");
+    let o = crate::util::gridsql_env(
+        &[
+            "serve",
+            "--user",
+            "a",
+            "--password-env",
+            "GRIDSQL_UNSET_VAR_FOR_TEST",
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("GRIDSQL_UNSET_VAR_FOR_TEST"), "{err}");
+}
+
+#[test]
+fn postgres_psql_and_psycopg_match_xarray() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let (adt, sst) = cases(&data, &py);
+    let server = Server::start(&data, &[], &[]);
+    // psql: a query (its unaligned output parsed), \dt and \d t.
+    let count = case(&adt, "adt_count_whole_cube");
+    let (ok, out, err) = server.psql("gridsql", None, &count.sql);
+    assert!(ok, "psql failed: {err}");
+    let lines: Vec<&str> = out.lines().collect();
+    // header, one row, "(1 row)"
+    assert_eq!(lines.len(), 3, "{out}");
+    let got: Vec<Value> = lines[1]
+        .split('|')
+        .map(|v| v.parse::<f64>().map_or(Value::Null, |f| json!(f)))
+        .collect();
+    assert_eq!(got.len(), count.rows[0].len(), "{out}");
+    for (g, e) in got.iter().zip(&count.rows[0]) {
+        assert!(cells_match(g, e, count.rtol), "psql {g} != xarray {e}");
+    }
+    let (ok, out, err) = server.psql("gridsql", None, "\\dt");
+    assert!(ok, "\\dt failed: {err}");
+    for t in ["t", "sst", "tcw"] {
+        assert!(
+            out.lines().any(|l| l.split('|').nth(1) == Some(t)),
+            "\\dt lacks {t}: {out}"
+        );
+    }
+    let (ok, out, err) = server.psql("gridsql", None, "\\d t");
+    assert!(ok, "\\d t failed: {err}");
+    for col in ["time", "latitude", "longitude", "adt"] {
+        assert!(
+            out.lines().any(|l| l.split('|').next() == Some(col)),
+            "\\d t lacks column {col}: {out}"
+        );
+    }
+    let (ok, out, err) = server.psql("gridsql", None, "DESCRIBE t");
+    assert!(ok, "DESCRIBE failed: {err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("adt|") && l.contains("|m|")),
+        "DESCRIBE t lacks adt's units: {out}"
+    );
+    // psycopg: every adt case (simple protocol) and the sst cases over NetCDF.
+    let mut steps = query_steps(&adt, "");
+    steps.extend(query_steps(&sst, ""));
+    // the extended protocol with parameters: a case's literals bound as parameters
+    let range = case(&adt, RANGE_CASE);
+    steps.push(json!({"name": "param_range", "op": "query",
+                      "sql": with_placeholders(&range.sql, "%s", "%s"), "params": range_params()}));
+    steps.push(json!({"name": "describe_extended", "op": "columns", "sql": "DESCRIBE t"}));
+    let out = server.postgres(&py, &server.dsn("gridsql", None), &Value::Array(steps));
+    for c in adt.iter().chain(&sst) {
+        // PostgreSQL's text format sends a float4 (sst's min/max) as its shortest
+        // float32 decimal (-1.8), not the float32's exact value (-1.7999999523):
+        // float32 resolution, not a wrong answer.
+        let mut c = c.clone();
+        c.rtol = c.rtol.max(1e-7);
+        assert_rows(&out, &c.name, &c);
+    }
+    assert_rows(&out, "param_range", range);
+    let cols = out["describe_extended"]["columns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", out["describe_extended"]));
+    assert!(cols.iter().any(|c| c == "units"), "{cols:?}");
+}
+
+#[test]
+fn remote_clients_are_refused_outside_roots_ddl_and_engine_settings() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let (adt, _) = cases(&data, &py);
+    let count = case(&adt, "adt_count_whole_cube");
+    let inside = format!("{}/{ADT}.v2.zarr", data.display());
+    let server = Server::start(
+        &data,
+        &["--allow-root", &format!("{}/", data.display())],
+        &[],
+    );
+    let dotdot = format!(
+        "SELECT * FROM read_netcdf('{}/../../../etc/passwd')",
+        data.display()
+    );
+    let ddl = format!("CREATE EXTERNAL TABLE x STORED AS ZARR LOCATION '{inside}'");
+    let refusals = [
+        (
+            "passwd",
+            "SELECT * FROM read_zarr('/etc/passwd')",
+            "outside the server's allowed roots",
+        ),
+        (
+            "passwd_nc",
+            "SELECT * FROM read_netcdf('/etc/passwd')",
+            "outside the server's allowed roots",
+        ),
+        (
+            "attrs",
+            "SELECT * FROM grid_attributes('/etc/hostname', 'netcdf')",
+            "outside the server's allowed roots",
+        ),
+        (
+            "bucket",
+            "SELECT * FROM read_zarr('s3://someone-elses-bucket/x.zarr')",
+            "outside the server's allowed roots",
+        ),
+        (
+            "dotdot",
+            dotdot.as_str(),
+            "outside the server's allowed roots",
+        ),
+        ("ddl", ddl.as_str(), "read-only"),
+        ("ctas", "CREATE TABLE x AS SELECT 1", "read-only"),
+        ("drop", "DROP TABLE t", "read-only"),
+        ("insert", "INSERT INTO t VALUES (1)", "read-only"),
+        (
+            "set",
+            "SET datafusion.runtime.memory_limit = '100G'",
+            "engine settings",
+        ),
+    ];
+    let mut steps: Vec<Value> = refusals
+        .iter()
+        .map(|(name, sql, _)| json!({"name": name, "op": "query", "sql": sql}))
+        .collect();
+    // inside the roots: allowed, and the answer is xarray's (same store as v3)
+    steps.push(json!({"name": "inside", "op": "query",
+                      "sql": count.sql.replace(" FROM t", &format!(" FROM read_zarr('{inside}')"))}));
+    steps.push(json!({"name": "after", "op": "query", "sql": count.sql}));
+    let steps = Value::Array(steps);
+    for (protocol, out) in [
+        ("flight", server.flight(&py, None, &steps)),
+        (
+            "postgres",
+            server.postgres(&py, &server.dsn("gridsql", None), &steps),
+        ),
+    ] {
+        for (name, _, expected) in &refusals {
+            let e = error_of(&out, name);
+            assert!(e.contains(expected), "{protocol} {name}: {e}");
+        }
+        assert_rows(&out, "inside", count);
+        assert_rows(&out, "after", count);
+    }
+    // psql too, and the table is still there afterwards
+    let (ok, _, err) = server.psql("gridsql", None, "DROP TABLE t");
+    assert!(!ok && err.contains("read-only"), "{err}");
+    let (ok, out, err) = server.psql("gridsql", None, "\\dt");
+    assert!(ok && out.contains("|t|"), "{out} {err}");
+}
+
+#[test]
+fn query_limits_memory_timeout_busy_and_cancel() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let (adt, _) = cases(&data, &py);
+    let count = case(&adt, "adt_count_whole_cube");
+    let server = Server::start(
+        &data,
+        &[
+            "--memory-limit",
+            "16M",
+            "--query-timeout",
+            "6",
+            "--max-concurrent-queries",
+            "1",
+        ],
+        &[],
+    );
+    let big = "SELECT time, latitude, longitude, adt FROM t";
+    let steps = json!([
+        // over the memory limit: a clear error, then the next query answers
+        {"name": "memory", "op": "query", "sql": "SELECT array_agg(adt) FROM t"},
+        {"name": "after_memory", "op": "query", "sql": count.sql},
+        // a client that cancels frees its slot at once (the only slot here)
+        {"name": "open1", "op": "open_stream", "sql": big},
+        {"name": "cancel1", "op": "cancel", "stream": "open1"},
+        {"name": "after_cancel", "op": "query", "sql": count.sql, "conn": "b"},
+        // while one query holds the only slot, another waits, then is told the server is busy
+        {"name": "open2", "op": "open_stream", "sql": big},
+        {"name": "busy", "op": "query", "sql": count.sql, "conn": "b"},
+        // the holder passed its time limit meanwhile: its stream ends with the timeout error
+        {"name": "rest2", "op": "read_rest", "stream": "open2"},
+        {"name": "after_timeout", "op": "query", "sql": count.sql, "conn": "b"},
+    ]);
+    let out = server.flight(&py, None, &steps);
+    let e = error_of(&out, "memory");
+    assert!(e.contains("Resources exhausted"), "memory: {e}");
+    assert_rows(&out, "after_memory", count);
+    assert!(
+        out["open1"]["first_batch_rows"].as_u64().unwrap_or(0) > 0,
+        "{out}"
+    );
+    assert_rows(&out, "after_cancel", count);
+    let after_cancel = out["after_cancel"]["seconds"].as_f64().expect("seconds");
+    assert!(
+        after_cancel < 5.0,
+        "the cancelled query still held the slot: {after_cancel}s"
+    );
+    let e = error_of(&out, "busy");
+    assert!(e.contains("server busy"), "busy: {e}");
+    let e = error_of(&out, "rest2");
+    assert!(e.contains("time limit"), "timeout: {e}");
+    assert_rows(&out, "after_timeout", count);
+    // PostgreSQL: the same memory refusal, and the connection goes on.
+    let steps = json!([
+        {"name": "memory", "op": "query", "sql": "SELECT array_agg(adt) FROM t"},
+        {"name": "after_memory", "op": "query", "sql": count.sql},
+    ]);
+    let out = server.postgres(&py, &server.dsn("gridsql", None), &steps);
+    let e = error_of(&out, "memory");
+    assert!(e.contains("Resources exhausted"), "memory: {e}");
+    assert_rows(&out, "after_memory", count);
+}
+
+#[test]
+fn load_32_clients_for_30_seconds_all_answers_match_xarray() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let (adt, sst) = cases(&data, &py);
+    let server = Server::start(&data, &["--max-concurrent-queries", "8"], &[]);
+    // A mix of in-scan aggregates, filters, raw cells and NetCDF queries.
+    let picked: Vec<&Case> = adt
+        .iter()
+        .chain(&sst)
+        .filter(|c| c.rows.len() <= 400)
+        .collect();
+    assert!(picked.len() >= 20, "{}", picked.len());
+    let cases_json: Vec<Value> = picked
+        .iter()
+        .map(|c| json!({"name": c.name, "sql": c.sql, "rows": c.rows, "rtol": c.rtol}))
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases_path = dir.path().join("cases.json");
+    let out_path = dir.path().join("out.json");
+    std::fs::write(&cases_path, Value::Array(cases_json).to_string()).expect("cases written");
+    let mut cmd = Command::new(&py);
+    cmd.arg(repo().join("tests/clients/load.py"))
+        .args(["--flight-uri", server.flight_uri()])
+        .args(["--dsn", &server.dsn("gridsql", None)])
+        .arg("--cases")
+        .arg(&cases_path)
+        .args([
+            "--flight-clients",
+            "16",
+            "--pg-clients",
+            "16",
+            "--seconds",
+            "30",
+        ])
+        .args(["--max-queries-per-client", "2000"])
+        .arg("--out")
+        .arg(&out_path);
+    let o = output_within(cmd, Duration::from_secs(600));
+    assert!(
+        o.status.success(),
+        "load.py: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out: Value = serde_json::from_str(&std::fs::read_to_string(&out_path).expect("output"))
+        .expect("load JSON");
+    println!(
+        "servers load test: {} clients, {} queries in {:.1}s, latency p50 {:.1} ms, p95 {:.1} ms, \
+         p99 {:.1} ms, max {:.1} ms; flight {}, pg {}",
+        out["clients"],
+        out["queries"],
+        out["seconds"].as_f64().unwrap_or(0.0),
+        out["p50_ms"].as_f64().unwrap_or(f64::NAN),
+        out["p95_ms"].as_f64().unwrap_or(f64::NAN),
+        out["p99_ms"].as_f64().unwrap_or(f64::NAN),
+        out["max_ms"].as_f64().unwrap_or(f64::NAN),
+        out["per_protocol"]["flight"],
+        out["per_protocol"]["pg"],
+    );
+    assert_eq!(out["error_count"], 0, "errors: {}", out["errors"]);
+    assert_eq!(
+        out["mismatch_count"], 0,
+        "wrong answers: {}",
+        out["mismatches"]
+    );
+    assert_eq!(out["threads_alive"], 0, "clients still running");
+    assert!(
+        out["per_protocol"]["flight"]["queries"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 16,
+        "{out}"
+    );
+    assert!(
+        out["per_protocol"]["pg"]["queries"].as_u64().unwrap_or(0) >= 16,
+        "{out}"
+    );
+}

@@ -30,10 +30,13 @@ const MAX_READ_CELLS: u64 = 1 << 16;
 /// The location of the in-memory store the bodies write (for messages).
 const STORE: &str = "fuzz.zarr";
 
+/// A target's body: whether the input was accepted all the way.
+pub type Body = fn(&[u8]) -> bool;
+
 /// Every fuzz target by name, with its body. A body returns whether the
 /// input was accepted all the way (opened, read, decoded or planned), so the
 /// corpus replay can check that its valid seeds reach the deep code.
-pub const TARGETS: &[(&str, fn(&[u8]) -> bool)] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("zarr_metadata", zarr_metadata::run),
     ("cf_attributes", cf_attributes::run),
     ("chunk_decode", chunk_decode::run),

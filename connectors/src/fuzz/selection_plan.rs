@@ -149,7 +149,7 @@ pub fn run(data: &[u8]) -> bool {
     }
     let target = 1 + b.next() as usize % 8;
     let shape: Vec<u64> = dims.iter().map(|d| d.size).collect();
-    let files = (b.next() % 2 == 1).then(|| {
+    let files = (!b.next().is_multiple_of(2)).then(|| {
         let mut starts = vec![0];
         for i in 1..shape[0] {
             if b.next() % 3 == 0 {
@@ -210,7 +210,7 @@ fn variable(name: &str, dims: Vec<String>, shape: Vec<u64>, chunks: Vec<u64>) ->
 /// A constant: often one of the dimension's own values (so that `=` hits).
 fn constant(b: &mut Bytes<'_>, coords: &[Coord]) -> f64 {
     let x = b.next();
-    if x % 4 == 0 {
+    if x.is_multiple_of(4) {
         let v = coords[(x as usize / 4) % coords.len()];
         if let Some(v) = v.filter(|v| !v.is_nan()) {
             return v;

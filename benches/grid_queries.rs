@@ -3,6 +3,9 @@
 //! the result's checksum (order-independent: sum and count of the `m`
 //! column, as `../shared/anchors/bench.py` computes it) and the peak RSS.
 //!
+//! With `--cluster df://HOST:PORT` the queries run on a Ballista cluster
+//! (benches/run.py `--suite cluster` starts one).
+//!
 //! benches/run.py drives it next to xarray + dask; run it alone with
 //! `cargo bench --bench grid_queries -- --location PATH --sql 'SELECT ...'`.
 
@@ -22,6 +25,7 @@ struct Args {
     runs: usize,
     partitions: Option<usize>,
     explain: bool,
+    cluster: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -30,6 +34,7 @@ fn parse_args() -> Result<Args, String> {
     let mut runs = 5;
     let mut partitions = None;
     let mut explain = false;
+    let mut cluster = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -49,10 +54,11 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--explain" => explain = true,
+            "--cluster" => cluster = Some(it.next().ok_or("--cluster needs df://HOST:PORT")?),
             "--bench" => {} // added by `cargo bench`
             "--help" | "-h" => {
                 return Err("usage: grid_queries --location PATH --sql SQL [--runs N] \
-                            [--partitions N] [--explain]"
+                            [--partitions N] [--explain] [--cluster df://HOST:PORT]"
                     .into());
             }
             other => return Err(format!("unknown argument {other}")),
@@ -64,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         runs,
         partitions,
         explain,
+        cluster,
     })
 }
 
@@ -109,7 +116,11 @@ async fn main() -> Result<(), String> {
     if let Some(p) = args.partitions {
         opts.target_partitions = p;
     }
-    let ctx = gridsql_engine::new_context(&opts).map_err(|e| e.to_string())?;
+    let ctx = match &args.cluster {
+        Some(url) => gridsql_engine::cluster_context(&opts, url).await,
+        None => gridsql_engine::new_context(&opts),
+    }
+    .map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     gridsql_engine::register_dataset(&ctx, "t", &args.location, None, BTreeMap::new())
         .await

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gridsql against xarray + dask on the benchmark store, in one run.
 
-    python benches/run.py [--days 365] [--runs 5] [--queries Q1,Q2,Q3,Q4,Q5] [--suite main|formats]
+    python benches/run.py [--days 365] [--runs 5] [--queries Q1,Q2,Q3,Q4,Q5] [--suite main|formats|cluster]
 
 Generates (or reuses) the AVISO-like store of ../shared/anchors/gen.py under bench-data/<days>d/, builds
 the gridsql timing binary (`cargo bench --bench grid_queries --no-run`, release profile), then for each
@@ -13,6 +13,9 @@ Suites:
   main     Q1-Q5 (bench.py's SQL) on sla_v2.zarr, gridsql vs xr-zarr2, plus the raw read floor R-zarr2
   formats  a full scan (Q1) on the same data as Zarr v2, Zarr v3 and NetCDF-4: gridsql vs xarray on each,
            plus the raw floors R-zarr2, R-zarr3, R-nc
+  cluster  Q1-Q5 on sla_v2.zarr through a Ballista cluster on loopback (release `gridsql scheduler` and
+           `gridsql executor` processes, each executor with --concurrency equal to the cores) with one and
+           with two executors, next to the same queries in one local process
 
 Results (one JSON object per line) go to bench-data/results-<suite>-<days>d.jsonl; the table is printed.
 """
@@ -22,8 +25,10 @@ import json
 import os
 import platform
 import statistics
+import socket
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -62,8 +67,99 @@ def build_gridsql():
     sys.exit("cannot find the grid_queries executable")
 
 
-def gridsql_one(exe, location, sql, runs):
-    return result_of(sh([exe, "--location", location, "--sql", sql, "--runs", str(runs)]))
+def gridsql_one(exe, location, sql, runs, cluster=None):
+    cmd = [exe, "--location", location, "--sql", sql, "--runs", str(runs)]
+    if cluster:
+        cmd += ["--cluster", cluster]
+    return result_of(sh(cmd))
+
+
+def build_gridsql_binary():
+    out = subprocess.run(["cargo", "build", "--release", "--bin", "gridsql", "--message-format=json"],
+                         cwd=REPO, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"cargo build --release failed:\n{out.stderr[-4000:]}")
+    for line in out.stdout.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "gridsql" \
+                and msg.get("executable"):
+            return msg["executable"]
+    sys.exit("cannot find the gridsql executable")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what):
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{what} did not listen on {port}")
+
+
+def start_cluster(binary, executors):
+    """A scheduler and `executors` executors on loopback; returns (url, processes)."""
+    port = free_port()
+    procs = [subprocess.Popen([binary, "scheduler", "--bind", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    wait_port(port, procs[0], "scheduler")
+    for _ in range(executors):
+        flight, grpc = free_port(), free_port()
+        p = subprocess.Popen([binary, "executor", "--scheduler", f"127.0.0.1:{port}",
+                              "--bind", f"127.0.0.1:{flight}", "--grpc-port", str(grpc),
+                              "--concurrency", str(os.cpu_count())],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(p)
+        wait_port(flight, p, "executor")
+    time.sleep(6)  # executors register with their first heartbeat
+    return f"df://127.0.0.1:{port}", procs
+
+
+def stop(procs):
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def cluster_suite(a, exe, p, name, root):
+    binary = build_gridsql_binary()
+    queries = a.queries.split(",")
+    results = {}
+    out_path = os.path.join(root, f"results-cluster-{name}.jsonl")
+    with open(out_path, "a") as log:
+        for q in queries:
+            r = gridsql_one(exe, p["zarr2"], anchors.SQL[q], a.runs)
+            log.write(json.dumps(dict(r, query=q, system="local")) + "\n")
+            results[(q, "local")] = r
+        for n in (1, 2):
+            url, procs = start_cluster(binary, n)
+            try:
+                for q in queries:
+                    r = gridsql_one(exe, p["zarr2"], anchors.SQL[q], a.runs, cluster=url)
+                    log.write(json.dumps(dict(r, query=q, system=f"cluster-{n}")) + "\n")
+                    results[(q, f"cluster-{n}")] = r
+            finally:
+                stop(procs)
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"data: {a.days} days x 720 x 1440 ({p['zarr2']}); executors on the same machine\n")
+    print("| query | local s | 1 executor s | 2 executors s | 1 / 2 executors | checksums equal |")
+    print("|---|---|---|---|---|---|")
+    for q in queries:
+        lo, c1, c2 = (results[(q, k)] for k in ("local", "cluster-1", "cluster-2"))
+        same = lo["checksum"][1] == c1["checksum"][1] == c2["checksum"][1] and all(
+            abs(x["checksum"][0] - lo["checksum"][0]) <= 1e-9 * max(1.0, abs(lo["checksum"][0])) for x in (c1, c2))
+        print(f"| {q} | {lo['median']:.3f} | {c1['median']:.3f} | {c2['median']:.3f} | "
+              f"{c1['median'] / c2['median']:.2f}x | {'yes' if same else 'NO'} |")
+    print(f"results appended to {out_path}")
 
 
 def xarray_one(system, query, data, runs, env):
@@ -77,7 +173,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2, help="alternations of gridsql and xarray per query")
     ap.add_argument("--queries", default="Q1,Q2,Q3,Q4,Q5")
-    ap.add_argument("--suite", default="main", choices=["main", "formats"])
+    ap.add_argument("--suite", default="main", choices=["main", "formats", "cluster"])
     a = ap.parse_args()
 
     root = os.path.join(REPO, "bench-data")
@@ -93,6 +189,9 @@ def main():
         sh([sys.executable, os.path.join(ANCHORS, "gen.py"), "--days", str(a.days), "--name", name,
             "--out", os.path.join(root, name)], env=env)
     exe = build_gridsql()
+    if a.suite == "cluster":
+        cluster_suite(a, exe, p, name, root)
+        return
 
     if a.suite == "main":
         plan = [(q, "zarr2") for q in a.queries.split(",")]

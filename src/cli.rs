@@ -20,6 +20,12 @@ pub(crate) enum Command {
     /// Generate (once) a sample sea-level store and a sample ensemble over the USA
     /// and open the shell on them as tables `sla` and `ensemble`.
     Demo(DemoArgs),
+    /// Run a Ballista scheduler that knows gridsql's tables, scans and functions.
+    Scheduler(crate::cluster::SchedulerArgs),
+    /// Run a Ballista executor that runs gridsql's scans and functions.
+    Executor(crate::cluster::ExecutorArgs),
+    /// Serve SQL to remote clients over Arrow Flight SQL and the PostgreSQL wire protocol.
+    Serve(crate::serve::ServeArgs),
 }
 
 /// Arguments of `gridsql demo`.
@@ -59,12 +65,6 @@ pub(crate) struct ShellArgs {
     /// Memory limit of queries, e.g. 2G or 512M (default: 60% of memory).
     #[arg(long)]
     pub(crate) memory_limit: Option<String>,
-}
-
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum OutputFormat {
-    /// Aligned table.
     /// With `-c`/`-f`: draw the last result into this PNG or SVG file, a map
     /// when it has latitude and longitude columns, else lines (see `\plot` in the shell).
     #[arg(long, value_name = "FILE.png|svg")]
@@ -72,6 +72,12 @@ pub(crate) enum OutputFormat {
     /// Run every query on a Ballista cluster: `df://HOST:PORT` of its scheduler.
     #[arg(long, value_name = "df://HOST:PORT")]
     pub(crate) cluster: Option<String>,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Aligned table.
     Table,
     /// CSV with one header line per result set.
     Csv,

@@ -3,7 +3,9 @@
 //! one line, with their whole cause chain.
 
 mod cli;
+mod cluster;
 mod demo;
+mod serve;
 mod shell;
 
 use std::process::ExitCode;
@@ -39,16 +41,19 @@ async fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Some(cli::Command::Demo(demo)) => {
             let location = demo::ensure_demo_store(&demo)?;
+            let ensemble = demo::ensure_ensemble_store(&location)?;
             let mut shell_args = demo.shell.clone();
             shell_args
-            let ensemble = demo::ensure_ensemble_store(&location)?;
                 .datasets
                 .insert(0, format!("sla={}", location.display()));
-            shell::run(shell_args).await
-        }
             shell_args
                 .datasets
                 .insert(1, format!("ensemble={}", ensemble.display()));
+            shell::run(shell_args).await
+        }
+        Some(cli::Command::Scheduler(a)) => cluster::run_scheduler(a).await,
+        Some(cli::Command::Executor(a)) => cluster::run_executor(a).await,
+        Some(cli::Command::Serve(a)) => serve::run(a).await,
         None => shell::run(args.shell).await,
     }
 }

@@ -15,7 +15,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use gridsql_engine::{SessionOptions, new_context, register_dataset, table_name_for};
+use gridsql_engine::{
+    SessionOptions, cluster_context, new_context, register_dataset, table_name_for,
+};
 
 use crate::cli::ShellArgs;
 pub(crate) use exec::Shell;
@@ -31,7 +33,12 @@ pub(crate) async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
         opts.memory_limit =
             parse_size(m).with_context(|| format!("invalid --memory-limit '{m}'"))?;
     }
-    let ctx = new_context(&opts)?;
+    let ctx = match &args.cluster {
+        Some(url) => cluster_context(&opts, url)
+            .await
+            .with_context(|| format!("cannot use the cluster at {url}"))?,
+        None => new_context(&opts)?,
+    };
     for d in &args.datasets {
         let (name, location) = match d.split_once('=') {
             Some((n, l)) if !n.contains('/') && !n.is_empty() => (n.to_string(), l.to_string()),

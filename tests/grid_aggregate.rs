@@ -14,8 +14,21 @@ async fn run(
     sql: &str,
     grid_aggregate: bool,
 ) -> (Vec<Vec<serde_json::Value>>, String) {
+    run_with(location, sql, grid_aggregate, false).await
+}
+
+/// Runs `sql` with the rule on or off; `distributed` plans as a cluster's
+/// scheduler does (partial grid aggregates under DataFusion's final one).
+async fn run_with(
+    location: &str,
+    sql: &str,
+    grid_aggregate: bool,
+    distributed: bool,
+) -> (Vec<Vec<serde_json::Value>>, String) {
     let opts = gridsql_engine::SessionOptions {
         grid_aggregate,
+        distributed,
+        target_partitions: 3,
         ..Default::default()
     };
     let ctx = gridsql_engine::new_context(&opts).expect("context");
@@ -112,6 +125,13 @@ const CASES: &[(&str, &str, bool)] = &[
     ),
 ];
 
+fn same_rows(a: &[Vec<serde_json::Value>], b: &[Vec<serde_json::Value>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| cells_match(p, q, 1e-12))
+        })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grid_aggregate_equals_hash_aggregate() {
     let Some(data) = data_dir() else { return };
@@ -121,7 +141,21 @@ async fn grid_aggregate_equals_hash_aggregate() {
         let loc = loc.to_str().expect("utf-8");
         let (a, plan_a) = run(loc, sql, true).await;
         let (b, plan_b) = run(loc, sql, false).await;
+        let (c, plan_c) = run_with(loc, sql, true, true).await;
         assert!(!plan_b.contains("GridAggregateExec"), "rule off: {plan_b}");
+        // Grouped queries keep DataFusion's final aggregate over partial
+        // grid aggregates in the distributed plan.
+        if *pushed && plan_c.contains("AggregateExec: mode=Final") {
+            assert!(
+                plan_c.contains("GridAggregateExec"),
+                "distributed: {plan_c}"
+            );
+        }
+        if !same_rows(&c, &b) {
+            failures.push(format!(
+                "{file}: distributed plan differs: {sql}\n{plan_c}\n{c:?}\nvs\n{b:?}"
+            ));
+        }
         if plan_a.contains("GridAggregateExec") != *pushed {
             failures.push(format!(
                 "{file}: pushed={} expected {pushed}\n{plan_a}",
@@ -130,11 +164,7 @@ async fn grid_aggregate_equals_hash_aggregate() {
             continue;
         }
         assert!(!a.is_empty(), "{file}: no rows for {sql}");
-        let same = a.len() == b.len()
-            && a.iter().zip(&b).all(|(x, y)| {
-                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| cells_match(p, q, 1e-12))
-            });
-        if !same {
+        if !same_rows(&a, &b) {
             let first = a
                 .iter()
                 .zip(&b)

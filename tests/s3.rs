@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::util::{data_dir, gridsql_env, missing, output_within, python};
 
 /// The bucket the stores are uploaded to.
-const BUCKET: &str = "gridsql-data";
+pub(crate) const BUCKET: &str = "gridsql-data";
 
 /// Uploads folders to a bucket: `endpoint bucket (local_dir key_prefix)...`.
 const UPLOAD: &str = r#"
@@ -34,7 +34,7 @@ print(n)
 "#;
 
 /// A moto server on loopback, killed when dropped.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
     python: PathBuf,
     endpoint: String,
@@ -51,7 +51,7 @@ impl Moto {
     /// Starts `moto_server` on a free port and waits until it accepts
     /// connections. `None` (a visible skip, a failure under CI) when the
     /// venv or moto is missing.
-    fn start() -> Option<Moto> {
+    pub(crate) fn start() -> Option<Moto> {
         let python = python()?;
         // the venv's bin folder (not the interpreter's real location)
         let bin = python.parent().map(|b| b.join("moto_server"))?;
@@ -92,7 +92,7 @@ impl Moto {
     }
 
     /// Creates [`BUCKET`] and uploads each `(local folder, key prefix)`.
-    fn upload(&self, stores: &[(&Path, &str)]) {
+    pub(crate) fn upload(&self, stores: &[(&Path, &str)]) {
         let mut cmd = Command::new(&self.python);
         cmd.args(["-c", UPLOAD, &self.endpoint, BUCKET]);
         for (local, prefix) in stores {
@@ -113,9 +113,9 @@ impl Moto {
         );
     }
 
-    /// Runs gridsql against this server, CSV output.
-    fn gridsql(&self, location: &str, sql: &str) -> Output {
-        let envs = [
+    /// The environment that points object_store's S3 client at this server.
+    pub(crate) fn envs(&self) -> [(&'static str, &str); 7] {
+        [
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("AWS_REGION", "us-east-1"),
@@ -123,7 +123,12 @@ impl Moto {
             ("AWS_ALLOW_HTTP", "true"),
             ("NO_PROXY", "127.0.0.1,localhost"),
             ("no_proxy", "127.0.0.1,localhost"),
-        ];
+        ]
+    }
+
+    /// Runs gridsql against this server, CSV output.
+    fn gridsql(&self, location: &str, sql: &str) -> Output {
+        let envs = self.envs();
         gridsql_env(
             &["--format", "csv", &format!("t={location}"), "-c", sql],
             &envs,
@@ -132,7 +137,7 @@ impl Moto {
 }
 
 /// A port nobody listens on right now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral port");
     l.local_addr().expect("local address").port()
 }

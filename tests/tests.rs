@@ -3,10 +3,16 @@
 //! answers computed by xarray in a Python venv.
 
 mod cli;
+mod cluster;
+mod docs_sql;
+mod faults;
 mod grid_aggregate;
 mod hostile;
 mod netcdf;
+mod plots;
+mod properties;
 mod s3;
+mod servers;
 mod table_functions;
 mod util;
 mod xarray_parity;

@@ -6,17 +6,18 @@ use std::process::Command;
 
 use crate::util::{cells_match, data_dir, python, repo, rows_json};
 
+/// One query on one dataset with xarray's answer.
 #[derive(serde::Deserialize, Debug)]
-struct Case {
-    name: String,
-    format: String,
-    path: String,
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) format: String,
+    pub(crate) path: String,
     #[serde(default)]
-    options: BTreeMap<String, String>,
-    sql: String,
-    rows: Vec<Vec<serde_json::Value>>,
+    pub(crate) options: BTreeMap<String, String>,
+    pub(crate) sql: String,
+    pub(crate) rows: Vec<Vec<serde_json::Value>>,
     #[serde(default = "default_rtol")]
-    rtol: f64,
+    pub(crate) rtol: f64,
 }
 
 fn default_rtol() -> f64 {
@@ -24,7 +25,7 @@ fn default_rtol() -> f64 {
 }
 
 /// Runs reference.py for `formats` and returns its cases.
-fn reference_cases(formats: &str) -> Option<Vec<Case>> {
+pub(crate) fn reference_cases(formats: &str) -> Option<Vec<Case>> {
     let data = data_dir()?;
     let py = python()?;
     let out = tempfile::NamedTempFile::new().expect("temp file");
@@ -46,7 +47,15 @@ fn reference_cases(formats: &str) -> Option<Vec<Case>> {
 async fn run_case(case: &Case) -> Result<Vec<Vec<serde_json::Value>>, String> {
     let ctx = gridsql_engine::new_context(&gridsql_engine::SessionOptions::default())
         .map_err(|e| e.to_string())?;
-    gridsql_engine::register_dataset(&ctx, "t", &case.path, None, case.options.clone())
+    run_case_in(&ctx, case).await
+}
+
+/// Runs `case` in `ctx` (a local or a cluster session), its dataset as table `t`.
+pub(crate) async fn run_case_in(
+    ctx: &datafusion::prelude::SessionContext,
+    case: &Case,
+) -> Result<Vec<Vec<serde_json::Value>>, String> {
+    gridsql_engine::register_dataset(ctx, "t", &case.path, None, case.options.clone())
         .await
         .map_err(|e| format!("open: {e}"))?;
     let df = ctx.sql(&case.sql).await.map_err(|e| format!("plan: {e}"))?;
@@ -54,7 +63,7 @@ async fn run_case(case: &Case) -> Result<Vec<Vec<serde_json::Value>>, String> {
     Ok(rows_json(&batches))
 }
 
-fn compare(case: &Case, got: &[Vec<serde_json::Value>]) -> Result<(), String> {
+pub(crate) fn compare(case: &Case, got: &[Vec<serde_json::Value>]) -> Result<(), String> {
     if got.len() != case.rows.len() {
         return Err(format!(
             "{} rows, xarray has {}",

@@ -6,6 +6,7 @@
 //! [`scan::GridScanExec`] streams them in bounded batches.
 
 pub mod aggregate;
+pub mod blocking;
 pub mod cf;
 pub mod error;
 #[doc(hidden)]
@@ -16,9 +17,10 @@ pub mod inventory;
 pub mod location;
 pub mod netcdf;
 pub mod open;
-pub mod provider;
 pub mod progress;
+pub mod provider;
 mod pushdown;
+pub mod reopen;
 pub mod scan;
 pub mod table;
 pub mod zarr;

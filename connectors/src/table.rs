@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::grid::{Grid, GridReader};
 
 /// The formats gridsql reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Format {
     /// Zarr v2 or v3.
     Zarr,
@@ -69,7 +69,7 @@ impl std::fmt::Display for Format {
 }
 
 /// What opens a table again, anywhere: on an executor, after a restart.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct TableSpec {
     /// Format.
     pub format: Format,

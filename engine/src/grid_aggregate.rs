@@ -34,15 +34,26 @@ use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
-use gridsql_connectors::aggregate::exec::MAX_DENSE_GROUPS;
+use gridsql_connectors::aggregate::exec::{MAX_DENSE_GROUPS, state_width};
 use gridsql_connectors::aggregate::{
     AggArg, AggFn, AggSpec, DimGroups, GridAggregateExec, GroupSpec,
 };
 use gridsql_connectors::scan::GridScanExec;
 
 /// Replaces aggregates over grid scans with [`GridAggregateExec`].
+///
+/// By default the whole aggregate (partial and final) becomes one
+/// `GridAggregateExec`, which merges its scan partitions' dense states in
+/// memory: the fastest plan on one machine. With `partial` set (plans for a
+/// cluster), only the partial aggregate is replaced, by a
+/// `GridAggregateExec` that emits DataFusion's partial states per scan
+/// partition; the exchange and DataFusion's final aggregate above it stay,
+/// so Ballista runs the partitions as separate tasks on its executors.
 #[derive(Debug, Default)]
-pub struct GridAggregateRule;
+pub struct GridAggregateRule {
+    /// Replace only partial aggregates.
+    pub partial: bool,
+}
 
 impl PhysicalOptimizerRule for GridAggregateRule {
     fn optimize(
@@ -50,7 +61,7 @@ impl PhysicalOptimizerRule for GridAggregateRule {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_down(|node| match rewrite(&node)? {
+        plan.transform_down(|node| match rewrite(&node, self.partial)? {
             Some(new) => Ok(Transformed::new(new, true, TreeNodeRecursion::Jump)),
             None => Ok(Transformed::no(node)),
         })
@@ -97,12 +108,14 @@ fn as_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&GridScanExec> {
 }
 
 /// The rewrite of one node, when it is an aggregate the rule handles.
-fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+fn rewrite(node: &Arc<dyn ExecutionPlan>, partial: bool) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let Some(top) = as_aggregate(node) else {
         return Ok(None);
     };
     // The aggregate whose expressions read the scan's columns.
     let lower = match top.mode() {
+        AggregateMode::Partial if partial => top,
+        AggregateMode::Final | AggregateMode::FinalPartitioned if partial => return Ok(None),
         AggregateMode::Final | AggregateMode::FinalPartitioned => {
             match as_aggregate(through_exchanges(top.input())) {
                 Some(p) if *p.mode() == AggregateMode::Partial => p,
@@ -185,6 +198,7 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
         return Ok(None);
     }
     let schema = top.schema();
+    let partial = *top.mode() == AggregateMode::Partial;
     // Key columns must have the types the aggregate's schema gives them.
     let mut groups = groups;
     for (k, (_, values)) in groups.keys.iter_mut().enumerate() {
@@ -192,6 +206,21 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
         if values.data_type() != want {
             *values = cast(values, want)?;
         }
+    }
+    if partial {
+        let width: usize = aggs.iter().map(|a| state_width(a.func)).sum();
+        if schema.fields().len() != groups.keys.len() + width {
+            return Ok(None);
+        }
+        let exec = GridAggregateExec::try_new_partial(
+            Arc::clone(scan.table()),
+            scan.selection().clone(),
+            scan.partitions().to_vec(),
+            groups,
+            aggs,
+            schema,
+        )?;
+        return Ok(Some(Arc::new(exec)));
     }
     for (a, f) in aggs
         .iter_mut()

@@ -3,12 +3,15 @@
 //! helpers every front end (shell, servers, executors) shares.
 
 pub mod catalog;
+pub mod cluster;
+pub mod codec;
 pub mod datasets;
 pub mod describe;
 pub mod grid_aggregate;
 pub mod session;
 
 pub use catalog::Catalog;
+pub use cluster::cluster_context;
 pub use datasets::{detect_format, register_dataset, table_name_for};
 pub use describe::describe_table;
-pub use session::{SessionOptions, new_context};
+pub use session::{SessionOptions, local_config, new_context, session_state};

@@ -7,7 +7,7 @@ use datafusion::catalog::TableProviderFactory;
 use datafusion::error::Result;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use gridsql_connectors::{Format, GridTableFactory};
 
@@ -23,6 +23,9 @@ pub struct SessionOptions {
     /// Compute aggregates over grid scans inside the scan (default true);
     /// off, every aggregate runs as DataFusion's hash aggregate.
     pub grid_aggregate: bool,
+    /// Plans for a cluster: grid aggregates emit partial states per scan
+    /// partition, so that the partitions run as tasks on the executors.
+    pub distributed: bool,
 }
 
 impl Default for SessionOptions {
@@ -32,6 +35,7 @@ impl Default for SessionOptions {
             batch_size: 8192,
             memory_limit: default_memory_limit(),
             grid_aggregate: true,
+            distributed: false,
         }
     }
 }
@@ -55,10 +59,26 @@ fn default_memory_limit() -> usize {
 /// # Errors
 /// When the runtime cannot be built.
 pub fn new_context(opts: &SessionOptions) -> Result<SessionContext> {
-    let config = SessionConfig::new()
+    let state = session_state(opts, local_config(opts))?;
+    Ok(SessionContext::new_with_state(state))
+}
+
+/// The configuration of a local session: partitions, batch size and
+/// `information_schema` from `opts`.
+pub fn local_config(opts: &SessionOptions) -> SessionConfig {
+    SessionConfig::new()
         .with_target_partitions(opts.target_partitions.max(1))
         .with_batch_size(opts.batch_size.max(1))
-        .with_information_schema(true);
+        .with_information_schema(true)
+}
+
+/// A session state over `config` with gridsql's table factories, optimizer
+/// rule, functions and memory limit: what a local session, a cluster client
+/// and a cluster scheduler all plan with.
+///
+/// # Errors
+/// When the runtime cannot be built.
+pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<SessionState> {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(opts.memory_limit)))
         .build_arc()?;
@@ -74,11 +94,15 @@ pub fn new_context(opts: &SessionOptions) -> Result<SessionContext> {
         .with_default_features()
         .with_table_factories(factories);
     if opts.grid_aggregate {
-        builder = builder
-            .with_physical_optimizer_rule(Arc::new(crate::grid_aggregate::GridAggregateRule));
+        builder = builder.with_physical_optimizer_rule(Arc::new(
+            crate::grid_aggregate::GridAggregateRule {
+                partial: opts.distributed,
+            },
+        ));
     }
-    let state = builder.build();
-    let ctx = SessionContext::new_with_state(state);
+    // Functions are registered through a context so that table functions,
+    // which have no builder method, come along.
+    let ctx = SessionContext::new_with_state(builder.build());
     gridsql_udfs::register_all(&ctx);
-    Ok(ctx)
+    Ok(ctx.state())
 }

@@ -16,7 +16,6 @@
 //! a runtime it needs itself.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
@@ -26,6 +25,7 @@ use datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::Expr;
+use gridsql_connectors::blocking::run_async;
 use gridsql_connectors::cf::AttrValue;
 use gridsql_connectors::inventory::{Inventory, inventory};
 use gridsql_connectors::open::{KNOWN_OPTIONS, open_table};
@@ -84,39 +84,6 @@ fn options(name: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
         }
     }
     Ok(out)
-}
-
-/// Runs `fut` to completion on a new thread with its own current-thread runtime and waits for
-/// it. Works under any caller (multi-thread runtime, current-thread runtime, none), unlike
-/// `block_in_place` (which panics on a current-thread runtime) or `Handle::block_on` inside
-/// a runtime.
-fn run_async<T, F>(name: &str, fut: F) -> Result<T>
-where
-    T: Send,
-    F: Future<Output = T> + Send,
-{
-    std::thread::scope(|s| {
-        let handle = std::thread::Builder::new()
-            .name(format!("gridsql-{name}"))
-            .spawn_scoped(s, move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                Ok::<T, std::io::Error>(rt.block_on(fut))
-            })
-            .map_err(|e| {
-                DataFusionError::Execution(format!("{name}: cannot start a thread: {e}"))
-            })?;
-        match handle.join() {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(DataFusionError::Execution(format!(
-                "{name}: cannot start a runtime: {e}"
-            ))),
-            Err(_) => Err(DataFusionError::Execution(format!(
-                "{name}: opening the dataset panicked"
-            ))),
-        }
-    })
 }
 
 /// A connector error as a DataFusion error that names the call.

@@ -130,6 +130,60 @@ impl State {
     }
 }
 
+impl State {
+    /// DataFusion's partial state of the groups `ids`, as `fields`: avg a
+    /// count and a sum, sum its sum, count its count, min/max the value (sum,
+    /// min and max NULL where no value counted), so that DataFusion's final
+    /// aggregate merges them as it merges its own partial aggregates.
+    ///
+    /// # Errors
+    /// `fields` not one per state column, or a cast to their types failing.
+    pub fn partial(
+        &self,
+        ids: &[usize],
+        fields: &[arrow::datatypes::FieldRef],
+    ) -> arrow::error::Result<Vec<ArrayRef>> {
+        let counts = || -> ArrayRef {
+            Arc::new(arrow::array::UInt64Array::from_iter_values(
+                ids.iter().map(|&g| self.counts[g]),
+            ))
+        };
+        let arrays: Vec<ArrayRef> = match self.func {
+            AggFn::Avg => vec![
+                counts(),
+                Arc::new(Float64Array::from_iter_values(ids.iter().map(|&g| {
+                    if self.counts[g] > 0 {
+                        self.unpacked(g)
+                    } else {
+                        0.0
+                    }
+                }))),
+            ],
+            AggFn::Count => vec![counts()],
+            AggFn::Sum | AggFn::Min | AggFn::Max => vec![self.finish(ids, &DataType::Float64)?],
+        };
+        if arrays.len() != fields.len() {
+            return Err(arrow::error::ArrowError::SchemaError(format!(
+                "{:?} has {} partial state columns, the plan expects {}",
+                self.func,
+                arrays.len(),
+                fields.len()
+            )));
+        }
+        arrays
+            .into_iter()
+            .zip(fields)
+            .map(|(a, f)| {
+                if a.data_type() == f.data_type() {
+                    Ok(a)
+                } else {
+                    arrow::compute::cast(&a, f.data_type())
+                }
+            })
+            .collect()
+    }
+}
+
 /// The states of every aggregate of a query, for one partition.
 #[derive(Debug)]
 pub struct States {

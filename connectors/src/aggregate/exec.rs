@@ -23,7 +23,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::dense::States;
-use super::spec::{AggSpec, GroupSpec};
+use super::spec::{AggFn, AggSpec, GroupSpec};
 use crate::cf::CfDecoding;
 use crate::error::ConnectorError;
 use crate::grid::plan::region_cells;
@@ -56,6 +56,16 @@ pub struct GridAggregateExec {
     aggs: Vec<AggSpec>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
+    partial: bool,
+}
+
+/// Columns of DataFusion's partial state of an aggregate: `avg` keeps a
+/// count and a sum, the others one value.
+pub fn state_width(func: AggFn) -> usize {
+    match func {
+        AggFn::Avg => 2,
+        _ => 1,
+    }
 }
 
 impl GridAggregateExec {
@@ -97,7 +107,119 @@ impl GridAggregateExec {
             aggs,
             schema,
             properties,
+            partial: false,
         })
+    }
+
+    /// The partial half of an aggregate, for a cluster: one output partition
+    /// per scan partition, each emitting the GROUP BY keys and DataFusion's
+    /// partial states (see [`state_width`]) of its own regions, in
+    /// `schema` (the schema of the partial `AggregateExec` it replaces), for
+    /// DataFusion's final aggregate to merge. Ballista can then run the
+    /// partitions on different executors.
+    ///
+    /// # Errors
+    /// Too many groups, or a schema that does not fit the spec.
+    pub fn try_new_partial(
+        table: Arc<GridTable>,
+        selection: Selection,
+        partitions: Vec<Vec<Region>>,
+        groups: GroupSpec,
+        aggs: Vec<AggSpec>,
+        schema: SchemaRef,
+    ) -> DfResult<Self> {
+        let n = groups.groups().unwrap_or(usize::MAX);
+        if n > MAX_DENSE_GROUPS {
+            return Err(DataFusionError::Plan(format!(
+                "{n} groups are too many for a grid aggregate"
+            )));
+        }
+        let width: usize = aggs.iter().map(|a| state_width(a.func)).sum();
+        if schema.fields().len() != groups.keys.len() + width {
+            return Err(DataFusionError::Internal(
+                "partial grid aggregate schema does not fit its spec".into(),
+            ));
+        }
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(partitions.len().max(1)),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Ok(GridAggregateExec {
+            table,
+            selection,
+            partitions,
+            groups,
+            aggs,
+            schema,
+            properties,
+            partial: true,
+        })
+    }
+
+    /// Whether this emits partial states (see [`Self::try_new_partial`]).
+    pub fn is_partial(&self) -> bool {
+        self.partial
+    }
+
+    /// Partition `p` of a partial aggregate.
+    fn execute_partial(
+        &self,
+        p: usize,
+        context: &Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let batch_size = context.session_config().batch_size().max(1);
+        let n_groups = self.groups.groups().unwrap_or(0);
+        let regions = self.partitions.get(p).cloned().unwrap_or_default();
+        let ids = if regions.is_empty() && !self.groups.dims.is_empty() {
+            vec![]
+        } else {
+            self.emitted_within(n_groups, |d| {
+                regions.iter().filter_map(|r| r.get(d).cloned()).collect()
+            })
+        };
+        let keys = self.key_columns(&ids)?;
+        let schema = Arc::clone(&self.schema);
+        let state_fields: Vec<_> = schema.fields()[keys.len()..].to_vec();
+        let widths: Vec<usize> = self.aggs.iter().map(|a| state_width(a.func)).collect();
+        let reservation =
+            MemoryConsumer::new(format!("GridAggregateExec[{p}]")).register(context.memory_pool());
+        reservation.try_grow(dense_bytes(&self.aggs, n_groups))?;
+        let fut = run_partition(
+            Arc::clone(&self.table),
+            regions,
+            Arc::new(self.groups.clone()),
+            Arc::new(self.aggs.clone()),
+            n_groups,
+        );
+        let out_schema = Arc::clone(&schema);
+        let fut = async move {
+            let states = fut.await?;
+            // Held until the states are emitted.
+            let _reservation = reservation;
+            let mut columns = keys;
+            let mut at = 0;
+            for (st, w) in states.states.iter().zip(widths) {
+                columns.extend(st.partial(&ids, &state_fields[at..at + w])?);
+                at += w;
+            }
+            let batch = RecordBatch::try_new_with_options(
+                out_schema,
+                columns,
+                &arrow::array::RecordBatchOptions::new().with_row_count(Some(ids.len())),
+            )?;
+            let n = batch.num_rows();
+            let batches: Vec<DfResult<RecordBatch>> = (0..n)
+                .step_by(batch_size)
+                .map(|s| Ok(batch.slice(s, batch_size.min(n - s))))
+                .collect();
+            Ok::<_, DataFusionError>(stream::iter(batches))
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            schema,
+            stream::once(fut).try_flatten(),
+        )))
     }
 
     /// The table aggregated.
@@ -105,9 +227,44 @@ impl GridAggregateExec {
         &self.table
     }
 
+    /// The selected cells.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// Regions per scan partition.
+    pub fn partitions(&self) -> &[Vec<Region>] {
+        &self.partitions
+    }
+
+    /// The GROUP BY.
+    pub fn groups(&self) -> &GroupSpec {
+        &self.groups
+    }
+
+    /// The aggregates.
+    pub fn aggs(&self) -> &[AggSpec] {
+        &self.aggs
+    }
+
     /// The group ids to emit: groups with at least one selected cell, in
     /// ascending order.
     fn emitted(&self, n: usize) -> Vec<usize> {
+        if self.selection.is_empty() && !self.groups.dims.is_empty() {
+            return vec![];
+        }
+        self.emitted_within(n, |d| self.selection.ranges[d].clone())
+    }
+
+    /// The group ids whose classes along every grouped dimension occur in
+    /// `ranges(dim)`, in ascending order. For a partition's regions this may
+    /// include groups whose cells lie in other partitions; their partial
+    /// states are empty and merge to nothing.
+    fn emitted_within(
+        &self,
+        n: usize,
+        ranges: impl Fn(usize) -> Vec<std::ops::Range<u64>>,
+    ) -> Vec<usize> {
         // Without GROUP BY there is one group, even over no cells (SQL gives
         // one row: count 0, avg NULL).
         if self.groups.dims.is_empty() {
@@ -119,8 +276,8 @@ impl GridAggregateExec {
             .iter()
             .map(|g| {
                 let mut s = vec![false; g.classes as usize];
-                for r in &self.selection.ranges[g.dim] {
-                    for i in r.clone() {
+                for r in ranges(g.dim) {
+                    for i in r {
                         if let Some(&c) = g.class_of.get(i as usize) {
                             s[c as usize] = true;
                         }
@@ -129,9 +286,6 @@ impl GridAggregateExec {
                 s
             })
             .collect();
-        if self.selection.is_empty() {
-            return vec![];
-        }
         (0..n)
             .filter(|&g| {
                 let mut rest = g;
@@ -145,6 +299,16 @@ impl GridAggregateExec {
                 true
             })
             .collect()
+    }
+
+    /// The GROUP BY key columns of the groups `ids`.
+    fn key_columns(&self, ids: &[usize]) -> DfResult<Vec<ArrayRef>> {
+        let mut out = Vec::with_capacity(self.groups.keys.len());
+        for (k, values) in &self.groups.keys {
+            let classes = self.classes_of(*k, ids);
+            out.push(take(values.as_ref(), &classes, None)?);
+        }
+        Ok(out)
     }
 
     /// The class of grouped dimension `k` of each group in `ids`.
@@ -171,6 +335,7 @@ async fn run_partition(
     vars.dedup();
     let nvars = table.grid.variables.len();
     let t2 = Arc::clone(&table);
+    crate::progress::planned(regions.len());
     let loaded = stream::iter(regions)
         .map(move |region| {
             let table = Arc::clone(&t2);
@@ -201,6 +366,7 @@ async fn run_partition(
                     }
                     values[v] = Some((buf, var.decoding.cf.clone()));
                 }
+                crate::progress::region_read(values.iter().flatten().map(|(b, _)| b));
                 Ok::<_, DataFusionError>((region, values))
             }
         })
@@ -285,6 +451,9 @@ impl ExecutionPlan for GridAggregateExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
+        if self.partial {
+            return self.execute_partial(partition, &context);
+        }
         if partition != 0 {
             return Err(DataFusionError::Internal(format!(
                 "GridAggregateExec has one partition, not {partition}"
@@ -295,8 +464,7 @@ impl ExecutionPlan for GridAggregateExec {
         let groups = Arc::new(self.groups.clone());
         let aggs = Arc::new(self.aggs.clone());
         // One dense state per scan partition plus the merged one.
-        let reservation =
-            MemoryConsumer::new("GridAggregateExec").register(context.memory_pool());
+        let reservation = MemoryConsumer::new("GridAggregateExec").register(context.memory_pool());
         let n_tasks = self.partitions.iter().filter(|p| !p.is_empty()).count();
         reservation.try_grow(dense_bytes(&self.aggs, n_groups).saturating_mul(n_tasks + 1))?;
         let tasks: Vec<_> = self
@@ -314,14 +482,7 @@ impl ExecutionPlan for GridAggregateExec {
             })
             .collect();
         let ids = self.emitted(n_groups);
-        let keys: Vec<ArrayRef> = {
-            let mut out = Vec::with_capacity(self.groups.keys.len());
-            for (k, values) in &self.groups.keys {
-                let classes = self.classes_of(*k, &ids);
-                out.push(take(values.as_ref(), &classes, None)?);
-            }
-            out
-        };
+        let keys = self.key_columns(&ids)?;
         let schema = Arc::clone(&self.schema);
         let out_types: Vec<DataType> = self.aggs.iter().map(|a| a.output.clone()).collect();
         let fut = async move {
@@ -335,7 +496,6 @@ impl ExecutionPlan for GridAggregateExec {
                 match merged.as_mut() {
                     None => merged = Some(s),
                     Some(m) => {
-    crate::progress::planned(regions.len());
                         for (a, b) in m.states.iter_mut().zip(&s.states) {
                             a.merge(b);
                         }
@@ -366,7 +526,6 @@ impl ExecutionPlan for GridAggregateExec {
         )))
     }
 
-                crate::progress::region_read(values.iter().flatten().map(|(b, _)| b));
     fn statistics_from_inputs(
         &self,
         _input_stats: &[Arc<Statistics>],

@@ -5,7 +5,7 @@ use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 
 /// How the indices of one dimension fall into groups.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DimGroups {
     /// Grid dimension index.
     pub dim: usize,
@@ -36,7 +36,7 @@ impl GroupSpec {
 }
 
 /// The aggregate functions computed in the scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AggFn {
     /// `avg`.
     Avg,
@@ -51,7 +51,7 @@ pub enum AggFn {
 }
 
 /// The argument of an aggregate, per cell.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum AggArg {
     /// Every cell counts (`count(*)`).
     Cells,

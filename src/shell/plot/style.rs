@@ -71,7 +71,11 @@ pub(super) fn label(v: f64) -> String {
     let mag = v.abs();
     // axis ticks computed as sums land on 1e-17 instead of 0
     if mag < 1e-12 || !v.is_finite() {
-        return if v.is_finite() { "0".into() } else { format!("{v}") };
+        return if v.is_finite() {
+            "0".into()
+        } else {
+            format!("{v}")
+        };
     }
     if !(1e-3..1e5).contains(&mag) {
         return format!("{v:.3e}");

@@ -1,0 +1,196 @@
+//! The physical codec: grid scans and grid aggregates from the scheduler to
+//! the executors.
+
+use std::sync::Arc;
+
+use ballista_core::serde::BallistaPhysicalExtensionCodec;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use gridsql_connectors::aggregate::{AggSpec, GridAggregateExec, GroupSpec};
+use gridsql_connectors::reopen::open_cached;
+use gridsql_connectors::scan::GridScanExec;
+
+use super::wire::{self, AggNode, OutputType, PlanNode};
+
+/// Ballista's physical codec plus gridsql's scans and aggregates.
+#[derive(Debug, Default)]
+pub struct GridPhysicalCodec {
+    inner: BallistaPhysicalExtensionCodec,
+}
+
+impl GridPhysicalCodec {
+    /// Our node for `node`, or `None` when it is not one of ours.
+    fn to_wire(node: &dyn ExecutionPlan) -> Result<Option<PlanNode>> {
+        if let Some(scan) = node.downcast_ref::<GridScanExec>() {
+            return Ok(Some(PlanNode::Scan {
+                spec: scan.table().spec.clone(),
+                projection: scan.projection().to_vec(),
+                selection: scan.selection().clone(),
+                partitions: scan.partitions().to_vec(),
+                limit: scan.limit(),
+            }));
+        }
+        if let Some(agg) = node.downcast_ref::<GridAggregateExec>() {
+            let keys = agg
+                .groups()
+                .keys
+                .iter()
+                .map(|(d, values)| Ok((*d, wire::array_to_ipc(values)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let aggs = agg
+                .aggs()
+                .iter()
+                .map(|a| {
+                    Ok(AggNode {
+                        func: a.func,
+                        arg: a.arg.clone(),
+                        output: OutputType::of(&a.output)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Some(PlanNode::Aggregate {
+                spec: agg.table().spec.clone(),
+                selection: agg.selection().clone(),
+                partitions: agg.partitions().to_vec(),
+                dims: agg.groups().dims.clone(),
+                keys,
+                aggs,
+                schema: wire::schema_to_ipc(&agg.schema())?,
+                partial: agg.is_partial(),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The plan a node describes, re-opening its table in this process.
+    fn from_wire(node: PlanNode, ctx: &TaskContext) -> Result<Arc<dyn ExecutionPlan>> {
+        match node {
+            PlanNode::Scan {
+                spec,
+                projection,
+                selection,
+                partitions,
+                limit,
+            } => {
+                let table = open_cached(&spec, &ctx.runtime_env())
+                    .map_err(|e| e.context(format!("grid scan of '{}'", spec.location)))?;
+                check_shape(&spec.location, &table.grid.shape(), &selection)?;
+                Ok(Arc::new(GridScanExec::try_new(
+                    table, projection, selection, partitions, limit,
+                )?))
+            }
+            PlanNode::Aggregate {
+                spec,
+                selection,
+                partitions,
+                dims,
+                keys,
+                aggs,
+                schema,
+                partial,
+            } => {
+                let table = open_cached(&spec, &ctx.runtime_env())
+                    .map_err(|e| e.context(format!("grid aggregate of '{}'", spec.location)))?;
+                check_shape(&spec.location, &table.grid.shape(), &selection)?;
+                let keys = keys
+                    .into_iter()
+                    .map(|(d, text)| Ok((d, wire::array_from_ipc(&text)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                let aggs = aggs
+                    .into_iter()
+                    .map(|a| AggSpec {
+                        func: a.func,
+                        arg: a.arg,
+                        output: a.output.data_type(),
+                    })
+                    .collect();
+                let groups = GroupSpec { dims, keys };
+                let schema = wire::schema_from_ipc(&schema)?;
+                let exec = if partial {
+                    GridAggregateExec::try_new_partial(
+                        table, selection, partitions, groups, aggs, schema,
+                    )?
+                } else {
+                    GridAggregateExec::try_new(table, selection, partitions, groups, aggs, schema)?
+                };
+                Ok(Arc::new(exec))
+            }
+        }
+    }
+}
+
+/// Fails when the dataset an executor opened is not the grid the scheduler
+/// planned on (it changed, or the executor sees another file at the path).
+fn check_shape(
+    location: &str,
+    shape: &[u64],
+    selection: &gridsql_connectors::grid::Selection,
+) -> Result<()> {
+    let fits = selection.ranges.len() == shape.len()
+        && selection
+            .ranges
+            .iter()
+            .zip(shape)
+            .all(|(rs, &n)| rs.iter().all(|r| r.end <= n));
+    if fits {
+        Ok(())
+    } else {
+        Err(DataFusionError::Execution(format!(
+            "'{location}' on this executor has shape {shape:?}, not the grid the query was planned on"
+        )))
+    }
+}
+
+impl PhysicalExtensionCodec for GridPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match wire::decode::<PlanNode>(buf) {
+            Some(node) => Self::from_wire(node?, ctx),
+            None => self.inner.try_decode(buf, inputs, ctx, proto_converter),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        match Self::to_wire(node.as_ref())? {
+            Some(ours) => wire::encode(&ours, buf),
+            None => self.inner.try_encode(node, buf, proto_converter),
+        }
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        self.inner.try_decode_udf(name, buf)
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udf(node, buf)
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        self.inner.try_decode_udaf(name, buf)
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udaf(node, buf)
+    }
+
+    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
+        self.inner.try_decode_udwf(name, buf)
+    }
+
+    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udwf(node, buf)
+    }
+}

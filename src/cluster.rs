@@ -1,0 +1,163 @@
+//! `gridsql scheduler` and `gridsql executor`: Ballista's scheduler and
+//! executor processes with gridsql's codecs, planning session and functions,
+//! so that executors run Zarr and NetCDF scans, grid aggregates and every
+//! gridsql function. Executors open datasets themselves from their specs,
+//! with object-store credentials from their own environment.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use ballista::prelude::SessionConfigExt;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use datafusion::prelude::SessionConfig;
+use gridsql_engine::SessionOptions;
+use gridsql_engine::cluster::{function_registry, scheduler_session, with_codecs};
+use gridsql_engine::codec::{GridLogicalCodec, GridPhysicalCodec};
+
+/// Arguments of `gridsql scheduler`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct SchedulerArgs {
+    /// Address of the scheduler's gRPC port (clients use df://HOST:PORT of it).
+    #[arg(long, default_value = "127.0.0.1:50050")]
+    pub(crate) bind: String,
+    /// Host name executors and clients reach this scheduler by (default: the bind host).
+    #[arg(long)]
+    pub(crate) external_host: Option<String>,
+    /// Seconds without a heartbeat after which an executor counts as lost and
+    /// its tasks run elsewhere (executors beat every 5 s).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) executor_timeout: u64,
+    /// Plan aggregates over grid scans as in-scan grid aggregates.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub(crate) grid_aggregate: bool,
+}
+
+/// Arguments of `gridsql executor`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ExecutorArgs {
+    /// The scheduler's HOST:PORT.
+    #[arg(long)]
+    pub(crate) scheduler: String,
+    /// Address of this executor's Arrow Flight port (results and shuffles);
+    /// its gRPC port is the next port unless --grpc-port says otherwise.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub(crate) bind: String,
+    /// This executor's gRPC port.
+    #[arg(long)]
+    pub(crate) grpc_port: Option<u16>,
+    /// Host name the scheduler and other executors reach this one by (default: the bind host).
+    #[arg(long)]
+    pub(crate) external_host: Option<String>,
+    /// Tasks run at once (default: number of cores).
+    #[arg(long)]
+    pub(crate) concurrency: Option<usize>,
+    /// Folder for shuffle files (default: a temporary folder).
+    #[arg(long)]
+    pub(crate) work_dir: Option<String>,
+}
+
+/// `HOST:PORT` as host and port, checking that it resolves.
+fn host_port(s: &str, what: &str) -> anyhow::Result<(String, u16)> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow!("{what} '{s}' must be HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("{what} '{s}': bad port"))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    (host.as_str(), port)
+        .to_socket_addrs()
+        .with_context(|| format!("{what} '{s}' does not resolve"))?;
+    Ok((host, port))
+}
+
+/// The configuration every cluster process starts from: Ballista's, with
+/// gridsql's codecs.
+fn base_config() -> SessionConfig {
+    with_codecs(SessionConfig::new_with_ballista().with_information_schema(true))
+}
+
+/// Runs a scheduler until interrupted.
+pub(crate) async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
+    let (host, port) = host_port(&args.bind, "--bind")?;
+    let addr: SocketAddr = (host.as_str(), port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| anyhow!("--bind '{}' does not resolve", args.bind))?;
+    let opts = SessionOptions {
+        grid_aggregate: args.grid_aggregate,
+        distributed: true,
+        ..SessionOptions::default()
+    };
+    let mut config = SchedulerConfig {
+        bind_host: host.clone(),
+        bind_port: port,
+        external_host: args.external_host.clone().unwrap_or(host),
+        executor_timeout_seconds: args.executor_timeout.max(6),
+        expire_dead_executor_interval_seconds: 2,
+        no_executors_grace_period_seconds: args.executor_timeout.max(6),
+        override_logical_codec: Some(Arc::new(GridLogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(GridPhysicalCodec::default())),
+        ..SchedulerConfig::default()
+    };
+    config = config
+        .with_override_config_producer(Arc::new(base_config))
+        .with_override_session_builder(Arc::new(move |c| scheduler_session(&opts, c)));
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(|e| anyhow!("cannot start the scheduler: {e}"))?;
+    eprintln!("gridsql scheduler listening on {addr}");
+    start_server(cluster, addr, Arc::new(config))
+        .await
+        .map_err(|e| anyhow!("scheduler on {addr}: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs an executor until interrupted.
+pub(crate) async fn run_executor(args: ExecutorArgs) -> anyhow::Result<ExitCode> {
+    let (scheduler_host, scheduler_port) = host_port(&args.scheduler, "--scheduler")?;
+    let (host, port) = host_port(&args.bind, "--bind")?;
+    let grpc_port = match args.grpc_port {
+        Some(p) => p,
+        None => port
+            .checked_add(1)
+            .ok_or_else(|| anyhow!("--bind port {port} leaves no port for gRPC"))?,
+    };
+    let vcores = args
+        .concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let config = ExecutorProcessConfig {
+        bind_host: host.clone(),
+        external_host: Some(args.external_host.clone().unwrap_or(host)),
+        port,
+        grpc_port,
+        scheduler_host,
+        scheduler_port,
+        scheduler_connect_timeout_seconds: 30,
+        vcores,
+        work_dir: args.work_dir.clone(),
+        executor_heartbeat_interval_seconds: 5,
+        override_config_producer: Some(Arc::new(base_config)),
+        override_logical_codec: Some(Arc::new(GridLogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(GridPhysicalCodec::default())),
+        override_function_registry: Some(Arc::new(function_registry())),
+        ..ExecutorProcessConfig::default()
+    };
+    eprintln!(
+        "gridsql executor on {}:{port} (gRPC {grpc_port}), scheduler {}, {vcores} task slots",
+        config.bind_host, args.scheduler
+    );
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| anyhow!("executor: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}

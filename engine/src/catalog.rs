@@ -199,7 +199,7 @@ fn resolve(location: &str, base: &Path) -> String {
 fn one_line(s: &str) -> String {
     s.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('|') && l.trim_start_matches('^') != "")
+        .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.trim_start_matches('^').is_empty())
         .collect::<Vec<_>>()
         .join(" ")
 }

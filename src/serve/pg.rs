@@ -111,12 +111,12 @@ impl Connection {
             ctx: Arc::clone(&ctx),
         });
         let startup = Arc::new(match &state.credentials {
-            Some(c) => Startup::Password(CleartextPasswordAuthStartupHandler::new(
+            Some(c) => Startup::Password(Box::new(CleartextPasswordAuthStartupHandler::new(
                 PasswordSource {
                     credentials: c.clone(),
                 },
                 DefaultServerParameterProvider::default(),
-            )),
+            ))),
             None => Startup::Open(OpenStartup),
         });
         Ok(Connection {
@@ -148,7 +148,9 @@ impl PgWireServerHandlers for Connection {
 /// Startup with or without a password.
 enum Startup {
     Open(OpenStartup),
-    Password(CleartextPasswordAuthStartupHandler<PasswordSource, DefaultServerParameterProvider>),
+    Password(
+        Box<CleartextPasswordAuthStartupHandler<PasswordSource, DefaultServerParameterProvider>>,
+    ),
 }
 
 /// Accepts anyone (the server is bound to loopback).

@@ -47,11 +47,13 @@ pub fn read_region(
     names: Names<'_>,
 ) -> Result<RawBuffer> {
     let rank = layout.shape.len();
+    // Past its HDF5 extent along an unlimited dimension (other variables
+    // grew the dimension), a variable reads as its fill value, as in
+    // libnetcdf; a contiguous variable has no unlimited dimension.
+    let beyond = region.iter().zip(&layout.shape).any(|(r, &s)| r.end > s);
     if region.len() != rank
-        || region
-            .iter()
-            .zip(&layout.shape)
-            .any(|(r, &s)| r.start > r.end || r.end > s)
+        || region.iter().any(|r| r.start > r.end)
+        || (beyond && layout.contiguous)
     {
         return Err(ConnectorError::Chunk {
             dataset: names.dataset.to_string(),
@@ -69,21 +71,41 @@ pub fn read_region(
     }
     let out_shape: Vec<u64> = region.iter().map(|r| r.end - r.start).collect();
     let n = out_shape.iter().product::<u64>() as usize;
-    let mut out = vec![0u8; n * size];
+    let mut out = if beyond {
+        layout.fill.repeat(n)
+    } else {
+        vec![0u8; n * size]
+    };
+    // The part of the region inside the HDF5 extent.
+    let clip: Vec<Range<u64>> = region
+        .iter()
+        .zip(&layout.shape)
+        .map(|(r, &s)| r.start.min(s)..r.end.min(s))
+        .collect();
+    let origin: Vec<u64> = region.iter().map(|r| r.start).collect();
+    let inside = clip.iter().all(|r| r.start < r.end);
     let chunk_elems = layout.chunk.iter().product::<u64>() as usize;
     let grid = layout.grid();
     if n > 0 && layout.contiguous {
         match layout.chunks.first().copied().flatten() {
             Some(c) => read_contiguous(file, layout, c, region, &mut out, names)?,
-            None => copy_chunk(layout, &vec![0; rank], None, region, &out_shape, &mut out),
+            None => copy_chunk(
+                layout,
+                &vec![0; rank],
+                None,
+                &clip,
+                &origin,
+                &out_shape,
+                &mut out,
+            ),
         }
-    } else if n > 0 {
-        let first: Vec<u64> = region
+    } else if n > 0 && inside {
+        let first: Vec<u64> = clip
             .iter()
             .zip(&layout.chunk)
             .map(|(r, c)| r.start / c)
             .collect();
-        let last: Vec<u64> = region
+        let last: Vec<u64> = clip
             .iter()
             .zip(&layout.chunk)
             .map(|(r, c)| (r.end - 1) / c)
@@ -103,7 +125,15 @@ pub fn read_region(
                 )?),
                 None => None,
             };
-            copy_chunk(layout, &pos, bytes.as_deref(), region, &out_shape, &mut out);
+            copy_chunk(
+                layout,
+                &pos,
+                bytes.as_deref(),
+                &clip,
+                &origin,
+                &out_shape,
+                &mut out,
+            );
             if !advance(&mut pos, &first, &last) {
                 break;
             }
@@ -204,13 +234,15 @@ fn read_chunk(
         .map_err(|reason| names.chunk_err(pos, reason))
 }
 
-/// Copies the part of chunk `pos` inside `region` into `out` (the region's
-/// values, C order, stored byte order); `None` writes the fill value.
+/// Copies the part of chunk `pos` inside `clip` into `out` (the values of
+/// the region of shape `out_shape` starting at `origin`, C order, stored
+/// byte order); `None` writes the fill value.
 fn copy_chunk(
     layout: &ChunkLayout,
     pos: &[u64],
     bytes: Option<&[u8]>,
-    region: &[Range<u64>],
+    clip: &[Range<u64>],
+    origin: &[u64],
     out_shape: &[u64],
     out: &mut [u8],
 ) {
@@ -218,10 +250,10 @@ fn copy_chunk(
     let rank = pos.len();
     // The intersection of the chunk with the region, in variable indices.
     let lo: Vec<u64> = (0..rank)
-        .map(|d| (pos[d] * layout.chunk[d]).max(region[d].start))
+        .map(|d| (pos[d] * layout.chunk[d]).max(clip[d].start))
         .collect();
     let hi: Vec<u64> = (0..rank)
-        .map(|d| ((pos[d] + 1) * layout.chunk[d]).min(region[d].end))
+        .map(|d| ((pos[d] + 1) * layout.chunk[d]).min(clip[d].end))
         .collect();
     if rank == 0 {
         match bytes {
@@ -237,7 +269,7 @@ fn copy_chunk(
         let (mut c_off, mut o_off) = (0u64, 0u64);
         for d in 0..rank {
             c_off = c_off * layout.chunk[d] + (idx[d] - pos[d] * layout.chunk[d]);
-            o_off = o_off * out_shape[d] + (idx[d] - region[d].start);
+            o_off = o_off * out_shape[d] + (idx[d] - origin[d]);
         }
         let o = o_off as usize * size;
         match bytes {
@@ -385,6 +417,22 @@ mod tests {
     }
 
     #[test]
+    fn regions_past_the_extent_read_as_fill() {
+        let (file, mut layout) = fixture();
+        // The variable's extent is 3 rows; the dimension grew to 5.
+        layout.shape = vec![3, 7];
+        layout.chunks.truncate(2 * 3);
+        let f = file.as_file();
+        let got = read_region(f, &layout, RawType::I16, &[2..5, 5..7], NAMES).expect("read");
+        let RawBuffer::I16(v) = got else {
+            panic!("type")
+        };
+        assert_eq!(v, vec![205, -999, -999, -999, -999, -999]);
+        let got = read_region(f, &layout, RawType::I16, &[3..5, 0..2], NAMES).expect("read");
+        assert!(matches!(got, RawBuffer::I16(v) if v == vec![-999; 4]));
+    }
+
+    #[test]
     fn contiguous_variables_read_runs() {
         let shape = [3u64, 4, 5];
         let mut file = tempfile::NamedTempFile::new().expect("temp file");
@@ -435,7 +483,7 @@ mod tests {
     fn bad_regions_and_truncated_files_name_the_chunk() {
         let (file, mut layout) = fixture();
         let f = file.as_file();
-        let e = read_region(f, &layout, RawType::I16, &[0..6, 0..7], NAMES).expect_err("outside");
+        let e = read_region(f, &layout, RawType::I16, &[0..5], NAMES).expect_err("rank");
         assert!(e.to_string().contains("outside the shape"), "{e}");
         layout.chunks[4] = Some(StoredChunk {
             offset: 1 << 20,

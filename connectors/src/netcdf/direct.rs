@@ -221,6 +221,18 @@ fn read_chunk(
     pos: &[u64],
     names: Names<'_>,
 ) -> Result<Vec<u8>> {
+    // A damaged index must not make us allocate more than the file holds.
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    if chunk.offset.saturating_add(chunk.size) > file_len {
+        return Err(names.chunk_err(
+            pos,
+            format!(
+                "stored at bytes {}..{}, past the end of the file ({file_len} bytes)",
+                chunk.offset,
+                chunk.offset.saturating_add(chunk.size)
+            ),
+        ));
+    }
     let len = usize::try_from(chunk.size)
         .map_err(|_| names.chunk_err(pos, format!("stored size {}", chunk.size)))?;
     let mut stored = vec![0u8; len];
@@ -493,7 +505,8 @@ mod tests {
         let e = read_region(f, &layout, RawType::I16, &[2..4, 3..6], NAMES).expect_err("short");
         let msg = e.to_string();
         assert!(
-            msg.contains("dataset 'd.nc', variable 'v', chunk [1, 1]"),
+            msg.contains("dataset 'd.nc', variable 'v', chunk [1, 1]")
+                && msg.contains("past the end of the file"),
             "{msg}"
         );
     }

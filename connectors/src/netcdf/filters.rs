@@ -55,7 +55,10 @@ pub fn decode(
 /// Inflates a zlib stream.
 fn inflate(stored: &[u8], expected: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(expected + 4);
+    // A damaged stream may inflate to anything: read at most what a chunk
+    // holds (plus a checksum) and one byte more, which the size check rejects.
     flate2::read::ZlibDecoder::new(stored)
+        .take(expected as u64 + 5)
         .read_to_end(&mut out)
         .map_err(|e| format!("deflate: {e}"))?;
     Ok(out)

@@ -1,12 +1,18 @@
 //! NetCDF beyond the shared files: groups and a julian calendar, NetCDF-3
 //! classic and CDF-5, one file per day as a glob and as a folder (checked
 //! against the single file and against `open_mfdataset`), files that
-//! disagree, truncated files, and lazy opening of collections. Fixtures and
-//! answers come from `tests/xarray/netcdf_fixtures.py`, run at test time.
+//! disagree, truncated files, lazy opening of collections, and NetCDF-4
+//! storage read by the Rust chunk decoder (shuffle, deflate, fletcher32,
+//! big-endian, partial and never-written chunks, contiguous) or handed back
+//! to libnetcdf (szip). Fixtures and answers come from
+//! `tests/xarray/netcdf_fixtures.py`, run at test time.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+
+use gridsql_connectors::netcdf::chunk_index::{IndexError, StoredChunk, read_layout};
+use gridsql_connectors::netcdf::filters::Filter;
 
 use crate::util::{cells_match, data_dir, python, repo, rows_json};
 
@@ -67,6 +73,12 @@ async fn netcdf_fixtures_match_xarray() {
         "tcw_cdf5",
         "daily_glob",
         "daily_dir",
+        "storage_shuf_be",
+        "storage_packed",
+        "storage_sparse",
+        "storage_szipped",
+        "contiguous_c",
+        "contiguous_u",
     ] {
         assert!(
             answers.iter().any(|a| a.name.starts_with(kind)),
@@ -268,4 +280,123 @@ async fn corrupt_netcdf_files_fail_clearly() {
     .await
     .expect("a good file after bad ones");
     assert_eq!(ok, vec![vec![serde_json::json!(325872)]]);
+}
+
+/// The first stored chunk of `variable` in `path` at chunk grid position
+/// `pos`, from the HDF5 chunk index.
+fn stored_chunk(path: &Path, variable: &str, pos: &[u64]) -> StoredChunk {
+    let layout = read_layout(path, "", variable, pos.len()).expect("chunk index");
+    let grid = layout.grid();
+    let linear = pos.iter().zip(&grid).fold(0, |acc, (p, g)| acc * g + p);
+    layout.chunks[linear as usize].expect("a stored chunk")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netcdf4_chunk_index_describes_storage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if fixtures(dir.path()).is_none() {
+        return;
+    }
+    let storage = dir.path().join("storage.nc");
+    let l = read_layout(&storage, "", "shuf_be", 3).expect("shuf_be index");
+    assert_eq!(
+        (l.shape.clone(), l.chunk.clone()),
+        (vec![10, 9, 13], vec![4, 4, 5])
+    );
+    assert!(l.big_endian && l.elem_size == 4 && !l.contiguous);
+    assert_eq!(
+        l.filters,
+        vec![Filter::Fletcher32, Filter::Shuffle(4), Filter::Deflate]
+    );
+    assert_eq!(l.fill, (-9999f32).to_be_bytes().to_vec());
+    assert_eq!(l.chunks.len(), 3 * 3 * 3);
+    assert!(l.chunks.iter().all(Option::is_some), "every chunk written");
+    // Two chunks of `sparse` were written, the others never were; its HDF5
+    // extent stops at the last written step (8) while `time` grew to 10.
+    let l = read_layout(&storage, "", "sparse", 3).expect("sparse index");
+    assert_eq!(l.shape, vec![8, 9, 13]);
+    assert_eq!(l.chunks.len(), 4 * 2 * 3);
+    assert_eq!(l.chunks.iter().filter(|c| c.is_some()).count(), 2);
+    assert!(l.chunks[0].is_some() && l.chunks[3 * 6 + 3 + 2].is_some());
+    assert_eq!(l.fill, (-1.5f64).to_le_bytes().to_vec());
+    // szip is left to libnetcdf.
+    match read_layout(&storage, "", "szipped", 3) {
+        Err(IndexError::Unsupported(why)) => assert!(why.contains("filter 4"), "{why}"),
+        other => panic!("szip must be unsupported, got {other:?}"),
+    }
+    let l = read_layout(&dir.path().join("contiguous.nc"), "", "c", 3).expect("contiguous");
+    assert!(l.contiguous && l.big_endian && l.filters.is_empty());
+    assert_eq!(l.chunks.len(), 1);
+    // Groups: the variable is found under its group's path.
+    let l = read_layout(
+        &dir.path().join("groups_julian.nc"),
+        "Grid/Daily",
+        "temp",
+        3,
+    )
+    .expect("group index");
+    assert_eq!(l.chunk, vec![7, 4, 5]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_netcdf4_chunks_name_file_variable_and_chunk() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if fixtures(dir.path()).is_none() {
+        return;
+    }
+    let storage = dir.path().join("storage.nc");
+    let bytes = std::fs::read(&storage).expect("read");
+    let damage = |name: &str, variable: &str, pos: &[u64]| {
+        let c = stored_chunk(&storage, variable, pos);
+        let mut b = bytes.clone();
+        let (start, len) = (c.offset as usize, c.size as usize);
+        // Keep the zlib header, break the stream after it.
+        for x in &mut b[start + 2..start + len.min(40)] {
+            *x ^= 0x5a;
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, &b).expect("write");
+        path
+    };
+    // A bad deflate stream in chunk [1, 0, 0] of shuf_be.
+    let bad = damage("bad_deflate.nc", "shuf_be", &[1, 0, 0]);
+    let e = query(
+        bad.to_str().expect("utf-8"),
+        BTreeMap::new(),
+        "SELECT avg(shuf_be) FROM t",
+    )
+    .await
+    .expect_err("a damaged chunk must fail");
+    assert!(
+        e.contains("bad_deflate.nc")
+            && e.contains("variable 'shuf_be'")
+            && e.contains("chunk [1, 0, 0]")
+            && e.contains("deflate"),
+        "unclear error: {e}"
+    );
+    // The other variables of the same file still read.
+    let ok = query(
+        bad.to_str().expect("utf-8"),
+        BTreeMap::from([("variables".to_string(), "packed".to_string())]),
+        "SELECT count(packed) FROM t",
+    )
+    .await
+    .expect("an undamaged variable");
+    assert_eq!(ok, vec![vec![serde_json::json!(1161)]]);
+    // Uncompressed data that fails its fletcher32 checksum.
+    let bad = damage("bad_checksum.nc", "packed", &[2, 0, 0]);
+    let e = query(
+        bad.to_str().expect("utf-8"),
+        BTreeMap::from([("variables".to_string(), "packed".to_string())]),
+        "SELECT sum(packed) FROM t",
+    )
+    .await
+    .expect_err("a checksum mismatch must fail");
+    assert!(
+        e.contains("bad_checksum.nc")
+            && e.contains("variable 'packed'")
+            && e.contains("chunk [2, 0, 0]")
+            && e.contains("fletcher32 checksum mismatch"),
+        "unclear error: {e}"
+    );
 }

@@ -6,12 +6,21 @@
 //! dimension ([`collection`]) and reads regions of variables ([`reader`]).
 //! NetCDF-4 chunk shapes drive region planning exactly as Zarr chunks do.
 //!
-//! Reading goes through the netCDF-C library, which serialises every call
-//! behind one process-wide lock; all calls run on one dedicated thread
-//! ([`worker`]) so the lock never stalls the async runtime. Remote files are copied once into a local
-//! cache before libnetcdf opens them (see [`sources`]).
+//! Headers go through the netCDF-C library, which serialises every call
+//! behind one process-wide lock; all its calls run on one dedicated thread
+//! ([`worker`]) so the lock never stalls the async runtime. NetCDF-4 chunks
+//! do not: their offsets come from the HDF5 chunk index ([`chunk_index`],
+//! read once per file and variable), their bytes from positional reads and
+//! their filters are undone in Rust ([`filters`], [`direct`]), so regions
+//! decode in parallel. NetCDF-3 and HDF5 storage the Rust decoder does not
+//! handle still read through libnetcdf. Remote files are copied once into a
+//! local cache before they are opened (see [`sources`]): libhdf5, which
+//! reads the chunk index, needs a local file.
 
+pub mod chunk_index;
 pub mod collection;
+pub mod direct;
+pub mod filters;
 pub mod header;
 pub mod reader;
 pub mod sources;

@@ -10,6 +10,10 @@ Writes into DIR:
   own time units ("days since <that day>"), written in reverse order of modification;
 - tcw_classic.nc, tcw_cdf5.nc: tcw.nc rewritten as NETCDF3_CLASSIC and NETCDF3_64BIT_DATA (CDF-5);
 - mismatch/a.nc, mismatch/b.nc: two files that disagree on a dimension size (gridsql must refuse them);
+- storage.nc: NETCDF4 variables stored every way gridsql's Rust chunk decoder handles or hands back to
+  libnetcdf: shuffle+deflate+fletcher32 big-endian floats, packed int16 with fletcher32 only,
+  partial edge chunks along an unlimited time, chunks never written (fill value), szip (libnetcdf's);
+- contiguous.nc: NETCDF4 contiguous (unchunked) big-endian float64 and unsigned bytes;
 - answers.json: [{"name", "location", "options", "sql", "rows", "rtol"}], each answer computed by xarray on the
   same files (open_dataset / open_mfdataset), values encoded as reference.py encodes them.
 """
@@ -116,6 +120,101 @@ def write_mismatch(out):
         ).to_netcdf(os.path.join(d, name))
 
 
+STORAGE_VARS = ("shuf_be", "packed", "sparse", "szipped")
+
+
+def write_storage(path):
+    import netCDF4
+
+    rng = np.random.default_rng(11)
+    nt, ny, nx = 10, 9, 13
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("lat", ny)
+        nc.createDimension("lon", nx)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "days since 2000-01-01"
+        nc.createVariable("lat", "f4", ("lat",))[:] = np.linspace(-20, 20, ny)
+        nc.createVariable("lon", "f4", ("lon",))[:] = np.linspace(100, 160, nx)
+        dims = ("time", "lat", "lon")
+        # Chunks that cut partial chunks on every dimension, stored big-endian.
+        v = nc.createVariable("shuf_be", "f4", dims, zlib=True, complevel=5, shuffle=True, fletcher32=True,
+                              endian="big", chunksizes=(4, 4, 5), fill_value=np.float32(-9999.0))
+        vals = rng.normal(15, 8, size=(nt, ny, nx)).astype("f4")
+        vals[1, 2:5, 3] = -9999.0
+        vals[7, 0, :] = np.nan
+        v[:] = vals
+        # Fletcher32 alone (netCDF4 drops shuffle without compression), packed int16.
+        p = nc.createVariable("packed", "i2", dims, shuffle=True, fletcher32=True, chunksizes=(3, 9, 13),
+                              fill_value=np.int16(-32767))
+        p.scale_factor = np.float32(0.05)
+        p.add_offset = np.float32(-3.0)
+        p.set_auto_maskandscale(False)
+        raw = rng.integers(-3000, 3000, size=(nt, ny, nx)).astype("i2")
+        raw[4, :, 6] = -32767
+        p[:] = raw
+        # Only two chunks written: the others hold the fill value.
+        sp = nc.createVariable("sparse", "f8", dims, zlib=True, chunksizes=(2, 5, 5), fill_value=-1.5)
+        sp[0:2, 0:5, 0:5] = rng.normal(size=(2, 5, 5))
+        sp[6:8, 5:9, 10:13] = rng.normal(size=(2, 4, 3))
+        # A filter the Rust decoder leaves to libnetcdf.
+        z = nc.createVariable("szipped", "i4", dims, compression="szip", szip_coding="nn",
+                              szip_pixels_per_block=8, chunksizes=(5, 9, 13))
+        z[:] = rng.integers(-100000, 100000, size=(nt, ny, nx)).astype("i4")
+        t[:] = np.arange(nt) * 3.0
+
+
+def write_contiguous(path):
+    import netCDF4
+
+    rng = np.random.default_rng(5)
+    nt, ny, nx = 6, 9, 13
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        for d, n in (("time", nt), ("lat", ny), ("lon", nx)):
+            nc.createDimension(d, n)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "hours since 2001-03-01"
+        t[:] = np.arange(nt) * 6.0
+        nc.createVariable("lat", "f4", ("lat",))[:] = np.linspace(50, 58, ny)
+        nc.createVariable("lon", "f4", ("lon",))[:] = np.linspace(-12, 0, nx)
+        c = nc.createVariable("c", "f8", ("time", "lat", "lon"), contiguous=True, endian="big")
+        c[:] = rng.normal(280, 10, size=(nt, ny, nx))
+        u = nc.createVariable("u", "u1", ("time", "lat", "lon"), contiguous=True, fill_value=np.uint8(255))
+        ub = rng.integers(0, 250, size=(nt, ny, nx)).astype("u1")
+        ub[2, 3, :] = 255
+        u[:] = ub
+
+
+def storage_answers(out, add):
+    """Per variable: totals, per-step means and a box that cuts chunks, as xarray computes them."""
+    for name, variables in (("storage.nc", STORAGE_VARS), ("contiguous.nc", ("c", "u"))):
+        path = os.path.join(out, name)
+        ds = xr.open_dataset(path)
+        tag = name.split(".")[0]
+        opts = {"variables": ",".join(variables)}
+        for v in variables:
+            da = ds[v].astype("f8")
+            add(f"{tag}_{v}_totals", path, f"SELECT count({v}), count(*), sum({v}), min({v}), max({v}) FROM t",
+                [[int(da.count()), int(da.size), float(da.sum()), float(da.min()), float(da.max())]], opts)
+            per_step = da.mean(("lat", "lon"))
+            add(f"{tag}_{v}_per_step", path, f"SELECT time, avg({v}) FROM t GROUP BY time ORDER BY time",
+                rows_by_time(per_step), opts)
+            sel = da.isel(time=slice(1, 5), lat=slice(3, 8), lon=slice(4, 11))
+            add(f"{tag}_{v}_box", path,
+                f"SELECT count({v}), avg({v}), min({v}), max({v}) FROM t WHERE time >= TIMESTAMP '{str(ds.time.values[1])[:19]}' "
+                f"AND time <= TIMESTAMP '{str(ds.time.values[4])[:19]}' AND lat BETWEEN {float(ds.lat[3])} AND {float(ds.lat[7])} "
+                f"AND lon BETWEEN {float(ds.lon[4])} AND {float(ds.lon[10])}",
+                [[int(sel.count()), float(sel.mean()), float(sel.min()), float(sel.max())]], opts)
+            nt = ds.sizes["time"]
+            cells = da.isel(time=slice(nt - 3, nt), lat=slice(0, 3), lon=slice(9, 13)).to_dataframe().reset_index()
+            add(f"{tag}_{v}_cells", path,
+                f"SELECT time, lat, lon, {v} FROM t WHERE time >= TIMESTAMP '{str(ds.time.values[nt - 3])[:19]}' "
+                f"AND lat <= {float(ds.lat[2])} AND lon >= {float(ds.lon[9])} ORDER BY time, lat, lon",
+                [[t, float(la), float(lo), None if np.isnan(x) else float(x)]
+                 for t, la, lo, x in zip(cells.time, cells.lat, cells.lon, cells[v])], opts)
+        ds.close()
+
+
 def answers(data, out):
     cases = []
 
@@ -184,6 +283,7 @@ def answers(data, out):
         [[float(cell.mean()), float(cell.std())]])
     mf.close()
     single.close()
+    storage_answers(out, add)
     with open(os.path.join(out, "answers.json"), "w") as f:
         json.dump(cases, f, indent=1)
     return cases
@@ -199,6 +299,8 @@ def main():
     write_daily(args.data, os.path.join(args.out, "daily"))
     write_tcw_variants(args.data, args.out)
     write_mismatch(args.out)
+    write_storage(os.path.join(args.out, "storage.nc"))
+    write_contiguous(os.path.join(args.out, "contiguous.nc"))
     cases = answers(args.data, args.out)
     print(f"netcdf_fixtures.py: wrote {len(cases)} answers to {args.out}", file=sys.stderr)
 

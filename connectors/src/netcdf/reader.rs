@@ -1,5 +1,11 @@
 //! Reads regions of NetCDF variables, from one file or from the file of a
 //! collection that holds the region along the record dimension.
+//!
+//! NetCDF-4 variables whose storage the Rust decoder handles are read
+//! directly ([`super::direct`]): the chunk index is read once per file and
+//! variable on the libnetcdf thread, then chunks are read and decoded on
+//! blocking threads, several regions at once. Everything else (NetCDF-3,
+//! other HDF5 filters, compact storage) reads through libnetcdf.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -7,6 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use super::chunk_index::{ChunkLayout, IndexError, is_hdf5, read_layout};
+use super::direct::{self, Names};
 use super::header::{open_file, read_region};
 use super::sources::{Source, local_path};
 use super::worker;
@@ -16,6 +24,19 @@ use crate::grid::{GridReader, RawBuffer};
 
 /// Most files kept open at once; past it the open handles are dropped.
 const MAX_OPEN_FILES: usize = 64;
+
+/// Set to `1` to read every variable through libnetcdf (to compare or to
+/// work around a problem of the direct reader).
+pub const LIBNETCDF_ENV: &str = "GRIDSQL_NETCDF_LIBNETCDF";
+
+/// How a variable of one file is read.
+#[derive(Debug, Clone)]
+enum Route {
+    /// Chunks read by offset and decoded in Rust.
+    Direct(Arc<ChunkLayout>, Arc<std::fs::File>),
+    /// Through libnetcdf.
+    Libnetcdf,
+}
 
 /// One file of a dataset and the record indices it holds.
 #[derive(Debug, Clone)]
@@ -37,6 +58,7 @@ pub struct NetcdfReader {
     record_dim: Option<usize>,
     raw: HashMap<String, RawType>,
     open: Mutex<HashMap<usize, Arc<netcdf::File>>>,
+    routes: Mutex<HashMap<(usize, String), Route>>,
 }
 
 impl NetcdfReader {
@@ -56,6 +78,7 @@ impl NetcdfReader {
             record_dim,
             raw,
             open: Mutex::new(HashMap::new()),
+            routes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,6 +110,65 @@ impl NetcdfReader {
             open.insert(i, Arc::clone(&file));
         }
         Ok(file)
+    }
+
+    /// How variable `name` of file `i` is read, deciding it (and reading
+    /// the chunk index) on first use.
+    async fn route(&self, i: usize, name: &str, rank: usize) -> Result<Route> {
+        let key = (i, name.to_string());
+        if let Some(r) = self.routes.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(r);
+        }
+        let route = self.decide(i, name, rank).await?;
+        if let Ok(mut routes) = self.routes.lock() {
+            if routes.len() >= MAX_OPEN_FILES * 16 {
+                routes.clear();
+            }
+            routes.insert(key, route.clone());
+        }
+        Ok(route)
+    }
+
+    /// Reads the chunk index of variable `name` of file `i` when the file is
+    /// NetCDF-4 and its storage is one the Rust decoder handles.
+    async fn decide(&self, i: usize, name: &str, rank: usize) -> Result<Route> {
+        if std::env::var(LIBNETCDF_ENV).is_ok_and(|v| v == "1") {
+            return Ok(Route::Libnetcdf);
+        }
+        let span = self.files.get(i).ok_or_else(|| ConnectorError::Metadata {
+            dataset: self.dataset.clone(),
+            reason: format!("file {i} out of range"),
+        })?;
+        let path = local_path(&span.source).await?;
+        let display = span.source.display.clone();
+        let (group, var) = (self.group.clone(), name.to_string());
+        let found = worker::run(&self.dataset, move || {
+            if !is_hdf5(&path) {
+                return Ok(None);
+            }
+            let layout = read_layout(&path, &group, &var, rank)?;
+            let file = std::fs::File::open(&path)
+                .map_err(|e| IndexError::Failed(format!("cannot open: {e}")))?;
+            Ok(Some((layout, file)))
+        })
+        .await?;
+        Ok(match found {
+            Ok(Some((layout, file))) => Route::Direct(Arc::new(layout), Arc::new(file)),
+            Ok(None) => Route::Libnetcdf,
+            Err(IndexError::Unsupported(why)) => {
+                log::info!(
+                    "dataset '{display}', variable '{name}': read through libnetcdf ({why})"
+                );
+                Route::Libnetcdf
+            }
+            Err(IndexError::Failed(why)) => {
+                log::warn!(
+                    "dataset '{display}', variable '{name}': HDF5 chunk index unreadable, \
+                     reading through libnetcdf: {why}"
+                );
+                Route::Libnetcdf
+            }
+        })
     }
 
     /// The file holding `region` and the region inside that file.
@@ -126,14 +208,29 @@ impl GridReader for NetcdfReader {
                 reason: "not a variable of this dataset".into(),
             })?;
         let (i, local) = self.locate(variable, region)?;
-        let file = self.handle(i).await?;
-        let group = self.group.clone();
         let display = if self.files.len() > 1 {
             self.files[i].source.display.clone()
         } else {
             self.dataset.clone()
         };
         let name = variable.to_string();
+        if let Route::Direct(layout, file) = self.route(i, variable, region.len()).await? {
+            let read = tokio::task::spawn_blocking(move || {
+                let names = Names {
+                    dataset: &display,
+                    variable: &name,
+                };
+                direct::read_region(&file, &layout, raw, &local, names)
+            });
+            return read.await.map_err(|e| ConnectorError::Chunk {
+                dataset: self.dataset.clone(),
+                variable: variable.to_string(),
+                chunk: format!("{region:?}"),
+                reason: format!("decoding task failed: {e}"),
+            })?;
+        }
+        let file = self.handle(i).await?;
+        let group = self.group.clone();
         worker::run(&self.dataset, move || {
             read_region(&file, &group, &display, &name, raw, &local)
         })

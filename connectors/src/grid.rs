@@ -12,7 +12,7 @@ pub mod selection;
 pub mod values;
 
 pub use model::{Dimension, FileSplits, Grid, GridVariable, VariableDecoding};
-pub use plan::{Axis, ChunkGrid, Region, plan_partitions};
+pub use plan::{Axis, ChunkGrid, Region, plan_partitions, select_partitions};
 pub use reader::GridReader;
 pub use selection::Selection;
 pub use values::RawBuffer;

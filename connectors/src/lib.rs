@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod location;
 pub mod netcdf;
 pub mod open;
+pub mod partition_tags;
 pub mod progress;
 pub mod provider;
 mod pushdown;

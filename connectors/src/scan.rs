@@ -50,6 +50,9 @@ pub struct GridScanExec {
     partitions: Vec<Vec<Region>>,
     limit: Option<usize>,
     properties: Arc<PlanProperties>,
+    /// In distributed plans, the partition tags (see
+    /// [`partition_tags`](crate::partition_tags)); never executed.
+    tags: Option<Arc<dyn ExecutionPlan>>,
 }
 
 impl GridScanExec {
@@ -79,6 +82,7 @@ impl GridScanExec {
             partitions,
             limit,
             properties,
+            tags: None,
         })
     }
 
@@ -105,6 +109,29 @@ impl GridScanExec {
     /// The row limit, if any.
     pub fn limit(&self) -> Option<usize> {
         self.limit
+    }
+
+    /// This scan with partition tags as its child, so that a Ballista
+    /// scheduler can give each task its own partitions (see
+    /// [`partition_tags`](crate::partition_tags)).
+    ///
+    /// # Errors
+    /// Too many partitions to tag.
+    pub fn with_partition_tags(&self) -> DfResult<Self> {
+        let mut scan = self.with_partitions(self.partitions.clone())?;
+        scan.tags = Some(crate::partition_tags::tags(self.partitions.len())?);
+        Ok(scan)
+    }
+
+    /// This scan over `partitions` instead, untagged.
+    fn with_partitions(&self, partitions: Vec<Vec<Region>>) -> DfResult<Self> {
+        GridScanExec::try_new(
+            Arc::clone(&self.table),
+            self.projection.clone(),
+            self.selection.clone(),
+            partitions,
+            self.limit,
+        )
     }
 
     fn statistics_for(&self, partition: Option<usize>) -> Statistics {
@@ -242,7 +269,7 @@ impl ExecutionPlan for GridScanExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        self.tags.iter().collect()
     }
 
     fn apply_expressions(
@@ -254,10 +281,17 @@ impl ExecutionPlan for GridScanExec {
 
     fn replace_children(
         self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
+        if children.is_empty() && self.tags.is_none() {
+            return Ok(self);
+        }
+        let (partitions, tags) =
+            crate::partition_tags::retag(&self.partitions, &children, "GridScanExec")?;
+        let mut scan = self.with_partitions(partitions)?;
+        scan.tags = tags;
+        Ok(Arc::new(scan))
     }
 
     fn with_new_children(

@@ -14,15 +14,6 @@ use crate::SessionOptions;
 use crate::codec::{GridLogicalCodec, GridPhysicalCodec};
 use crate::session::session_state;
 
-/// Partitions per scan and per hash shuffle in cluster sessions.
-///
-/// With more, grouped aggregates on Ballista 55 come back with some partial
-/// states merged twice (counts 2x with 3 or 4 partitions, 4x with 8, on two
-/// executors; tests/cluster.rs found it; ungrouped results are right). Until
-/// the cause (in the hash shuffle) is found, cluster plans stay at two
-/// partitions, where every xarray-checked case agrees.
-pub const MAX_CLUSTER_PARTITIONS: usize = 2;
-
 /// A session whose queries run on the Ballista cluster whose scheduler is at
 /// `url` (`df://HOST:PORT`), with gridsql's tables, scans and functions.
 ///
@@ -37,12 +28,12 @@ pub async fn cluster_context(opts: &SessionOptions, url: &str) -> Result<Session
             "cluster URL '{url}' must look like df://HOST:PORT"
         )));
     }
-    let config = with_codecs(
+    let config = with_codecs(static_planner(
         SessionConfig::new_with_ballista()
-            .with_target_partitions(opts.target_partitions.clamp(1, MAX_CLUSTER_PARTITIONS))
+            .with_target_partitions(opts.target_partitions.max(1))
             .with_batch_size(opts.batch_size.max(1))
             .with_information_schema(true),
-    );
+    ));
     let state = session_state(opts, config)?;
     let ctx = SessionContext::remote_with_state(url, state).await?;
     // Ballista rebuilds the state for its planner; register the functions
@@ -66,7 +57,16 @@ pub fn with_codecs(config: SessionConfig) -> SessionConfig {
 /// # Errors
 /// When the runtime cannot be built.
 pub fn scheduler_session(opts: &SessionOptions, config: SessionConfig) -> Result<SessionState> {
-    session_state(opts, with_codecs(config))
+    session_state(opts, with_codecs(static_planner(config)))
+}
+
+/// `config` with Ballista's static planner. Ballista 55's adaptive planner
+/// (its default) plans jobs with its own fixed list of physical optimizer
+/// rules, so the grid aggregate and the partition tags (see
+/// [`crate::tag_partitions`]) never ran on the jobs, only on EXPLAIN; the
+/// static planner uses the session's rules.
+fn static_planner(config: SessionConfig) -> SessionConfig {
+    config.with_ballista_adaptive_query_planner(false)
 }
 
 /// Ballista's functions plus gridsql's, for executors to resolve the

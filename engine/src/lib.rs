@@ -9,6 +9,7 @@ pub mod datasets;
 pub mod describe;
 pub mod grid_aggregate;
 pub mod session;
+pub mod tag_partitions;
 
 pub use catalog::Catalog;
 pub use cluster::cluster_context;

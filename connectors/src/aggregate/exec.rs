@@ -57,6 +57,9 @@ pub struct GridAggregateExec {
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
     partial: bool,
+    /// In distributed plans, the partial aggregate's partition tags (see
+    /// [`partition_tags`](crate::partition_tags)); never executed.
+    tags: Option<Arc<dyn ExecutionPlan>>,
 }
 
 /// Columns of DataFusion's partial state of an aggregate: `avg` keeps a
@@ -82,33 +85,7 @@ impl GridAggregateExec {
         aggs: Vec<AggSpec>,
         schema: SchemaRef,
     ) -> DfResult<Self> {
-        let n = groups.groups().unwrap_or(usize::MAX);
-        if n > MAX_DENSE_GROUPS {
-            return Err(DataFusionError::Plan(format!(
-                "{n} groups are too many for a grid aggregate"
-            )));
-        }
-        if schema.fields().len() != groups.keys.len() + aggs.len() {
-            return Err(DataFusionError::Internal(
-                "grid aggregate schema does not fit its spec".into(),
-            ));
-        }
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        Ok(GridAggregateExec {
-            table,
-            selection,
-            partitions,
-            groups,
-            aggs,
-            schema,
-            properties,
-            partial: false,
-        })
+        Self::build(table, selection, partitions, groups, aggs, schema, false)
     }
 
     /// The partial half of an aggregate, for a cluster: one output partition
@@ -128,21 +105,70 @@ impl GridAggregateExec {
         aggs: Vec<AggSpec>,
         schema: SchemaRef,
     ) -> DfResult<Self> {
+        Self::build(table, selection, partitions, groups, aggs, schema, true)
+    }
+
+    /// This partial aggregate with partition tags as its child, so that a
+    /// Ballista scheduler can give each task its own partitions (see
+    /// [`partition_tags`](crate::partition_tags)). A final aggregate has one
+    /// partition and comes back untagged.
+    ///
+    /// # Errors
+    /// Too many partitions to tag.
+    pub fn with_partition_tags(&self) -> DfResult<Self> {
+        let mut agg = self.with_partitions(self.partitions.clone())?;
+        if self.partial {
+            agg.tags = Some(crate::partition_tags::tags(self.partitions.len())?);
+        }
+        Ok(agg)
+    }
+
+    /// This aggregate over `partitions` instead, untagged.
+    fn with_partitions(&self, partitions: Vec<Vec<Region>>) -> DfResult<Self> {
+        Self::build(
+            Arc::clone(&self.table),
+            self.selection.clone(),
+            partitions,
+            self.groups.clone(),
+            self.aggs.clone(),
+            Arc::clone(&self.schema),
+            self.partial,
+        )
+    }
+
+    /// Checks the group count and the schema against the spec; a partial
+    /// aggregate has one output partition per scan partition, a final one
+    /// a single partition.
+    fn build(
+        table: Arc<GridTable>,
+        selection: Selection,
+        partitions: Vec<Vec<Region>>,
+        groups: GroupSpec,
+        aggs: Vec<AggSpec>,
+        schema: SchemaRef,
+        partial: bool,
+    ) -> DfResult<Self> {
         let n = groups.groups().unwrap_or(usize::MAX);
         if n > MAX_DENSE_GROUPS {
             return Err(DataFusionError::Plan(format!(
                 "{n} groups are too many for a grid aggregate"
             )));
         }
-        let width: usize = aggs.iter().map(|a| state_width(a.func)).sum();
-        if schema.fields().len() != groups.keys.len() + width {
-            return Err(DataFusionError::Internal(
-                "partial grid aggregate schema does not fit its spec".into(),
-            ));
+        let values: usize = if partial {
+            aggs.iter().map(|a| state_width(a.func)).sum()
+        } else {
+            aggs.len()
+        };
+        if schema.fields().len() != groups.keys.len() + values {
+            return Err(DataFusionError::Internal(format!(
+                "{}grid aggregate schema does not fit its spec",
+                if partial { "partial " } else { "" }
+            )));
         }
+        let output_partitions = if partial { partitions.len().max(1) } else { 1 };
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(partitions.len().max(1)),
+            Partitioning::UnknownPartitioning(output_partitions),
             EmissionType::Final,
             Boundedness::Bounded,
         ));
@@ -154,7 +180,8 @@ impl GridAggregateExec {
             aggs,
             schema,
             properties,
-            partial: true,
+            partial,
+            tags: None,
         })
     }
 
@@ -204,17 +231,7 @@ impl GridAggregateExec {
                 columns.extend(st.partial(&ids, &state_fields[at..at + w])?);
                 at += w;
             }
-            let batch = RecordBatch::try_new_with_options(
-                out_schema,
-                columns,
-                &arrow::array::RecordBatchOptions::new().with_row_count(Some(ids.len())),
-            )?;
-            let n = batch.num_rows();
-            let batches: Vec<DfResult<RecordBatch>> = (0..n)
-                .step_by(batch_size)
-                .map(|s| Ok(batch.slice(s, batch_size.min(n - s))))
-                .collect();
-            Ok::<_, DataFusionError>(stream::iter(batches))
+            sliced(out_schema, columns, ids.len(), batch_size)
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             schema,
@@ -322,6 +339,26 @@ impl GridAggregateExec {
     }
 }
 
+/// `columns` of `rows` rows as a stream of batches of at most `batch_size`
+/// rows (a grid aggregate emits all its groups at once).
+fn sliced(
+    schema: SchemaRef,
+    columns: Vec<ArrayRef>,
+    rows: usize,
+    batch_size: usize,
+) -> DfResult<stream::Iter<std::vec::IntoIter<DfResult<RecordBatch>>>> {
+    let batch = RecordBatch::try_new_with_options(
+        schema,
+        columns,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?;
+    let batches: Vec<DfResult<RecordBatch>> = (0..rows)
+        .step_by(batch_size)
+        .map(|s| Ok(batch.slice(s, batch_size.min(rows - s))))
+        .collect();
+    Ok(stream::iter(batches))
+}
+
 /// Reads and accumulates one partition's regions.
 async fn run_partition(
     table: Arc<GridTable>,
@@ -418,7 +455,7 @@ impl ExecutionPlan for GridAggregateExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        self.tags.iter().collect()
     }
 
     fn apply_expressions(
@@ -430,10 +467,17 @@ impl ExecutionPlan for GridAggregateExec {
 
     fn replace_children(
         self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
+        if children.is_empty() && self.tags.is_none() {
+            return Ok(self);
+        }
+        let (partitions, tags) =
+            crate::partition_tags::retag(&self.partitions, &children, "GridAggregateExec")?;
+        let mut agg = self.with_partitions(partitions)?;
+        agg.tags = tags;
+        Ok(Arc::new(agg))
     }
 
     fn with_new_children(
@@ -507,17 +551,7 @@ impl ExecutionPlan for GridAggregateExec {
             for (st, ty) in merged.states.iter().zip(&out_types) {
                 columns.push(st.finish(&ids, ty)?);
             }
-            let batch = RecordBatch::try_new_with_options(
-                Arc::clone(&schema),
-                columns,
-                &arrow::array::RecordBatchOptions::new().with_row_count(Some(ids.len())),
-            )?;
-            let n = batch.num_rows();
-            let batches: Vec<DfResult<RecordBatch>> = (0..n)
-                .step_by(batch_size)
-                .map(|s| Ok(batch.slice(s, batch_size.min(n - s))))
-                .collect();
-            Ok::<_, DataFusionError>(stream::iter(batches))
+            sliced(Arc::clone(&schema), columns, ids.len(), batch_size)
         };
         let stream = stream::once(fut).try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(

@@ -159,6 +159,31 @@ pub fn plan_partitions(regions: Vec<Region>, target: usize) -> Vec<Vec<Region>> 
     parts
 }
 
+/// The partitions `keep` of `partitions`, in that order: what one task of a
+/// distributed stage runs when the scheduler gives it a slice of a scan's
+/// partitions (position `i` of the result is partition `keep[i]`).
+///
+/// # Errors
+/// A partition index past the end: the plan the scheduler sliced and the
+/// one this process decoded disagree, and reading on would lose or repeat
+/// rows.
+pub fn select_partitions(
+    partitions: &[Vec<Region>],
+    keep: &[usize],
+    owner: &str,
+) -> datafusion::error::Result<Vec<Vec<Region>>> {
+    keep.iter()
+        .map(|&p| {
+            partitions.get(p).cloned().ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal(format!(
+                    "{owner}: partition {p} asked for, but the plan has {}",
+                    partitions.len()
+                ))
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::{ChildrenPropertiesMode, ExecutionPlan, ReplaceChildrenOptions};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use gridsql_connectors::aggregate::{AggSpec, GridAggregateExec, GroupSpec};
 use gridsql_connectors::reopen::open_cached;
@@ -153,7 +153,19 @@ impl PhysicalExtensionCodec for GridPhysicalCodec {
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match wire::decode::<PlanNode>(buf) {
-            Some(node) => Self::from_wire(node?, ctx),
+            Some(node) => {
+                let plan = Self::from_wire(node?, ctx)?;
+                // The partition tags of a distributed plan, already cut to
+                // this task's partitions by the scheduler.
+                if inputs.is_empty() {
+                    Ok(plan)
+                } else {
+                    plan.replace_children(
+                        inputs.to_vec(),
+                        ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+                    )
+                }
+            }
             None => self.inner.try_decode(buf, inputs, ctx, proto_converter),
         }
     }

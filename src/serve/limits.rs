@@ -3,9 +3,11 @@
 //!
 //! A query holds its slot (a semaphore permit) and runs under its deadline
 //! until its result stream ends or is dropped (the client went away or
-//! cancelled), so a cancelled query frees its slot at once. A query that
-//! waits for a slot longer than the time limit fails with a "server busy"
-//! error instead of queueing forever.
+//! cancelled), so a cancelled query frees its slot at once. A client that
+//! stops reading without going away loses the slot at the deadline all the
+//! same (a watchdog takes it back; its next read gets the time-limit
+//! error). A query that waits for a slot longer than the time limit fails
+//! with a "server busy" error instead of queueing forever.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -37,9 +39,17 @@ pub(crate) struct QueryLimits {
 /// A running query's slot and deadline.
 #[derive(Debug)]
 pub(crate) struct Admission {
-    _permit: OwnedSemaphorePermit,
+    /// The slot; shared with the watchdog, which empties it at the deadline.
+    _permit: Arc<std::sync::Mutex<Option<OwnedSemaphorePermit>>>,
+    watchdog: tokio::task::AbortHandle,
     deadline: Instant,
     timeout: Duration,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.watchdog.abort();
+    }
 }
 
 impl QueryLimits {
@@ -65,11 +75,25 @@ impl QueryLimits {
     pub(crate) async fn admit(&self) -> Result<Admission, String> {
         let deadline = Instant::now() + self.timeout;
         match tokio::time::timeout_at(deadline, Arc::clone(&self.slots).acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(Admission {
-                _permit: permit,
-                deadline,
-                timeout: self.timeout,
-            }),
+            Ok(Ok(permit)) => {
+                let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
+                let slot = Arc::downgrade(&permit);
+                let watchdog = tokio::spawn(async move {
+                    tokio::time::sleep_until(deadline).await;
+                    if let Some(slot) = slot.upgrade()
+                        && let Ok(mut held) = slot.lock()
+                    {
+                        held.take();
+                    }
+                })
+                .abort_handle();
+                Ok(Admission {
+                    _permit: permit,
+                    watchdog,
+                    deadline,
+                    timeout: self.timeout,
+                })
+            }
             Ok(Err(_)) => Err("the server is shutting down".into()),
             Err(_) => Err(format!(
                 "server busy: {} queries are running and none finished within the {}s query \
@@ -206,5 +230,17 @@ mod tests {
             |m| m,
         ));
         assert_eq!(limits.running(), 0);
+        // a stream nobody reads loses its slot at the deadline
+        let c = limits.admit().await.unwrap();
+        let mut stalled = Limited::new(
+            futures::stream::pending::<Result<u8, String>>(),
+            c,
+            |m| m,
+        );
+        assert_eq!(limits.running(), 1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(limits.running(), 0, "a stalled reader kept its slot");
+        let e = stalled.next().await.unwrap().unwrap_err();
+        assert!(e.contains("time limit"), "{e}");
     }
 }

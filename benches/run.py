@@ -54,17 +54,28 @@ def result_of(out):
     sys.exit(f"no RESULT line in:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
 
 
-def build_gridsql():
-    out = subprocess.run(["cargo", "bench", "--bench", "grid_queries", "--no-run", "--message-format=json"],
+def build_release(cargo_args, target):
+    """Builds `target` in the release profile with `cargo_args`; returns the executable."""
+    out = subprocess.run(["cargo", *cargo_args, "--message-format=json"],
                          cwd=REPO, capture_output=True, text=True)
     if out.returncode != 0:
-        sys.exit(f"cargo bench --no-run failed:\n{out.stderr[-4000:]}")
+        sys.exit(f"cargo {' '.join(cargo_args)} failed:\n{out.stderr[-4000:]}")
     for line in out.stdout.splitlines():
         msg = json.loads(line)
-        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "grid_queries" \
+        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == target \
                 and msg.get("executable"):
             return msg["executable"]
-    sys.exit("cannot find the grid_queries executable")
+    sys.exit(f"cannot find the {target} executable")
+
+
+def build_gridsql():
+    """The timing binary, benches/grid_queries.rs."""
+    return build_release(["bench", "--bench", "grid_queries", "--no-run"], "grid_queries")
+
+
+def build_gridsql_binary():
+    """The gridsql binary (scheduler and executors of the cluster suite)."""
+    return build_release(["build", "--release", "--bin", "gridsql"], "gridsql")
 
 
 def gridsql_one(exe, location, sql, runs, cluster=None):
@@ -72,19 +83,6 @@ def gridsql_one(exe, location, sql, runs, cluster=None):
     if cluster:
         cmd += ["--cluster", cluster]
     return result_of(sh(cmd))
-
-
-def build_gridsql_binary():
-    out = subprocess.run(["cargo", "build", "--release", "--bin", "gridsql", "--message-format=json"],
-                         cwd=REPO, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"cargo build --release failed:\n{out.stderr[-4000:]}")
-    for line in out.stdout.splitlines():
-        msg = json.loads(line)
-        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "gridsql" \
-                and msg.get("executable"):
-            return msg["executable"]
-    sys.exit("cannot find the gridsql executable")
 
 
 def free_port():

@@ -16,7 +16,13 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Warnings, plus each retry of an object-store request (object_store
+    // logs them at info level), so that a flaky store is reported even when
+    // its query succeeds. RUST_LOG overrides this.
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,object_store::client::retry=info"),
+    )
+    .init();
     let args = cli::Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -310,7 +310,8 @@ fn flaky_store_is_retried_and_answers_like_xarray() {
         Q1,
         &[
             ("GRIDSQL_STORE_RETRIES", "4"),
-            ("RUST_LOG", "error,object_store=info"),
+            // The binary's default filter (the harness sets RUST_LOG=error).
+            ("RUST_LOG", "warn,object_store::client::retry=info"),
         ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
@@ -327,6 +328,12 @@ fn flaky_store_is_retried_and_answers_like_xarray() {
     );
     // Every object failed twice before it was served: each was retried.
     assert_eq!(errors, 2 * paths, "every object's first two requests fail");
+    // ... and each retry was reported on stderr.
+    let reported = err.lines().filter(|l| l.contains("backing off")).count();
+    assert_eq!(
+        reported, errors,
+        "every retry is reported on stderr: {err}"
+    );
     assert!(paths >= 5, "metadata and chunks were read: {paths} objects");
     assert_eq!(got.len(), want.len(), "{got:?} vs xarray {want:?}");
     for ((gt, gv), (wt, wv)) in got.iter().zip(&want) {
@@ -516,6 +523,60 @@ mod memory {
             "the sort under 64 MiB failed: {err}"
         );
         assert!(tight.stdout == free.stdout, "same rows under the limit");
+    }
+
+    /// A sort that does not fit its pool spills to disk: in one partition,
+    /// with the external sort's merge reservation lowered from 10 MB to 4 MB
+    /// (a `SET` any client can send), the whole-table sort under a 16 MiB
+    /// pool writes spill files (EXPLAIN ANALYZE counts them) and returns
+    /// exactly the unlimited sort's rows.
+    #[test]
+    fn sort_spills_to_disk_and_answers_the_same() {
+        let sort = "SELECT time, latitude, longitude, tcw FROM t \
+                    ORDER BY tcw, time, latitude, longitude";
+        let set = "SET datafusion.execution.sort_spill_reservation_bytes = 4194304";
+        let tight = ["--memory-limit", "16M", "--partitions", "1"];
+        let Some(free) = run_local(&[], sort) else {
+            return;
+        };
+        assert!(
+            free.status.success(),
+            "{}",
+            String::from_utf8_lossy(&free.stderr)
+        );
+        let Some(analyzed) = run_local(&tight, &format!("{set}; EXPLAIN ANALYZE {sort}")) else {
+            return;
+        };
+        let plan = String::from_utf8_lossy(&analyzed.stdout);
+        assert!(
+            analyzed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&analyzed.stderr)
+        );
+        let spills: u64 = plan
+            .match_indices("spill_count=")
+            .filter_map(|(at, key)| {
+                let digits: String = plan[at + key.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse::<u64>().ok()
+            })
+            .sum();
+        eprintln!("sort under 16 MiB: {spills} spills");
+        assert!(spills > 0, "the sort did not spill under 16 MiB:\n{plan}");
+        let Some(tight) = run_local(&tight, &format!("{set}; {sort}")) else {
+            return;
+        };
+        assert!(
+            tight.status.success(),
+            "the spilling sort failed: {}",
+            String::from_utf8_lossy(&tight.stderr)
+        );
+        assert!(
+            tight.stdout.ends_with(&free.stdout),
+            "the spilling sort's rows differ from the unlimited sort's"
+        );
     }
 
     /// A grid aggregate over every cell (325,872 groups) needs ~5 MB of dense

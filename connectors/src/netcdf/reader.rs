@@ -90,17 +90,22 @@ impl NetcdfReader {
         self
     }
 
+    /// The local path (remote files: the cached copy) and the display name
+    /// of file `i`.
+    async fn local_file(&self, i: usize) -> Result<(std::path::PathBuf, String)> {
+        let span = self.files.get(i).ok_or_else(|| ConnectorError::Metadata {
+            dataset: self.dataset.clone(),
+            reason: format!("file {i} out of range"),
+        })?;
+        Ok((local_path(&span.source).await?, span.source.display.clone()))
+    }
+
     /// The open handle of file `i`, opening it when needed.
     async fn handle(&self, i: usize) -> Result<Arc<netcdf::File>> {
         if let Some(h) = self.open.lock().ok().and_then(|o| o.get(&i).cloned()) {
             return Ok(h);
         }
-        let span = self.files.get(i).ok_or_else(|| ConnectorError::Metadata {
-            dataset: self.dataset.clone(),
-            reason: format!("file {i} out of range"),
-        })?;
-        let path = local_path(&span.source).await?;
-        let display = span.source.display.clone();
+        let (path, display) = self.local_file(i).await?;
         let file = worker::run(&self.dataset, move || open_file(&path, &display)).await??;
         let file = Arc::new(file);
         if let Ok(mut open) = self.open.lock() {
@@ -135,12 +140,7 @@ impl NetcdfReader {
         if std::env::var(LIBNETCDF_ENV).is_ok_and(|v| v == "1") {
             return Ok(Route::Libnetcdf);
         }
-        let span = self.files.get(i).ok_or_else(|| ConnectorError::Metadata {
-            dataset: self.dataset.clone(),
-            reason: format!("file {i} out of range"),
-        })?;
-        let path = local_path(&span.source).await?;
-        let display = span.source.display.clone();
+        let (path, display) = self.local_file(i).await?;
         let (group, var) = (self.group.clone(), name.to_string());
         let found = worker::run(&self.dataset, move || {
             if !is_hdf5(&path) {

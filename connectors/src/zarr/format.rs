@@ -255,10 +255,7 @@ fn describe(
     };
     Ok((
         var,
-        ZarrVariable {
-            array: Arc::new(array),
-            raw,
-        },
+        ZarrVariable::new(array, raw),
     ))
 }
 

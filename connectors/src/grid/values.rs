@@ -47,71 +47,7 @@ macro_rules! with_raw {
     };
 }
 
-/// The values of `region` out of a C-order block of `outer` (`region` lies
-/// inside `outer`), copied a run of the last dimension at a time. A block
-/// shorter than `outer` gives a shorter result, which readers report.
-pub fn sub_block<T: Copy>(values: &[T], outer: &[Range<u64>], region: &[Range<u64>]) -> Vec<T> {
-    let n = outer.len();
-    let len = |r: &Range<u64>| usize::try_from(r.end.saturating_sub(r.start)).unwrap_or(usize::MAX);
-    let lens: Vec<usize> = region.iter().map(len).collect();
-    let total = lens.iter().try_fold(1usize, |a, &l| a.checked_mul(l)).unwrap_or(0);
-    if n == 0 || region.len() != n || total == 0 {
-        return Vec::new();
-    }
-    let shape: Vec<usize> = outer.iter().map(len).collect();
-    let mut strides = vec![1usize; n];
-    for d in (0..n - 1).rev() {
-        strides[d] = strides[d + 1].saturating_mul(shape[d + 1]);
-    }
-    let offsets: Vec<usize> = region
-        .iter()
-        .zip(outer)
-        .map(|(r, o)| usize::try_from(r.start.saturating_sub(o.start)).unwrap_or(usize::MAX))
-        .collect();
-    let run = lens[n - 1];
-    let mut out = Vec::with_capacity(total);
-    let mut index = vec![0usize; n - 1];
-    loop {
-        let at = (0..n - 1).fold(offsets[n - 1], |at, d| {
-            at.saturating_add((offsets[d] + index[d]).saturating_mul(strides[d]))
-        });
-        match values.get(at..at.saturating_add(run)) {
-            Some(run) => out.extend_from_slice(run),
-            None => return out,
-        }
-        // The next run: an odometer over all dimensions but the last.
-        let mut d = n - 1;
-        loop {
-            if d == 0 {
-                return out;
-            }
-            d -= 1;
-            index[d] += 1;
-            if index[d] < lens[d] {
-                break;
-            }
-            index[d] = 0;
-        }
-    }
-}
-
 impl RawBuffer {
-    /// The values of `region` out of this block of `outer` (see [`sub_block`]).
-    pub fn sub_block(&self, outer: &[Range<u64>], region: &[Range<u64>]) -> RawBuffer {
-        match self {
-            RawBuffer::I8(v) => RawBuffer::I8(sub_block(v, outer, region)),
-            RawBuffer::I16(v) => RawBuffer::I16(sub_block(v, outer, region)),
-            RawBuffer::I32(v) => RawBuffer::I32(sub_block(v, outer, region)),
-            RawBuffer::I64(v) => RawBuffer::I64(sub_block(v, outer, region)),
-            RawBuffer::U8(v) => RawBuffer::U8(sub_block(v, outer, region)),
-            RawBuffer::U16(v) => RawBuffer::U16(sub_block(v, outer, region)),
-            RawBuffer::U32(v) => RawBuffer::U32(sub_block(v, outer, region)),
-            RawBuffer::U64(v) => RawBuffer::U64(sub_block(v, outer, region)),
-            RawBuffer::F32(v) => RawBuffer::F32(sub_block(v, outer, region)),
-            RawBuffer::F64(v) => RawBuffer::F64(sub_block(v, outer, region)),
-        }
-    }
-
     /// Number of values.
     pub fn len(&self) -> usize {
         with_raw!(self, v => v.len())
@@ -172,21 +108,4 @@ pub fn decode_time(array: ArrayRef, decoding: &VariableDecoding) -> Result<Array
         .collect();
     debug_assert_eq!(out.len(), array.len());
     Ok(Arc::new(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sub_block_copies_the_region_out_of_its_block() {
-        // A 2 x 3 x 4 block at offset (10, 20, 30), values 0..24 in C order.
-        let outer = [10..12, 20..23, 30..34];
-        let values: Vec<u32> = (0..24).collect();
-        let got = sub_block(&values, &outer, &[11..12, 21..23, 31..33]);
-        assert_eq!(got, vec![12 + 4 + 1, 12 + 4 + 2, 12 + 8 + 1, 12 + 8 + 2]);
-        assert_eq!(sub_block(&values, &outer, &outer), values);
-        assert_eq!(sub_block(&values[..5], &outer, &outer), values[..4].to_vec());
-        assert!(sub_block(&values, &outer, &[10..10, 20..23, 30..34]).is_empty());
-    }
 }

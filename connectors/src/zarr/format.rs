@@ -255,7 +255,10 @@ fn describe(
     };
     Ok((
         var,
-        ZarrVariable::new(array, raw),
+        ZarrVariable {
+            array: Arc::new(array),
+            raw,
+        },
     ))
 }
 

@@ -23,54 +23,6 @@ pub struct ZarrVariable {
     pub array: Arc<ZarrArray>,
     /// Stored element type.
     pub raw: RawType,
-    /// Whether part of a chunk is best read as whole runs of its inner
-    /// dimensions (see [`read_hull`]): blosc chunks without sharding or
-    /// transposition.
-    pub read_hull: bool,
-}
-
-impl ZarrVariable {
-    /// A variable of `array`, stored as `raw`.
-    pub fn new(array: ZarrArray, raw: RawType) -> Self {
-        let metadata = serde_json::to_string(&array.metadata()).unwrap_or_default();
-        let read_hull = metadata.contains("\"blosc\"")
-            && !metadata.contains("sharding_indexed")
-            && !metadata.contains("transpose")
-            && !metadata.contains("\"order\":\"F\"");
-        ZarrVariable {
-            array: Arc::new(array),
-            raw,
-            read_hull,
-        }
-    }
-}
-
-/// The part of `region`'s chunk to decode for `region`: `region` itself,
-/// widened to the whole chunk in every dimension after the first one it
-/// cuts, so that the wanted values lie in a few contiguous runs of the
-/// chunk (one per index of the outer dimensions).
-///
-/// zarrs decodes part of a blosc chunk with one `blosc_getitem` per
-/// contiguous run, and each call decompresses every blosc block it touches:
-/// a box of 120 x 240 cells in a 5 x 720 x 1440 chunk is 600 runs, most
-/// blocks decompressed many times over (Q3 of the benchmark spent 44% of its
-/// time in LZ4). Widened to 5 runs, each block is decompressed once.
-///
-/// `None` when the region is a whole chunk, spans chunks, or is already
-/// its own hull.
-pub fn read_hull(array: &ZarrArray, region: &[Range<u64>]) -> Option<Vec<Range<u64>>> {
-    let subset = ArraySubset::new_with_ranges(region);
-    let chunks = array.chunks_in_array_subset(&subset).ok()??;
-    if chunks.num_elements() != 1 {
-        return None;
-    }
-    let chunk = array.chunk_subset_bounded(chunks.start()).ok()?.to_ranges();
-    let first_cut = region.iter().zip(&chunk).position(|(r, c)| r != c)?;
-    let mut hull = region.to_vec();
-    for d in first_cut + 1..hull.len() {
-        hull[d] = chunk[d].clone();
-    }
-    (hull != region).then_some(hull)
 }
 
 /// Reads regions of a store's arrays.
@@ -98,22 +50,6 @@ impl ZarrReader {
     /// # Errors
     /// Storage or codec errors, naming the chunk where the region starts.
     pub async fn read_array(
-        dataset: &str,
-        name: &str,
-        var: &ZarrVariable,
-        region: &[Range<u64>],
-    ) -> Result<RawBuffer> {
-        if var.read_hull
-            && let Some(hull) = read_hull(&var.array, region)
-        {
-            let block = Self::read_subset(dataset, name, var, &hull).await?;
-            return Ok(block.sub_block(&hull, region));
-        }
-        Self::read_subset(dataset, name, var, region).await
-    }
-
-    /// Reads exactly `region` of an already opened array.
-    async fn read_subset(
         dataset: &str,
         name: &str,
         var: &ZarrVariable,

@@ -330,10 +330,7 @@ fn flaky_store_is_retried_and_answers_like_xarray() {
     assert_eq!(errors, 2 * paths, "every object's first two requests fail");
     // ... and each retry was reported on stderr.
     let reported = err.lines().filter(|l| l.contains("backing off")).count();
-    assert_eq!(
-        reported, errors,
-        "every retry is reported on stderr: {err}"
-    );
+    assert_eq!(reported, errors, "every retry is reported on stderr: {err}");
     assert!(paths >= 5, "metadata and chunks were read: {paths} objects");
     assert_eq!(got.len(), want.len(), "{got:?} vs xarray {want:?}");
     for ((gt, gv), (wt, wv)) in got.iter().zip(&want) {

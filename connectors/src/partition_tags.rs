@@ -59,11 +59,11 @@ pub fn tags(n: usize) -> DfResult<Arc<dyn ExecutionPlan>> {
 /// `plan` is not a tag scan.
 pub fn tagged(plan: &Arc<dyn ExecutionPlan>) -> DfResult<Vec<usize>> {
     let memory = memory_source(plan).ok_or_else(|| {
-            DataFusionError::Internal(format!(
-                "a grid node's child must be its partition tags, not {}",
-                plan.name()
-            ))
-        })?;
+        DataFusionError::Internal(format!(
+            "a grid node's child must be its partition tags, not {}",
+            plan.name()
+        ))
+    })?;
     let mut out = Vec::new();
     for batch in memory.partitions().iter().flatten() {
         let numbers = batch
@@ -80,7 +80,10 @@ pub fn tagged(plan: &Arc<dyn ExecutionPlan>) -> DfResult<Vec<usize>> {
 
 /// The in-memory source of `plan`, if it is an in-memory scan.
 fn memory_source(plan: &Arc<dyn ExecutionPlan>) -> Option<&MemorySourceConfig> {
-    let source: &dyn std::any::Any = plan.downcast_ref::<DataSourceExec>()?.data_source().as_ref();
+    let source: &dyn std::any::Any = plan
+        .downcast_ref::<DataSourceExec>()?
+        .data_source()
+        .as_ref();
     source.downcast_ref::<MemorySourceConfig>()
 }
 
@@ -101,7 +104,8 @@ pub fn retag(
         [] => Ok((partitions.to_vec(), None)),
         [child] => {
             let keep = tagged(child)?;
-            let identity = keep.len() == partitions.len() && keep.iter().enumerate().all(|(i, &k)| i == k);
+            let identity =
+                keep.len() == partitions.len() && keep.iter().enumerate().all(|(i, &k)| i == k);
             if identity {
                 return Ok((partitions.to_vec(), Some(Arc::clone(child))));
             }
@@ -137,7 +141,10 @@ mod tests {
         // What the scheduler hands back for a task given partitions 1 and 3.
         let memory = tags(4).expect("tags");
         let config = memory_source(&memory).expect("memory scan").clone();
-        let kept: Vec<_> = [1, 3].iter().map(|&i| config.partitions()[i].clone()).collect();
+        let kept: Vec<_> = [1, 3]
+            .iter()
+            .map(|&i| config.partitions()[i].clone())
+            .collect();
         let sliced: Arc<dyn ExecutionPlan> =
             MemorySourceConfig::try_new_exec(&kept, config.original_schema(), None).expect("slice");
         let (p, t) = retag(&all, &[sliced], "test").expect("retag");
@@ -152,6 +159,9 @@ mod tests {
     #[test]
     fn a_tag_past_the_end_is_an_error() {
         let err = retag(&parts(2), &[tags(3).expect("tags")], "GridScanExec").unwrap_err();
-        assert!(err.to_string().contains("GridScanExec: partition 2"), "{err}");
+        assert!(
+            err.to_string().contains("GridScanExec: partition 2"),
+            "{err}"
+        );
     }
 }

@@ -101,8 +101,8 @@ pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<Ses
         ));
     }
     if opts.distributed {
-        builder =
-            builder.with_physical_optimizer_rule(Arc::new(crate::tag_partitions::TagGridPartitions));
+        builder = builder
+            .with_physical_optimizer_rule(Arc::new(crate::tag_partitions::TagGridPartitions));
     }
     // Functions are registered through a context so that table functions,
     // which have no builder method, come along.

@@ -232,11 +232,7 @@ mod tests {
         assert_eq!(limits.running(), 0);
         // a stream nobody reads loses its slot at the deadline
         let c = limits.admit().await.unwrap();
-        let mut stalled = Limited::new(
-            futures::stream::pending::<Result<u8, String>>(),
-            c,
-            |m| m,
-        );
+        let mut stalled = Limited::new(futures::stream::pending::<Result<u8, String>>(), c, |m| m);
         assert_eq!(limits.running(), 1);
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(limits.running(), 0, "a stalled reader kept its slot");

@@ -633,8 +633,17 @@ fn query_limits_memory_timeout_busy_and_cancel() {
         after_cancel < 5.0,
         "the cancelled query still held the slot: {after_cancel}s"
     );
+    // The holder stalls after its first batch; the watchdog takes its slot
+    // back at its deadline, a moment before the waiter's own deadline (both
+    // 6 s, the waiter started later): the waiter is refused as busy, or gets
+    // the slot with almost no time left and is stopped at its limit. Never
+    // an answer after waiting on a stalled client, never a hang. (The busy
+    // message itself: `serve::limits` unit test `slots_and_deadline`.)
     let e = error_of(&out, "busy");
-    assert!(e.contains("server busy"), "busy: {e}");
+    assert!(
+        e.contains("server busy") || e.contains("time limit"),
+        "busy: {e}"
+    );
     let e = error_of(&out, "rest2");
     assert!(e.contains("time limit"), "timeout: {e}");
     assert_rows(&out, "after_timeout", count);

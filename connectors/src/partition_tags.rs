@@ -87,6 +87,9 @@ fn memory_source(plan: &Arc<dyn ExecutionPlan>) -> Option<&MemorySourceConfig> {
     source.downcast_ref::<MemorySourceConfig>()
 }
 
+/// A grid node's partitions and its partition tags, if any.
+pub type Retagged = (Vec<Vec<Region>>, Option<Arc<dyn ExecutionPlan>>);
+
 /// A grid node's partitions after its children were replaced by
 /// `children`: none (untagged), or one tag scan naming which of
 /// `partitions` to keep. Returns the kept partitions and fresh tags that
@@ -99,7 +102,7 @@ pub fn retag(
     partitions: &[Vec<Region>],
     children: &[Arc<dyn ExecutionPlan>],
     owner: &str,
-) -> DfResult<(Vec<Vec<Region>>, Option<Arc<dyn ExecutionPlan>>)> {
+) -> DfResult<Retagged> {
     match children {
         [] => Ok((partitions.to_vec(), None)),
         [child] => {

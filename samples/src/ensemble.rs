@@ -9,8 +9,9 @@
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
+use crate::axes::{Axes, attrs, write_axes};
 use crate::rng::Rng;
 use crate::store::{Dtype, Fill, StoreWriter, Variable, store_chunk};
 use crate::{SampleError, ZarrFormat};
@@ -133,43 +134,17 @@ pub fn write_ensemble(path: &Path, spec: &EnsembleSpec) -> Result<EnsembleInfo, 
     let ids: Vec<i16> = (1..=spec.members).map(|m| m as i16).collect();
     store_chunk(&member, "member", &[0], &ids)?;
     let times: Vec<f64> = (0..months).map(|k| month_start_days(k as u32)).collect();
-    let time = writer.create_array(&coordinate(
-        "time",
-        Dtype::F64,
-        months,
-        attrs(&[
-            ("standard_name", json!("time")),
-            ("long_name", json!("Time")),
-            ("axis", json!("T")),
-            ("units", json!("days since 2000-01-01")),
-            ("calendar", json!("standard")),
-        ]),
-    ))?;
-    store_chunk(&time, "time", &[0], &times)?;
-    let lat_arr = writer.create_array(&coordinate(
-        "lat",
-        Dtype::F32,
-        nlat,
-        attrs(&[
-            ("standard_name", json!("latitude")),
-            ("long_name", json!("Latitude")),
-            ("units", json!("degrees_north")),
-            ("axis", json!("Y")),
-        ]),
-    ))?;
-    store_chunk(&lat_arr, "lat", &[0], &lat)?;
-    let lon_arr = writer.create_array(&coordinate(
-        "lon",
-        Dtype::F32,
-        nlon,
-        attrs(&[
-            ("standard_name", json!("longitude")),
-            ("long_name", json!("Longitude")),
-            ("units", json!("degrees_east")),
-            ("axis", json!("X")),
-        ]),
-    ))?;
-    store_chunk(&lon_arr, "lon", &[0], &lon)?;
+    write_axes(
+        &mut writer,
+        &Axes {
+            time_units: "days since 2000-01-01",
+            times: &times,
+            lat_name: "lat",
+            lat: &lat,
+            lon_name: "lon",
+            lon: &lon,
+        },
+    )?;
 
     let shape = vec![members, months, nlat, nlon];
     let chunks = vec![1, 12, nlat, nlon];
@@ -322,25 +297,6 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 }
 
 /// A one-dimensional coordinate array in one chunk.
-fn coordinate(name: &'static str, dtype: Dtype, len: u64, attrs: Map<String, Value>) -> Variable {
-    Variable {
-        name,
-        dims: vec![name],
-        shape: vec![len],
-        chunks: vec![len],
-        dtype,
-        fill: Fill::NaN,
-        attrs,
-    }
-}
-
-fn attrs(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), v.clone()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

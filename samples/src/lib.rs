@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod axes;
 mod ensemble;
 mod error;
 mod rng;

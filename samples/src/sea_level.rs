@@ -8,8 +8,9 @@
 use std::f64::consts::TAU;
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
+use crate::axes::{Axes, attrs, write_axes};
 use crate::rng::Rng;
 use crate::store::{Dtype, Fill, StoreWriter, Variable, store_chunk};
 use crate::{SampleError, SampleInfo, ZarrFormat};
@@ -142,43 +143,17 @@ pub fn write_sea_level(path: &Path, spec: &SeaLevelSpec) -> Result<SampleInfo, S
 
     // Coordinates: one chunk each.
     let times: Vec<f64> = (0..spec.days).map(|d| START_DAYS + f64::from(d)).collect();
-    let time = writer.create_array(&coordinate(
-        "time",
-        Dtype::F64,
-        days,
-        attrs(&[
-            ("standard_name", json!("time")),
-            ("long_name", json!("Time")),
-            ("axis", json!("T")),
-            ("units", json!("days since 1950-01-01")),
-            ("calendar", json!("standard")),
-        ]),
-    ))?;
-    store_chunk(&time, "time", &[0], &times)?;
-    let latitude = writer.create_array(&coordinate(
-        "latitude",
-        Dtype::F32,
-        nlat,
-        attrs(&[
-            ("standard_name", json!("latitude")),
-            ("long_name", json!("Latitude")),
-            ("units", json!("degrees_north")),
-            ("axis", json!("Y")),
-        ]),
-    ))?;
-    store_chunk(&latitude, "latitude", &[0], &grid.lat)?;
-    let longitude = writer.create_array(&coordinate(
-        "longitude",
-        Dtype::F32,
-        nlon,
-        attrs(&[
-            ("standard_name", json!("longitude")),
-            ("long_name", json!("Longitude")),
-            ("units", json!("degrees_east")),
-            ("axis", json!("X")),
-        ]),
-    ))?;
-    store_chunk(&longitude, "longitude", &[0], &grid.lon)?;
+    write_axes(
+        &mut writer,
+        &Axes {
+            time_units: "days since 1950-01-01",
+            times: &times,
+            lat_name: "latitude",
+            lat: &grid.lat,
+            lon_name: "longitude",
+            lon: &grid.lon,
+        },
+    )?;
 
     // Data variables, chunk by chunk in time order.
     let shape = vec![days, nlat, nlon];
@@ -263,25 +238,6 @@ pub fn write_sea_level(path: &Path, spec: &SeaLevelSpec) -> Result<SampleInfo, S
 }
 
 /// A one-dimensional coordinate array in one chunk.
-fn coordinate(name: &'static str, dtype: Dtype, len: u64, attrs: Map<String, Value>) -> Variable {
-    Variable {
-        name,
-        dims: vec![name],
-        shape: vec![len],
-        chunks: vec![len],
-        dtype,
-        fill: Fill::NaN,
-        attrs,
-    }
-}
-
-fn attrs(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), v.clone()))
-        .collect()
-}
-
 /// The static part of the dataset: coordinates, land mask, time-independent fields.
 struct Grid {
     lat: Vec<f32>,
@@ -418,6 +374,7 @@ fn land_mask(lat: &[f32], phi: &[f64], lam: &[f64]) -> Vec<bool> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
     use std::collections::BTreeMap;
     use std::fs;
     use std::path::PathBuf;

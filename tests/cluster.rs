@@ -13,7 +13,7 @@ use gridsql_engine::{SessionOptions, cluster_context};
 
 use crate::s3::{BUCKET, Moto, free_port};
 use crate::util::{data_dir, gridsql_env, output_within};
-use crate::xarray_parity::{compare, reference_cases, run_case_in};
+use crate::xarray_parity::{failure, reference_cases, run_case_in};
 
 /// A scheduler and its executors, each a separate `gridsql` process, killed
 /// when dropped. Their logs go to files in `logs`, printed when a test fails
@@ -239,16 +239,7 @@ async fn cluster_answers_match_xarray() {
         let ctx = cluster_context(&opts, &cluster.url())
             .await
             .expect("cluster session");
-        let result = match run_case_in(&ctx, case).await {
-            Ok(rows) => compare(case, &rows),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            failures.push(format!(
-                "{} [{}]: {e}\n    SQL: {}",
-                case.name, case.format, case.sql
-            ));
-        }
+        failures.extend(failure(case, run_case_in(&ctx, case).await));
     }
     assert!(
         failures.is_empty(),

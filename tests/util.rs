@@ -155,16 +155,39 @@ pub(crate) fn cells_match(a: &serde_json::Value, b: &serde_json::Value, rtol: f6
 
 /// Runs `cmd` with its output captured; kills it and fails the test when it
 /// is still running after `limit`, so a hang fails instead of blocking CI.
-pub(crate) fn output_within(mut cmd: Command, limit: std::time::Duration) -> Output {
-    use std::io::Read;
+pub(crate) fn output_within(cmd: Command, limit: std::time::Duration) -> Output {
+    run_within(cmd, None, limit)
+}
+
+/// [`output_within`] with `input` written to the command's standard input
+/// (by a thread of its own: the command may fail before reading it all).
+pub(crate) fn run_within(
+    mut cmd: Command,
+    input: Option<&str>,
+    limit: std::time::Duration,
+) -> Output {
+    use std::io::{Read, Write};
     use std::process::Stdio;
     use std::time::Instant;
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let writer = match (input, child.stdin.take()) {
+        (Some(text), Some(mut stdin)) => {
+            let text = text.to_string();
+            Some(std::thread::spawn(move || {
+                let _ = stdin.write_all(text.as_bytes());
+            }))
+        }
+        _ => None,
+    };
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -190,6 +213,9 @@ pub(crate) fn output_within(mut cmd: Command, limit: std::time::Duration) -> Out
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
     Output {
         status,
         stdout: stdout.join().expect("stdout reader"),

@@ -79,6 +79,19 @@ pub(crate) fn compare(case: &Case, got: &[Vec<serde_json::Value>]) -> Result<(),
     Ok(())
 }
 
+/// How `case` failed, given what the run gave: a line naming the case and
+/// its SQL, or `None` when the rows match xarray's.
+pub(crate) fn failure(
+    case: &Case,
+    run: Result<Vec<Vec<serde_json::Value>>, String>,
+) -> Option<String> {
+    let e = run.and_then(|rows| compare(case, &rows)).err()?;
+    Some(format!(
+        "{} [{}]: {e}\n    SQL: {}",
+        case.name, case.format, case.sql
+    ))
+}
+
 /// Runs every case of `formats` and asserts that all match xarray.
 async fn check_formats(formats: &str) {
     let Some(cases) = reference_cases(formats) else {
@@ -93,16 +106,7 @@ async fn check_formats(formats: &str) {
     );
     let mut failures = Vec::new();
     for case in &cases {
-        let result = match run_case(case).await {
-            Ok(rows) => compare(case, &rows),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            failures.push(format!(
-                "{} [{}]: {e}\n    SQL: {}",
-                case.name, case.format, case.sql
-            ));
-        }
+        failures.extend(failure(case, run_case(case).await));
     }
     assert!(
         failures.is_empty(),

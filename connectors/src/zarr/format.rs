@@ -256,6 +256,7 @@ fn describe(
     Ok((
         var,
         ZarrVariable {
+            blosc_blocks: super::blosc_blocks::applies(&array),
             array: Arc::new(array),
             raw,
         },

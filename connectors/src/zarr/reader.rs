@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::FutureExt;
-use zarrs::array::{Array, ArraySubset};
+use zarrs::array::{Array, ArraySubset, ElementOwned};
 use zarrs::storage::AsyncReadableStorageTraits;
 
 use crate::cf::RawType;
 use crate::error::{ConnectorError, Result};
 use crate::grid::{GridReader, RawBuffer};
+
+use super::blosc_blocks;
 
 /// The zarrs array type gridsql reads through.
 pub type ZarrArray = Array<dyn AsyncReadableStorageTraits>;
@@ -23,6 +25,9 @@ pub struct ZarrVariable {
     pub array: Arc<ZarrArray>,
     /// Stored element type.
     pub raw: RawType,
+    /// Whether chunks are plain blosc frames, so a region inside one chunk
+    /// is read block by block ([`super::blosc_blocks`]).
+    pub blosc_blocks: bool,
 }
 
 /// Reads regions of a store's arrays.
@@ -83,52 +88,52 @@ impl ZarrReader {
         let read = async {
             Ok(match var.raw {
                 RawType::I8 => RawBuffer::I8(
-                    a.async_retrieve_array_subset::<Vec<i8>>(&subset)
+                    Self::retrieve::<i8>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
                 RawType::I16 => RawBuffer::I16(
-                    a.async_retrieve_array_subset::<Vec<i16>>(&subset)
+                    Self::retrieve::<i16>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
                 RawType::I32 => RawBuffer::I32(
-                    a.async_retrieve_array_subset::<Vec<i32>>(&subset)
+                    Self::retrieve::<i32>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
                 RawType::I64 => RawBuffer::I64(
-                    a.async_retrieve_array_subset::<Vec<i64>>(&subset)
+                    Self::retrieve::<i64>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
                 RawType::U8 => RawBuffer::U8(
-                    a.async_retrieve_array_subset::<Vec<u8>>(&subset)
+                    Self::retrieve::<u8>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
                 RawType::U16 => RawBuffer::U16(
-                    a.async_retrieve_array_subset::<Vec<u16>>(&subset)
+                    Self::retrieve::<u16>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
                 RawType::U32 => RawBuffer::U32(
-                    a.async_retrieve_array_subset::<Vec<u32>>(&subset)
+                    Self::retrieve::<u32>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
                 RawType::U64 => RawBuffer::U64(
-                    a.async_retrieve_array_subset::<Vec<u64>>(&subset)
+                    Self::retrieve::<u64>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
                 RawType::F32 => RawBuffer::F32(
-                    a.async_retrieve_array_subset::<Vec<f32>>(&subset)
+                    Self::retrieve::<f32>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
                 RawType::F64 => RawBuffer::F64(
-                    a.async_retrieve_array_subset::<Vec<f64>>(&subset)
+                    Self::retrieve::<f64>(var, region, &subset)
                         .await
                         .map_err(chunk_err)?,
                 ),
@@ -153,6 +158,64 @@ impl ZarrReader {
                 })
             }
         }
+    }
+}
+
+impl ZarrReader {
+    /// Reads `region` as `T`s: block by block when it lies inside one blosc
+    /// chunk without being all of it, through zarrs otherwise (and whenever
+    /// the block reader declines the chunk).
+    async fn retrieve<T>(
+        var: &ZarrVariable,
+        region: &[Range<u64>],
+        subset: &ArraySubset,
+    ) -> std::result::Result<Vec<T>, zarrs::array::ArrayError>
+    where
+        T: ElementOwned + bytemuck::Pod,
+    {
+        if var.blosc_blocks
+            && let Some(values) = Self::retrieve_blocks(&var.array, region, subset).await
+        {
+            return Ok(values);
+        }
+        var.array
+            .async_retrieve_array_subset::<Vec<T>>(subset)
+            .await
+    }
+
+    /// [`blosc_blocks::read_region`] for a region strictly inside one chunk.
+    async fn retrieve_blocks<T: bytemuck::Pod>(
+        array: &ZarrArray,
+        region: &[Range<u64>],
+        subset: &ArraySubset,
+    ) -> Option<Vec<T>> {
+        let chunks = array.chunks_in_array_subset(subset).ok()??;
+        if chunks.num_elements() != 1 {
+            return None;
+        }
+        let chunk = chunks.start();
+        let chunk_subset = array.chunk_subset(chunk).ok()?;
+        if chunk_subset == *subset {
+            return None; // the whole chunk: zarrs decodes it in one go
+        }
+        let start: Vec<u64> = region
+            .iter()
+            .zip(chunk_subset.start())
+            .map(|(r, c)| r.start - c)
+            .collect();
+        let shape: Vec<u64> = region.iter().map(|r| r.end - r.start).collect();
+        let cells = usize::try_from(shape.iter().product::<u64>()).ok()?;
+        let mut values = vec![T::zeroed(); cells];
+        blosc_blocks::read_region(
+            array,
+            chunk,
+            &start,
+            &shape,
+            std::mem::size_of::<T>(),
+            bytemuck::cast_slice_mut(&mut values),
+        )
+        .await?;
+        Some(values)
     }
 }
 

@@ -484,22 +484,33 @@ mod memory {
         Some(gridsql_env(&all, &[]))
     }
 
+    /// The whole-table sort (4 columns x 325,872 rows, ~8 MB) the sort
+    /// tests run with and without a memory limit.
+    const SORT: &str = "SELECT time, latitude, longitude, tcw FROM t \
+                        ORDER BY tcw, time, latitude, longitude";
+
+    /// [`SORT`] without a memory limit, asserted to succeed: the rows the
+    /// limited runs must reproduce.
+    fn unlimited_sort() -> Option<Output> {
+        let free = run_local(&[], SORT)?;
+        assert!(
+            free.status.success(),
+            "{}",
+            String::from_utf8_lossy(&free.stderr)
+        );
+        Some(free)
+    }
+
     /// A sort of the whole table (4 columns x 325,872 rows, ~8 MB): under a
     /// 2 MiB limit, too small even for the merge reservation of an external
     /// sort, it fails with one clear line naming the pool size; under
     /// 64 MiB it returns exactly the unlimited sort's rows.
     #[test]
     fn sort_beyond_the_limit_fails_clearly_or_answers_the_same() {
-        let sql = "SELECT time, latitude, longitude, tcw FROM t \
-                   ORDER BY tcw, time, latitude, longitude";
-        let Some(free) = run_local(&[], sql) else {
+        let sql = SORT;
+        let Some(free) = unlimited_sort() else {
             return;
         };
-        assert!(
-            free.status.success(),
-            "{}",
-            String::from_utf8_lossy(&free.stderr)
-        );
         let lines = free.stdout.iter().filter(|&&b| b == b'\n').count();
         assert_eq!(lines, 325_872 + 1, "every row and the header");
         let Some(tiny) = run_local(&["--memory-limit", "2M"], sql) else {
@@ -529,18 +540,12 @@ mod memory {
     /// exactly the unlimited sort's rows.
     #[test]
     fn sort_spills_to_disk_and_answers_the_same() {
-        let sort = "SELECT time, latitude, longitude, tcw FROM t \
-                    ORDER BY tcw, time, latitude, longitude";
+        let sort = SORT;
         let set = "SET datafusion.execution.sort_spill_reservation_bytes = 4194304";
         let tight = ["--memory-limit", "16M", "--partitions", "1"];
-        let Some(free) = run_local(&[], sort) else {
+        let Some(free) = unlimited_sort() else {
             return;
         };
-        assert!(
-            free.status.success(),
-            "{}",
-            String::from_utf8_lossy(&free.stderr)
-        );
         let Some(analyzed) = run_local(&tight, &format!("{set}; EXPLAIN ANALYZE {sort}")) else {
             return;
         };

@@ -203,7 +203,7 @@ pub async fn read_region(
     let frame = Frame::parse(&head)?;
     // The frame must be this chunk's, and no larger than blosc's worst case
     // (every split stored raw behind its 4-byte size), so a hostile header
-    // cannot ask for a huge buffer.
+    // cannot send block reads far past the chunk.
     let worst = frame.table_end() + frame.nbytes + 4 * frame.typesize * frame.nblocks();
     if frame.nbytes as u64 != chunk_bytes || frame.cbytes > worst {
         return None;

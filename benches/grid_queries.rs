@@ -15,6 +15,7 @@ use std::time::Instant;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float64Type;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -26,6 +27,7 @@ struct Args {
     partitions: Option<usize>,
     explain: bool,
     cluster: Option<String>,
+    collect: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
     let mut partitions = None;
     let mut explain = false;
     let mut cluster = None;
+    let mut collect = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -54,11 +57,12 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--explain" => explain = true,
+            "--collect" => collect = true,
             "--cluster" => cluster = Some(it.next().ok_or("--cluster needs df://HOST:PORT")?),
             "--bench" => {} // added by `cargo bench`
             "--help" | "-h" => {
                 return Err("usage: grid_queries --location PATH --sql SQL [--runs N] \
-                            [--partitions N] [--explain] [--cluster df://HOST:PORT]"
+                            [--partitions N] [--explain] [--collect] [--cluster df://HOST:PORT]"
                     .into());
             }
             other => return Err(format!("unknown argument {other}")),
@@ -71,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
         partitions,
         explain,
         cluster,
+        collect,
     })
 }
 
@@ -86,13 +91,26 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Sum and count of the non-NULL, finite values of column `m`.
-async fn run(ctx: &SessionContext, sql: &str) -> Result<(f64, u64), String> {
+/// Sum and count of the non-NULL, finite values of column `m`, read as
+/// the result streams in (as a Flight SQL or PostgreSQL client receives
+/// it), so that peak memory is the engine's, not a copy of the answer;
+/// with `collect`, after the whole answer is held in memory.
+async fn run(ctx: &SessionContext, sql: &str, collect: bool) -> Result<(f64, u64), String> {
     let df = ctx.sql(sql).await.map_err(|e| e.to_string())?;
-    let batches = df.collect().await.map_err(|e| e.to_string())?;
+    let mut batches = if collect {
+        let all = df.collect().await.map_err(|e| e.to_string())?;
+        futures::stream::iter(all.into_iter().map(Ok)).boxed()
+    } else {
+        df.execute_stream()
+            .await
+            .map_err(|e| e.to_string())?
+            .boxed()
+    };
     let mut sum = 0.0;
     let mut count = 0u64;
-    for b in &batches {
+    while let Some(b) = batches.next().await {
+        let b: arrow::array::RecordBatch =
+            b.map_err(|e: datafusion::error::DataFusionError| e.to_string())?;
         let Some(col) = b.column_by_name("m") else {
             return Err("the query must name its result column m".into());
         };
@@ -137,13 +155,13 @@ async fn main() -> Result<(), String> {
         eprintln!("{text}");
     }
     let t = Instant::now();
-    let _ = run(&ctx, &args.sql).await?;
+    let _ = run(&ctx, &args.sql, args.collect).await?;
     let warmup_s = t.elapsed().as_secs_f64();
     let mut times = Vec::with_capacity(args.runs);
     let mut checksum = (0.0, 0);
     for _ in 0..args.runs {
         let t = Instant::now();
-        checksum = run(&ctx, &args.sql).await?;
+        checksum = run(&ctx, &args.sql, args.collect).await?;
         times.push(t.elapsed().as_secs_f64());
     }
     let mut sorted = times.clone();

@@ -112,15 +112,70 @@ const CASES: &[(&str, &str, bool)] = &[
          WHERE time < TIMESTAMP '2000-01-01'",
         true,
     ),
-    // Not taken: a filter on a variable, and stddev; same answers regardless.
+    // var/stddev: rows reduced per group (by latitude) and cells added one
+    // by one (per cell), through partial chunks and a box cutting chunks.
+    (
+        "sst.mnmean.nc.v2.zarr",
+        "SELECT lat, stddev_pop(sst) AS m, stddev(sst), var_pop(sst), var_samp(sst) \
+         FROM t GROUP BY lat ORDER BY lat",
+        true,
+    ),
+    (
+        "dt_med_allsat_phy_l4_2005T2.nc.v2.zarr",
+        "SELECT latitude, longitude, var_pop(adt) AS m, stddev_samp(adt), count(adt) FROM t \
+         WHERE time >= TIMESTAMP '2005-04-15' AND latitude BETWEEN 36.1 AND 39.9 \
+         GROUP BY latitude, longitude ORDER BY latitude, longitude",
+        true,
+    ),
+    // One cell per group: the sample forms are NULL over one value, var_pop 0.
+    (
+        "eraint_uvz.nc.v3.zarr",
+        "SELECT month, level, latitude, longitude, var_samp(u) AS m, var_pop(u), stddev(z) \
+         FROM t WHERE latitude BETWEEN 30 AND 40 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+        true,
+    ),
+    (
+        "eraint_uvz.nc",
+        "SELECT month, stddev_pop(u) AS m, var(v) FROM t WHERE latitude > 10.5 \
+         GROUP BY month ORDER BY month",
+        true,
+    ),
+    // weighted_avg with the weight on an outer dimension (per row) and on
+    // the innermost one (per cell), packed and float variables.
+    (
+        "dt_med_allsat_phy_l4_2005T2.nc.v2.zarr",
+        "SELECT time, weighted_avg(adt, cos(radians(latitude))) AS m, \
+         weighted_avg(adt, longitude + 10.0) FROM t \
+         WHERE longitude BETWEEN 5.1 AND 20.7 GROUP BY time ORDER BY time",
+        true,
+    ),
+    (
+        "sst.mnmean.nc",
+        "SELECT lat, weighted_avg(sst, lon + 1.0) AS m FROM t \
+         WHERE time < TIMESTAMP '2011-06-01' GROUP BY lat ORDER BY lat",
+        true,
+    ),
+    (
+        "tcw.nc.v2.zarr",
+        "SELECT date_part('month', time) AS mo, weighted_avg(tcw, lat_weight(latitude)) AS m \
+         FROM t GROUP BY 1 ORDER BY 1",
+        true,
+    ),
+    // Not taken: a filter on a variable, a weight that is a variable, and
+    // a moment of an expression; same answers regardless.
     (
         "tcw.nc",
         "SELECT time, avg(tcw) AS m FROM t WHERE tcw > 20 GROUP BY time ORDER BY time",
         false,
     ),
     (
+        "dt_med_allsat_phy_l4_2005T2.nc.v2.zarr",
+        "SELECT time, weighted_avg(adt, adt) AS m FROM t GROUP BY time ORDER BY time",
+        false,
+    ),
+    (
         "sst.mnmean.nc.v2.zarr",
-        "SELECT lat, stddev_pop(sst) AS m FROM t GROUP BY lat ORDER BY lat",
+        "SELECT lat, stddev_pop(sst * 2) AS m FROM t GROUP BY lat ORDER BY lat",
         false,
     ),
 ];

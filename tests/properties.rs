@@ -14,8 +14,9 @@
 //! `scale_factor`/`add_offset`, uint8/int16 with a fill value (decoded to
 //! float32), int32, float32 and float64 with NaN, missing chunks (read as
 //! the fill value), Zarr v2 and v3. Queries filter dimensions with ranges
-//! that cut chunks and aggregate with count, sum, avg, min and max, grouped
-//! by one dimension or not at all.
+//! that cut chunks and aggregate with count, sum, avg, min, max, var_pop,
+//! stddev and weighted_avg (weighted by a function of one dimension),
+//! grouped by one dimension or not at all.
 //!
 //! The runner is seeded (reproducible in CI); `GRIDSQL_PROPERTY_CASES`
 //! sets the number of cases (default 200, about 12 s in a debug build).
@@ -498,8 +499,12 @@ fn query(case: &Case) -> (String, Vec<Vec<bool>>) {
         }
         wheres.push(sql);
     }
-    let aggs = "count(v) AS n, count(*) AS cells, sum(v) AS s, avg(v) AS a, \
-                min(v) AS lo, max(v) AS hi";
+    let w = weight_dim(case);
+    let aggs = format!(
+        "count(v) AS n, count(*) AS cells, sum(v) AS s, avg(v) AS a, \
+         min(v) AS lo, max(v) AS hi, var_pop(v) AS vp, stddev(v) AS sd, \
+         weighted_avg(v, abs(CAST(d{w} AS DOUBLE)) + 1.0) AS wa"
+    );
     let filter = if wheres.is_empty() {
         String::new()
     } else {
@@ -512,6 +517,11 @@ fn query(case: &Case) -> (String, Vec<Vec<bool>>) {
     (sql, keep)
 }
 
+/// The dimension whose coordinate weighs `weighted_avg` (weight |c| + 1).
+fn weight_dim(case: &Case) -> usize {
+    (case.group_by.unwrap_or(0) + 1) % case.dims.len()
+}
+
 /// The answer computed directly from the stored values, as JSON rows.
 fn direct(case: &Case, values: &[f64], keep: &[Vec<bool>]) -> Vec<Vec<Value>> {
     #[derive(Default, Clone)]
@@ -521,12 +531,18 @@ fn direct(case: &Case, values: &[f64], keep: &[Vec<bool>]) -> Vec<Vec<Value>> {
         sum: f64,
         lo: Option<f64>,
         hi: Option<f64>,
+        /// The values, for the two-pass variance.
+        vals: Vec<f64>,
+        /// Σ value·weight and Σ weight.
+        wx: f64,
+        ws: f64,
     }
     let shape: Vec<usize> = case.dims.iter().map(|d| d.size).collect();
     let coords: Vec<Vec<f64>> = case.dims.iter().map(DimSpec::values).collect();
     let groups = case.group_by.map_or(1, |g| shape[g]);
     let mut acc = vec![Acc::default(); groups];
     let mut seen = vec![false; groups];
+    let w = weight_dim(case);
     let mut idx = vec![0usize; shape.len()];
     for &raw in values {
         if idx.iter().enumerate().all(|(d, &i)| keep[d][i]) {
@@ -539,6 +555,10 @@ fn direct(case: &Case, values: &[f64], keep: &[Vec<bool>]) -> Vec<Vec<Value>> {
                 a.sum += v;
                 a.lo = Some(a.lo.map_or(v, |x: f64| x.min(v)));
                 a.hi = Some(a.hi.map_or(v, |x: f64| x.max(v)));
+                a.vals.push(v);
+                let weight = coords[w][idx[w]].abs() + 1.0;
+                a.wx += v * weight;
+                a.ws += weight;
             }
         }
         advance(&mut idx, &shape);
@@ -546,6 +566,9 @@ fn direct(case: &Case, values: &[f64], keep: &[Vec<bool>]) -> Vec<Vec<Value>> {
     let num = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
     let row = |a: &Acc| -> Vec<Value> {
         let opt = |v: Option<f64>| v.map_or(Value::Null, num);
+        let n = a.n as f64;
+        let mean = a.sum / n;
+        let m2: f64 = a.vals.iter().map(|x| (x - mean) * (x - mean)).sum();
         vec![
             json!(a.n),
             json!(a.cells),
@@ -557,6 +580,9 @@ fn direct(case: &Case, values: &[f64], keep: &[Vec<bool>]) -> Vec<Vec<Value>> {
             },
             opt(a.lo),
             opt(a.hi),
+            opt((a.n > 0).then(|| m2 / n)),
+            opt((a.n > 1).then(|| (m2 / (n - 1.0)).sqrt())),
+            opt((a.n > 0 && a.ws != 0.0).then(|| a.wx / a.ws)),
         ]
     };
     match case.group_by {
@@ -638,6 +664,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                 let schema = std::sync::Arc::clone(table.schema().inner());
                 let mem = MemTable::try_new(schema, vec![all]).map_err(|e| e.to_string())?;
                 let plain = SessionContext::new();
+                gridsql_udfs::register_all(&plain);
                 plain
                     .register_table("t", Arc::new(mem))
                     .map_err(|e| e.to_string())?;

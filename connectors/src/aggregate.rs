@@ -10,6 +10,7 @@
 //! it (in `gridsql-engine`) describes the query with [`spec`].
 
 pub mod dense;
+pub mod emit;
 pub mod exec;
 pub mod spec;
 

@@ -6,7 +6,8 @@
 //! `season(time)`) and whose aggregates are `avg`, `sum`, `count`, `min` or
 //! `max` of a variable, of a variable times a function of one dimension
 //! (`sla * cos(radians(latitude))`), or of such a function where the
-//! variable is not NULL. The whole aggregate becomes one
+//! variable is not NULL; `var`, `var_pop`, `stddev`, `stddev_pop` of a
+//! variable; or `weighted_avg(variable, function of one dimension)`. The whole aggregate becomes one
 //! [`GridAggregateExec`]. Anything else keeps the ordinary plan, so answers
 //! never depend on the rule; tests compare both.
 
@@ -406,19 +407,54 @@ fn agg_spec(
         "count" => AggFn::Count,
         "min" => AggFn::Min,
         "max" => AggFn::Max,
+        "var" | "var_samp" | "var_sample" => AggFn::Var { sample: true },
+        "var_pop" | "var_population" => AggFn::Var { sample: false },
+        "stddev" | "stddev_samp" => AggFn::Stddev { sample: true },
+        "stddev_pop" => AggFn::Stddev { sample: false },
+        "weighted_avg" => AggFn::WeightedAvg,
         _ => return Ok(None),
-    };
-    let [arg] = args else {
-        return Ok(None);
     };
     let output = a.field().data_type().clone();
     let ok_type = match func {
         AggFn::Count => output == DataType::Int64,
-        AggFn::Avg | AggFn::Sum => output == DataType::Float64,
+        AggFn::Avg | AggFn::Sum | AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => {
+            output == DataType::Float64
+        }
         AggFn::Min | AggFn::Max => matches!(output, DataType::Float64 | DataType::Float32),
     };
     if !ok_type {
         return Ok(None);
+    }
+    // weighted_avg(variable, function of one dimension): the UDF skips NaN
+    // weights as it skips NULL ones.
+    if func == AggFn::WeightedAvg {
+        let [value, weight] = args else {
+            return Ok(None);
+        };
+        let (Some(var), Some((d, mut w))) = (var_of(scan, value), weight_of(scan, weight)?) else {
+            return Ok(None);
+        };
+        for x in &mut w {
+            if x.is_some_and(f64::is_nan) {
+                *x = None;
+            }
+        }
+        let arg = AggArg::Value {
+            var,
+            weight: Some((d, w)),
+        };
+        return Ok(Some(AggSpec { func, arg, output }));
+    }
+    let [arg] = args else {
+        return Ok(None);
+    };
+    // var/stddev of a variable (cast to float64 by the planner).
+    if func.is_moment() {
+        return Ok(var_of(scan, arg).map(|var| AggSpec {
+            func,
+            arg: AggArg::Value { var, weight: None },
+            output,
+        }));
     }
     let any: &dyn std::any::Any = arg.as_ref();
     // A CASE under a cast to float64 (the type coercion of sum's argument).

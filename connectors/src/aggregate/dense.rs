@@ -12,14 +12,30 @@ use crate::grid::RawBuffer;
 use crate::with_raw;
 
 /// The running state of one aggregate over all groups.
+///
+/// `values` hold each group's sum (avg, sum, weighted_avg: of value·weight),
+/// minimum or maximum, or for var/stddev its running mean; `extra` holds
+/// var/stddev's sum of squared deviations from the mean (as DataFusion's
+/// own variance keeps it, so partial states merge with Chan's formula) or
+/// weighted_avg's sum of weights, and is empty for the others.
 #[derive(Debug)]
 pub struct State {
     func: AggFn,
     counts: Vec<u64>,
     values: Vec<f64>,
+    extra: Vec<f64>,
     /// When set, `values` hold sums of stored integers, unpacked by
     /// `(scale, offset)` when the result is taken.
     affine: Option<(f64, f64)>,
+}
+
+/// Bytes per group of one aggregate's state (see [`State`]).
+pub fn state_bytes(func: AggFn) -> usize {
+    match func {
+        AggFn::Count => 8,
+        AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => 24,
+        _ => 16,
+    }
 }
 
 impl State {
@@ -34,10 +50,15 @@ impl State {
             AggFn::Count => vec![],
             _ => vec![init; groups],
         };
+        let extra = match func {
+            AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => vec![0.0; groups],
+            _ => vec![],
+        };
         State {
             func,
             counts: vec![0; groups],
             values,
+            extra,
             affine: None,
         }
     }
@@ -47,13 +68,22 @@ impl State {
         if self.affine.is_none() {
             self.affine = other.affine;
         }
+        if self.func.is_moment() {
+            for g in 0..self.counts.len().min(other.counts.len()) {
+                self.add_moments(g, other.counts[g], other.values[g], other.extra[g]);
+            }
+            return;
+        }
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
         match self.func {
-            AggFn::Count => {}
-            AggFn::Avg | AggFn::Sum => {
+            AggFn::Count | AggFn::Var { .. } | AggFn::Stddev { .. } => {}
+            AggFn::Avg | AggFn::Sum | AggFn::WeightedAvg => {
                 for (a, b) in self.values.iter_mut().zip(&other.values) {
+                    *a += b;
+                }
+                for (a, b) in self.extra.iter_mut().zip(&other.extra) {
                     *a += b;
                 }
             }
@@ -83,7 +113,7 @@ impl State {
     fn add_many(&mut self, g: usize, n: u64, acc: f64) {
         self.counts[g] += n;
         match self.func {
-            AggFn::Count => {}
+            AggFn::Count | AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => {}
             AggFn::Avg | AggFn::Sum => self.values[g] += acc,
             AggFn::Min => self.values[g] = self.values[g].min(acc),
             AggFn::Max => self.values[g] = self.values[g].max(acc),
@@ -94,11 +124,59 @@ impl State {
     fn add(&mut self, g: usize, v: f64) {
         self.counts[g] += 1;
         match self.func {
-            AggFn::Count => {}
+            AggFn::Count | AggFn::WeightedAvg => {}
             AggFn::Avg | AggFn::Sum => self.values[g] += v,
             AggFn::Min => self.values[g] = self.values[g].min(v),
             AggFn::Max => self.values[g] = self.values[g].max(v),
+            // Welford's update, as DataFusion's variance does it.
+            AggFn::Var { .. } | AggFn::Stddev { .. } => {
+                let delta = v - self.values[g];
+                self.values[g] += delta / self.counts[g] as f64;
+                self.extra[g] += delta * (v - self.values[g]);
+            }
         }
+    }
+
+    /// Merges `n` values with mean `mean` and sum of squared deviations
+    /// `m2` into group `g` (Chan et al.'s pairwise formula, as DataFusion
+    /// merges partial variances).
+    #[inline]
+    fn add_moments(&mut self, g: usize, n: u64, mean: f64, m2: f64) {
+        if n == 0 {
+            return;
+        }
+        let na = self.counts[g];
+        let total = na + n;
+        let (fa, fb, ft) = (na as f64, n as f64, total as f64);
+        let delta = mean - self.values[g];
+        self.values[g] = self.values[g] * (fa / ft) + mean * (fb / ft);
+        self.extra[g] += m2 + delta * delta * fa * fb / ft;
+        self.counts[g] = total;
+    }
+
+    /// Adds `n` values whose weighted sum is `wx` and weights sum `w`.
+    #[inline]
+    fn add_weighted(&mut self, g: usize, n: u64, wx: f64, w: f64) {
+        self.counts[g] += n;
+        self.values[g] += wx;
+        self.extra[g] += w;
+    }
+
+    /// var/stddev of group `g`: NULL over no values, and for the sample
+    /// forms over one value, as DataFusion gives it.
+    fn moment(&self, g: usize) -> Option<f64> {
+        let (sample, root) = match self.func {
+            AggFn::Var { sample } => (sample, false),
+            AggFn::Stddev { sample } => (sample, true),
+            _ => return None,
+        };
+        let n = self.counts[g];
+        let div = if sample { n.checked_sub(1)? } else { n };
+        if div == 0 {
+            return (n == 1 && !sample).then_some(0.0);
+        }
+        let var = self.extra[g] / div as f64;
+        Some(if root { var.sqrt() } else { var })
     }
 
     /// Final values of the groups `ids`, as `output`.
@@ -121,6 +199,13 @@ impl State {
                 ids.iter()
                     .map(|&g| (self.counts[g] > 0).then_some(self.values[g])),
             )),
+            AggFn::Var { .. } | AggFn::Stddev { .. } => {
+                Arc::new(Float64Array::from_iter(ids.iter().map(|&g| self.moment(g))))
+            }
+            // NULL where no cell counted or the weights sum to 0, as the UDF.
+            AggFn::WeightedAvg => Arc::new(Float64Array::from_iter(ids.iter().map(|&g| {
+                (self.counts[g] > 0 && self.extra[g] != 0.0).then(|| self.values[g] / self.extra[g])
+            }))),
         };
         if array.data_type() == output {
             Ok(array)
@@ -133,7 +218,9 @@ impl State {
 impl State {
     /// DataFusion's partial state of the groups `ids`, as `fields`: avg a
     /// count and a sum, sum its sum, count its count, min/max the value (sum,
-    /// min and max NULL where no value counted), so that DataFusion's final
+    /// min and max NULL where no value counted), var/stddev a count, a mean
+    /// and a sum of squared deviations, weighted_avg its two sums and a
+    /// count (the UDF's `state_fields`), so that DataFusion's final
     /// aggregate merges them as it merges its own partial aggregates.
     ///
     /// # Errors
@@ -161,6 +248,24 @@ impl State {
             ],
             AggFn::Count => vec![counts()],
             AggFn::Sum | AggFn::Min | AggFn::Max => vec![self.finish(ids, &DataType::Float64)?],
+            AggFn::Var { .. } | AggFn::Stddev { .. } => vec![
+                counts(),
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|&g| self.values[g]),
+                )),
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|&g| self.extra[g]),
+                )),
+            ],
+            AggFn::WeightedAvg => vec![
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|&g| self.values[g]),
+                )),
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|&g| self.extra[g]),
+                )),
+                counts(),
+            ],
         };
         if arrays.len() != fields.len() {
             return Err(arrow::error::ArrowError::SchemaError(format!(
@@ -334,6 +439,28 @@ fn add_rows<T: RawElem>(
     let last = geo.region.len() - 1;
     let inner_contrib = &geo.contrib[last];
     let inner = geo.inner;
+    // The rule gives var/stddev a plain variable and weighted_avg a
+    // variable with a weight.
+    match (st.func, arg, dec) {
+        (
+            AggFn::Var { .. } | AggFn::Stddev { .. },
+            AggArg::Value { weight: None, .. },
+            Some(dec),
+        ) => {
+            return add_rows_moments(st, geo, vals, dec);
+        }
+        (
+            AggFn::WeightedAvg,
+            AggArg::Value {
+                weight: Some(w), ..
+            },
+            Some(dec),
+        ) => {
+            return add_rows_weighted(st, geo, vals, dec, w);
+        }
+        (AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg, _, _) => return,
+        _ => {}
+    }
     // Unweighted sums of packed small integers: add the stored integers,
     // unpack once at the end (scale·Σraw + offset·n).
     if let (AggArg::Value { weight: None, .. }, Some(dec), AggFn::Avg | AggFn::Sum) =
@@ -536,6 +663,98 @@ fn add_each<T: RawElem>(
     }
 }
 
+/// [`add_rows`] for var/stddev: a row that falls in one group is reduced
+/// to its count, mean and squared deviations (two passes over the row, in
+/// cache) and merged into the group; otherwise each value is added by
+/// Welford's update.
+fn add_rows_moments<T: RawElem>(
+    st: &mut State,
+    geo: &Geometry<'_>,
+    vals: &[T],
+    dec: &ScalarDecoder<T>,
+) {
+    let inner_contrib = &geo.contrib[geo.region.len() - 1];
+    let inner = geo.inner;
+    if geo.inner_grouped {
+        for_rows(geo, |base, off, _| {
+            for (&c, &v) in inner_contrib.iter().zip(&vals[off..off + inner]) {
+                if let Some(x) = dec.get(v) {
+                    st.add(base + c, x);
+                }
+            }
+        });
+    } else {
+        for_rows(geo, |base, off, _| {
+            let row = &vals[off..off + inner];
+            let (n, sum) = reduce_row(AggFn::Sum, row, dec);
+            if n == 0 {
+                return;
+            }
+            let mean = sum / n as f64;
+            let m2: f64 = row
+                .iter()
+                .filter_map(|&v| dec.get(v))
+                .map(|x| (x - mean) * (x - mean))
+                .sum();
+            st.add_moments(base, n, mean, m2);
+        });
+    }
+}
+
+/// [`add_rows`] for weighted_avg, whose weight `w` depends on one
+/// dimension. A row in one group with its weight on an outer dimension is
+/// summed once and weighted once (over stored integers when packed);
+/// otherwise each value is weighted on its own.
+fn add_rows_weighted<T: RawElem>(
+    st: &mut State,
+    geo: &Geometry<'_>,
+    vals: &[T],
+    dec: &ScalarDecoder<T>,
+    w: &(usize, Vec<Option<f64>>),
+) {
+    let last = geo.region.len() - 1;
+    let inner_contrib = &geo.contrib[last];
+    let inner = geo.inner;
+    if w.0 != last && !geo.inner_grouped {
+        let packed = dec.affine_int();
+        for_rows(geo, |base, off, idx| {
+            let Some(wv) = weight_at(w, idx, geo.region, 0) else {
+                return;
+            };
+            let row = &vals[off..off + inner];
+            let (n, sum) = match packed {
+                Some((fill, scale, offset)) => {
+                    let (n, s) = int_row(row, fill);
+                    (n, scale * s as f64 + offset * n as f64)
+                }
+                None => reduce_row(AggFn::Sum, row, dec),
+            };
+            if n > 0 {
+                st.add_weighted(base, n, wv * sum, wv * n as f64);
+            }
+        });
+        return;
+    }
+    for_rows(geo, |base, off, idx| {
+        let outer = if w.0 == last {
+            None
+        } else {
+            match weight_at(w, idx, geo.region, 0) {
+                Some(x) => Some(x),
+                None => return, // no cell of the row counts
+            }
+        };
+        let row = &vals[off..off + inner];
+        for (j, (&c, &v)) in inner_contrib.iter().zip(row).enumerate() {
+            let Some(x) = dec.get(v) else { continue };
+            let Some(wv) = outer.or_else(|| weight_at(w, idx, geo.region, j)) else {
+                continue;
+            };
+            st.add_weighted(base + c, 1, wv * x, wv);
+        }
+    });
+}
+
 /// Count and sum (or min, max) of a row's non-missing values.
 #[inline]
 fn reduce_row<T: RawElem>(func: AggFn, row: &[T], dec: &ScalarDecoder<T>) -> (u64, f64) {
@@ -551,7 +770,7 @@ fn reduce_row<T: RawElem>(func: AggFn, row: &[T], dec: &ScalarDecoder<T>) -> (u6
                 n += u64::from(!dec.is_missing(v));
             }
         }
-        AggFn::Avg | AggFn::Sum => {
+        AggFn::Avg | AggFn::Sum | AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => {
             for &v in row {
                 if let Some(x) = dec.get(v) {
                     n += 1;
@@ -645,5 +864,139 @@ mod tests {
         let ww = s.states[3].finish(&[0, 1], &DataType::Float64).unwrap();
         let ww = ww.as_any().downcast_ref::<Float64Array>().unwrap();
         assert_eq!(ww.values(), &[4.0, 6.0]);
+    }
+
+    fn agg(func: AggFn, weight: Option<(usize, Vec<Option<f64>>)>) -> AggSpec {
+        AggSpec {
+            func,
+            arg: AggArg::Value { var: 0, weight },
+            output: DataType::Float64,
+        }
+    }
+
+    fn values(s: &State, ids: &[usize]) -> Vec<Option<f64>> {
+        let out = s.finish(ids, &DataType::Float64).unwrap();
+        out.as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .iter()
+            .collect()
+    }
+
+    fn close(a: &[Option<f64>], b: &[Option<f64>]) {
+        assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+        for (x, y) in a.iter().zip(b) {
+            match (x, y) {
+                (Some(x), Some(y)) => {
+                    assert!((x - y).abs() <= 1e-12 * x.abs().max(1.0), "{a:?} vs {b:?}")
+                }
+                _ => assert_eq!(x, y, "{a:?} vs {b:?}"),
+            }
+        }
+    }
+
+    /// var/stddev and weighted_avg against two-pass formulas, with rows
+    /// reduced per group (grouped by dim 0) and cells added one by one
+    /// (grouped by dim 1), and two partitions merged equal to one.
+    #[test]
+    fn moments_and_weighted_avg_match_two_pass() {
+        // 3 x 4 grid; NaN is missing; row 2 has a single value
+        let x = [
+            1.0,
+            2.0,
+            f64::NAN,
+            4.0, //
+            10.5,
+            11.0,
+            9.5,
+            10.0, //
+            f64::NAN,
+            f64::NAN,
+            7.0,
+            f64::NAN,
+        ];
+        let cf = CfDecoding::from_attrs(crate::cf::RawType::F64, &Default::default(), None);
+        let w_outer = (0, vec![Some(1.0), None, Some(3.0)]);
+        let w_inner = (1, vec![Some(0.5), Some(1.0), Some(2.0), Some(4.0)]);
+        let aggs = vec![
+            agg(AggFn::Var { sample: false }, None),
+            agg(AggFn::Var { sample: true }, None),
+            agg(AggFn::Stddev { sample: false }, None),
+            agg(AggFn::Stddev { sample: true }, None),
+            agg(AggFn::WeightedAvg, Some(w_outer.clone())),
+            agg(AggFn::WeightedAvg, Some(w_inner.clone())),
+        ];
+        let two_pass = |cells: &[(usize, usize)]| -> Vec<Option<f64>> {
+            let v: Vec<f64> = cells
+                .iter()
+                .map(|&(i, j)| x[i * 4 + j])
+                .filter(|v| !v.is_nan())
+                .collect();
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let m2: f64 = v.iter().map(|a| (a - mean) * (a - mean)).sum();
+            let wavg = |w: &(usize, Vec<Option<f64>>)| {
+                let (mut wx, mut ws) = (0.0, 0.0);
+                for &(i, j) in cells {
+                    let k = if w.0 == 0 { i } else { j };
+                    if let (false, Some(wv)) = (x[i * 4 + j].is_nan(), w.1[k]) {
+                        wx += wv * x[i * 4 + j];
+                        ws += wv;
+                    }
+                }
+                (ws != 0.0).then(|| wx / ws)
+            };
+            vec![
+                (n > 0.0).then(|| m2 / n),
+                (n > 1.0).then(|| m2 / (n - 1.0)),
+                (n > 0.0).then(|| (m2 / n).sqrt()),
+                (n > 1.0).then(|| (m2 / (n - 1.0)).sqrt()),
+                wavg(&w_outer),
+                wavg(&w_inner),
+            ]
+        };
+        for dim in [0usize, 1] {
+            let n_groups = if dim == 0 { 3 } else { 4 };
+            let groups = GroupSpec {
+                dims: vec![DimGroups {
+                    dim,
+                    class_of: (0..n_groups as u32).collect(),
+                    classes: n_groups as u32,
+                }],
+                keys: vec![],
+            };
+            let buf = |rows: std::ops::Range<usize>| {
+                Some((
+                    RawBuffer::F64(x[rows.start * 4..rows.end * 4].to_vec()),
+                    cf.clone(),
+                ))
+            };
+            let mut one = States::new(&aggs, n_groups);
+            one.add_region(&groups, &aggs, &[0..3, 0..4], &[buf(0..3)]);
+            // two partitions: rows 0..1 and 1..3
+            let mut a = States::new(&aggs, n_groups);
+            a.add_region(&groups, &aggs, &[0..1, 0..4], &[buf(0..1)]);
+            let mut b = States::new(&aggs, n_groups);
+            b.add_region(&groups, &aggs, &[1..3, 0..4], &[buf(1..3)]);
+            for (sa, sb) in a.states.iter_mut().zip(&b.states) {
+                sa.merge(sb);
+            }
+            let ids: Vec<usize> = (0..n_groups).collect();
+            for (k, (s1, s2)) in one.states.iter().zip(&a.states).enumerate() {
+                let want: Vec<Option<f64>> = ids
+                    .iter()
+                    .map(|&g| {
+                        let cells: Vec<(usize, usize)> = if dim == 0 {
+                            (0..4).map(|j| (g, j)).collect()
+                        } else {
+                            (0..3).map(|i| (i, g)).collect()
+                        };
+                        two_pass(&cells)[k]
+                    })
+                    .collect();
+                close(&values(s1, &ids), &want);
+                close(&values(s2, &ids), &want);
+            }
+        }
     }
 }

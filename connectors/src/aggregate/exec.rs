@@ -4,8 +4,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
-use arrow::compute::take;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result as DfResult, Statistics};
@@ -23,6 +21,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::dense::States;
+use super::emit::Emitted;
 use super::spec::{AggFn, AggSpec, GroupSpec};
 use crate::cf::CfDecoding;
 use crate::error::ConnectorError;
@@ -37,13 +36,14 @@ const PREFETCH: usize = 2;
 /// Most groups a grid aggregate keeps dense (per partition).
 pub const MAX_DENSE_GROUPS: usize = 1 << 26;
 
-/// Bytes of one partition's dense states (a count and a value per group
-/// and aggregate, at most). Reserved from the session's memory pool before
+/// Bytes of one partition's dense states (see
+/// [`state_bytes`](super::dense::state_bytes)). Reserved from the session's memory pool before
 /// they are allocated, so that an aggregate over too many groups fails
 /// with DataFusion's "Resources exhausted" error instead of exhausting the
 /// machine's memory.
 pub fn dense_bytes(aggs: &[AggSpec], groups: usize) -> usize {
-    groups.saturating_mul(16).saturating_mul(aggs.len().max(1))
+    let per_group: usize = aggs.iter().map(|a| super::dense::state_bytes(a.func)).sum();
+    groups.saturating_mul(per_group.max(8))
 }
 
 /// Aggregates a grid table's selection by dimension groups.
@@ -63,10 +63,12 @@ pub struct GridAggregateExec {
 }
 
 /// Columns of DataFusion's partial state of an aggregate: `avg` keeps a
-/// count and a sum, the others one value.
+/// count and a sum, var/stddev a count, a mean and squared deviations,
+/// weighted_avg two sums and a count, the others one value.
 pub fn state_width(func: AggFn) -> usize {
     match func {
         AggFn::Avg => 2,
+        AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => 3,
         _ => 1,
     }
 }
@@ -196,19 +198,15 @@ impl GridAggregateExec {
         p: usize,
         context: &Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        let batch_size = context.session_config().batch_size().max(1);
+        let batch_size = context.session_config().batch_size();
         let n_groups = self.groups.groups().unwrap_or(0);
         let regions = self.partitions.get(p).cloned().unwrap_or_default();
-        let ids = if regions.is_empty() && !self.groups.dims.is_empty() {
-            vec![]
-        } else {
-            self.emitted_within(n_groups, |d| {
-                regions.iter().filter_map(|r| r.get(d).cloned()).collect()
-            })
-        };
-        let keys = self.key_columns(&ids)?;
+        let groups = Arc::new(self.groups.clone());
+        let emitted = Emitted::new(Arc::clone(&groups), |d| {
+            regions.iter().filter_map(|r| r.get(d).cloned()).collect()
+        });
         let schema = Arc::clone(&self.schema);
-        let state_fields: Vec<_> = schema.fields()[keys.len()..].to_vec();
+        let state_fields: Vec<_> = schema.fields()[self.groups.keys.len()..].to_vec();
         let widths: Vec<usize> = self.aggs.iter().map(|a| state_width(a.func)).collect();
         let reservation =
             MemoryConsumer::new(format!("GridAggregateExec[{p}]")).register(context.memory_pool());
@@ -216,22 +214,25 @@ impl GridAggregateExec {
         let fut = run_partition(
             Arc::clone(&self.table),
             regions,
-            Arc::new(self.groups.clone()),
+            groups,
             Arc::new(self.aggs.clone()),
             n_groups,
         );
         let out_schema = Arc::clone(&schema);
         let fut = async move {
             let states = fut.await?;
-            // Held until the states are emitted.
-            let _reservation = reservation;
-            let mut columns = keys;
-            let mut at = 0;
-            for (st, w) in states.states.iter().zip(widths) {
-                columns.extend(st.partial(&ids, &state_fields[at..at + w])?);
-                at += w;
-            }
-            sliced(out_schema, columns, ids.len(), batch_size)
+            let batches = emitted.batches(out_schema, batch_size, move |ids| {
+                // Held until the last batch is emitted.
+                let _reservation = &reservation;
+                let mut columns = Vec::new();
+                let mut at = 0;
+                for (st, &w) in states.states.iter().zip(&widths) {
+                    columns.extend(st.partial(ids, &state_fields[at..at + w])?);
+                    at += w;
+                }
+                Ok(columns)
+            });
+            Ok::<_, DataFusionError>(stream::iter(batches))
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             schema,
@@ -263,100 +264,6 @@ impl GridAggregateExec {
     pub fn aggs(&self) -> &[AggSpec] {
         &self.aggs
     }
-
-    /// The group ids to emit: groups with at least one selected cell, in
-    /// ascending order.
-    fn emitted(&self, n: usize) -> Vec<usize> {
-        if self.selection.is_empty() && !self.groups.dims.is_empty() {
-            return vec![];
-        }
-        self.emitted_within(n, |d| self.selection.ranges[d].clone())
-    }
-
-    /// The group ids whose classes along every grouped dimension occur in
-    /// `ranges(dim)`, in ascending order. For a partition's regions this may
-    /// include groups whose cells lie in other partitions; their partial
-    /// states are empty and merge to nothing.
-    fn emitted_within(
-        &self,
-        n: usize,
-        ranges: impl Fn(usize) -> Vec<std::ops::Range<u64>>,
-    ) -> Vec<usize> {
-        // Without GROUP BY there is one group, even over no cells (SQL gives
-        // one row: count 0, avg NULL).
-        if self.groups.dims.is_empty() {
-            return vec![0];
-        }
-        let selected: Vec<Vec<bool>> = self
-            .groups
-            .dims
-            .iter()
-            .map(|g| {
-                let mut s = vec![false; g.classes as usize];
-                for r in ranges(g.dim) {
-                    for i in r {
-                        if let Some(&c) = g.class_of.get(i as usize) {
-                            s[c as usize] = true;
-                        }
-                    }
-                }
-                s
-            })
-            .collect();
-        (0..n)
-            .filter(|&g| {
-                let mut rest = g;
-                for (d, sel) in self.groups.dims.iter().zip(&selected).rev() {
-                    let c = rest % d.classes as usize;
-                    rest /= d.classes as usize;
-                    if !sel[c] {
-                        return false;
-                    }
-                }
-                true
-            })
-            .collect()
-    }
-
-    /// The GROUP BY key columns of the groups `ids`.
-    fn key_columns(&self, ids: &[usize]) -> DfResult<Vec<ArrayRef>> {
-        let mut out = Vec::with_capacity(self.groups.keys.len());
-        for (k, values) in &self.groups.keys {
-            let classes = self.classes_of(*k, ids);
-            out.push(take(values.as_ref(), &classes, None)?);
-        }
-        Ok(out)
-    }
-
-    /// The class of grouped dimension `k` of each group in `ids`.
-    fn classes_of(&self, k: usize, ids: &[usize]) -> UInt32Array {
-        let stride: usize = self.groups.dims[k + 1..]
-            .iter()
-            .map(|d| d.classes as usize)
-            .product();
-        let n = self.groups.dims[k].classes as usize;
-        UInt32Array::from_iter_values(ids.iter().map(|&g| ((g / stride) % n) as u32))
-    }
-}
-
-/// `columns` of `rows` rows as a stream of batches of at most `batch_size`
-/// rows (a grid aggregate emits all its groups at once).
-fn sliced(
-    schema: SchemaRef,
-    columns: Vec<ArrayRef>,
-    rows: usize,
-    batch_size: usize,
-) -> DfResult<stream::Iter<std::vec::IntoIter<DfResult<RecordBatch>>>> {
-    let batch = RecordBatch::try_new_with_options(
-        schema,
-        columns,
-        &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
-    )?;
-    let batches: Vec<DfResult<RecordBatch>> = (0..rows)
-        .step_by(batch_size)
-        .map(|s| Ok(batch.slice(s, batch_size.min(rows - s))))
-        .collect();
-    Ok(stream::iter(batches))
 }
 
 /// Reads and accumulates one partition's regions.
@@ -419,11 +326,7 @@ async fn run_partition(
 impl DisplayAs for GridAggregateExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let regions: usize = self.partitions.iter().map(Vec::len).sum();
-        let aggs: Vec<String> = self
-            .aggs
-            .iter()
-            .map(|a| format!("{:?}", a.func).to_lowercase())
-            .collect();
+        let aggs: Vec<&str> = self.aggs.iter().map(|a| a.func.name()).collect();
         match t {
             DisplayFormatType::Default | DisplayFormatType::Verbose => write!(
                 f,
@@ -503,7 +406,7 @@ impl ExecutionPlan for GridAggregateExec {
                 "GridAggregateExec has one partition, not {partition}"
             )));
         }
-        let batch_size = context.session_config().batch_size().max(1);
+        let batch_size = context.session_config().batch_size();
         let n_groups = self.groups.groups().unwrap_or(0);
         let groups = Arc::new(self.groups.clone());
         let aggs = Arc::new(self.aggs.clone());
@@ -525,13 +428,18 @@ impl ExecutionPlan for GridAggregateExec {
                 ))
             })
             .collect();
-        let ids = self.emitted(n_groups);
-        let keys = self.key_columns(&ids)?;
+        // Over no selected cell, no group is emitted (but the one row of an
+        // aggregate without GROUP BY).
+        let emitted = Emitted::new(Arc::clone(&groups), |d| {
+            if self.selection.is_empty() {
+                vec![]
+            } else {
+                self.selection.ranges[d].clone()
+            }
+        });
         let schema = Arc::clone(&self.schema);
         let out_types: Vec<DataType> = self.aggs.iter().map(|a| a.output.clone()).collect();
         let fut = async move {
-            // Held until the states are emitted.
-            let _reservation = reservation;
             let mut merged: Option<States> = None;
             for t in tasks {
                 let s = t
@@ -547,11 +455,17 @@ impl ExecutionPlan for GridAggregateExec {
                 }
             }
             let merged = merged.unwrap_or_else(|| States::new(&aggs, n_groups));
-            let mut columns = keys;
-            for (st, ty) in merged.states.iter().zip(&out_types) {
-                columns.push(st.finish(&ids, ty)?);
-            }
-            sliced(Arc::clone(&schema), columns, ids.len(), batch_size)
+            let batches = emitted.batches(schema, batch_size, move |ids| {
+                // Held until the last batch is emitted.
+                let _reservation = &reservation;
+                merged
+                    .states
+                    .iter()
+                    .zip(&out_types)
+                    .map(|(st, ty)| Ok(st.finish(ids, ty)?))
+                    .collect()
+            });
+            Ok::<_, DataFusionError>(stream::iter(batches))
         };
         let stream = stream::once(fut).try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(

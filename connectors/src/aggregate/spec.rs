@@ -48,6 +48,44 @@ pub enum AggFn {
     Min,
     /// `max`.
     Max,
+    /// `var_pop` (`sample: false`) or `var`/`var_samp` (`sample: true`).
+    Var {
+        /// Divide by n − 1 instead of n.
+        sample: bool,
+    },
+    /// `stddev_pop` or `stddev`/`stddev_samp`: the square root of [`AggFn::Var`].
+    Stddev {
+        /// Divide by n − 1 instead of n.
+        sample: bool,
+    },
+    /// `weighted_avg(value, weight)` (gridsql's UDF): Σ value·weight / Σ weight
+    /// over the cells where both are valid; the argument is an
+    /// [`AggArg::Value`] with a weight.
+    WeightedAvg,
+}
+
+impl AggFn {
+    /// The SQL name, as plans show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFn::Avg => "avg",
+            AggFn::Sum => "sum",
+            AggFn::Count => "count",
+            AggFn::Min => "min",
+            AggFn::Max => "max",
+            AggFn::Var { sample: false } => "var_pop",
+            AggFn::Var { sample: true } => "var_samp",
+            AggFn::Stddev { sample: false } => "stddev_pop",
+            AggFn::Stddev { sample: true } => "stddev_samp",
+            AggFn::WeightedAvg => "weighted_avg",
+        }
+    }
+
+    /// Whether the state keeps a running mean and sum of squared
+    /// deviations (Welford) instead of a sum.
+    pub fn is_moment(self) -> bool {
+        matches!(self, AggFn::Var { .. } | AggFn::Stddev { .. })
+    }
 }
 
 /// The argument of an aggregate, per cell.

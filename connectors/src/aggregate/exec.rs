@@ -37,10 +37,10 @@ const PREFETCH: usize = 2;
 pub const MAX_DENSE_GROUPS: usize = 1 << 26;
 
 /// Bytes of one partition's dense states (see
-/// [`state_bytes`](super::dense::state_bytes)). Reserved from the session's memory pool before
-/// they are allocated, so that an aggregate over too many groups fails
-/// with DataFusion's "Resources exhausted" error instead of exhausting the
-/// machine's memory.
+/// [`state_bytes`](super::dense::state_bytes)). Reserved from the session's
+/// memory pool before they are allocated, so that an aggregate over too many
+/// groups fails with DataFusion's "Resources exhausted" error instead of
+/// exhausting the machine's memory.
 pub fn dense_bytes(aggs: &[AggSpec], groups: usize) -> usize {
     let per_group: usize = aggs.iter().map(|a| super::dense::state_bytes(a.func)).sum();
     groups.saturating_mul(per_group.max(8))

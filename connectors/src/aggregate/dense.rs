@@ -29,11 +29,16 @@ pub struct State {
     affine: Option<(f64, f64)>,
 }
 
+/// Whether the state of `func` keeps a second value per group (`extra`).
+fn keeps_extra(func: AggFn) -> bool {
+    func.is_moment() || func == AggFn::WeightedAvg
+}
+
 /// Bytes per group of one aggregate's state (see [`State`]).
 pub fn state_bytes(func: AggFn) -> usize {
     match func {
         AggFn::Count => 8,
-        AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => 24,
+        f if keeps_extra(f) => 24,
         _ => 16,
     }
 }
@@ -50,9 +55,10 @@ impl State {
             AggFn::Count => vec![],
             _ => vec![init; groups],
         };
-        let extra = match func {
-            AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => vec![0.0; groups],
-            _ => vec![],
+        let extra = if keeps_extra(func) {
+            vec![0.0; groups]
+        } else {
+            vec![]
         };
         State {
             func,
@@ -483,15 +489,15 @@ fn add_rows<T: RawElem>(
     ) = (arg, dec, st.func)
         && w.0 != last
         && !geo.inner_grouped
-        && let Some((fill, scale, offset)) = dec.affine_int()
+        && let Some(packed) = dec.affine_int()
     {
         for_rows(geo, |base, off, idx| {
             let Some(wv) = weight_at(w, idx, geo.region, 0) else {
                 return;
             };
-            let (n, sum) = int_row(&vals[off..off + inner], fill);
+            let (n, sum) = row_sum(&vals[off..off + inner], dec, Some(packed));
             if n > 0 {
-                st.add_many(base, n, wv * (scale * sum as f64 + offset * n as f64));
+                st.add_many(base, n, wv * sum);
             }
         });
         return;
@@ -721,14 +727,7 @@ fn add_rows_weighted<T: RawElem>(
             let Some(wv) = weight_at(w, idx, geo.region, 0) else {
                 return;
             };
-            let row = &vals[off..off + inner];
-            let (n, sum) = match packed {
-                Some((fill, scale, offset)) => {
-                    let (n, s) = int_row(row, fill);
-                    (n, scale * s as f64 + offset * n as f64)
-                }
-                None => reduce_row(AggFn::Sum, row, dec),
-            };
+            let (n, sum) = row_sum(&vals[off..off + inner], dec, packed);
             if n > 0 {
                 st.add_weighted(base, n, wv * sum, wv * n as f64);
             }
@@ -753,6 +752,24 @@ fn add_rows_weighted<T: RawElem>(
             st.add_weighted(base + c, 1, wv * x, wv);
         }
     });
+}
+
+/// Count and decoded sum of a row's non-missing values; with `packed` (the
+/// decoder's [`affine_int`](ScalarDecoder::affine_int)), summed over the
+/// stored integers and unpacked once: scale·Σraw + offset·n.
+#[inline]
+fn row_sum<T: RawElem>(
+    row: &[T],
+    dec: &ScalarDecoder<T>,
+    packed: Option<(Option<T>, f64, f64)>,
+) -> (u64, f64) {
+    match packed {
+        Some((fill, scale, offset)) => {
+            let (n, s) = int_row(row, fill);
+            (n, scale * s as f64 + offset * n as f64)
+        }
+        None => reduce_row(AggFn::Sum, row, dec),
+    }
 }
 
 /// Count and sum (or min, max) of a row's non-missing values.

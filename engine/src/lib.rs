@@ -8,6 +8,7 @@ pub mod codec;
 pub mod datasets;
 pub mod describe;
 pub mod grid_aggregate;
+pub mod memory_pool;
 pub mod session;
 pub mod tag_partitions;
 
@@ -15,4 +16,5 @@ pub use catalog::Catalog;
 pub use cluster::cluster_context;
 pub use datasets::{detect_format, register_dataset, table_name_for};
 pub use describe::describe_table;
+pub use memory_pool::QueryMemoryPool;
 pub use session::{SessionOptions, local_config, new_context, session_state};

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::memory_pool::QueryMemoryPool;
 use datafusion::catalog::TableProviderFactory;
 use datafusion::error::Result;
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -80,7 +80,7 @@ pub fn local_config(opts: &SessionOptions) -> SessionConfig {
 /// When the runtime cannot be built.
 pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<SessionState> {
     let runtime = RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(FairSpillPool::new(opts.memory_limit)))
+        .with_memory_pool(Arc::new(QueryMemoryPool::new(opts.memory_limit)))
         .build_arc()?;
     let mut factories: HashMap<String, Arc<dyn TableProviderFactory>> = HashMap::new();
     factories.insert("ZARR".into(), Arc::new(GridTableFactory::new(Format::Zarr)));

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
@@ -125,7 +124,7 @@ impl QueryLimits {
             return Ok(SessionContext::new_with_state(state));
         };
         let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
-            .with_memory_pool(Arc::new(FairSpillPool::new(limit)))
+            .with_memory_pool(Arc::new(gridsql_engine::QueryMemoryPool::new(limit)))
             .build_arc()?;
         let state = SessionStateBuilder::new_from_existing(state)
             .with_runtime_env(runtime)

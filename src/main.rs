@@ -1,10 +1,12 @@
-//! The `gridsql` binary: the SQL shell (and, in time, the servers and the
-//! cluster roles). `main` is parse → run → exit code; errors print once, on
-//! one line, with their whole cause chain.
+//! The `gridsql` binary: the SQL shell, the servers (`serve`) and the
+//! cluster roles (`scheduler`, `executor`). `main` is parse → run → exit
+//! code; errors (panics included) print once, on one line, with their whole
+//! cause chain.
 
 mod cli;
 mod cluster;
 mod demo;
+mod panics;
 mod serve;
 mod shell;
 
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
         env_logger::Env::default().default_filter_or("warn,object_store::client::retry=info"),
     )
     .init();
+    panics::install_hook();
     let args = cli::Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -34,10 +37,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(args)) {
-        Ok(code) => code,
-        Err(e) => {
+    match runtime.block_on(panics::caught(run(args))) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("gridsql: {}", one_line(&error_chain(&e)));
+            ExitCode::from(1)
+        }
+        Err(panic) => {
+            eprintln!("gridsql: {panic}");
             ExitCode::from(1)
         }
     }

@@ -52,7 +52,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot open '{location}' as table {name}"))?;
     }
-    roots::install(&ctx, &Arc::new(config.roots.clone()));
+    roots::install(&ctx, Arc::new(config.roots.clone()));
     if config.pg.is_some() {
         pg::setup(&ctx)?;
     }

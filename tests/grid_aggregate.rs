@@ -236,3 +236,46 @@ async fn grid_aggregate_equals_hash_aggregate() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A volatile expression means one value per row: neither the grid-aggregate
+/// rule nor the filter pushdown may evaluate it once per coordinate.
+#[tokio::test]
+async fn volatile_expressions_are_never_evaluated_per_coordinate() {
+    let Some(dir) = data_dir() else {
+        return;
+    };
+    let location = dir
+        .join("dt_med_allsat_phy_l4_2005T2.nc.v2.zarr")
+        .display()
+        .to_string();
+    let (rows, _) = run(&location, "SELECT count(*) FROM t", true).await;
+    let cells = rows[0][0].as_f64().expect("a count");
+    // GROUP BY a function of latitude and random(): a group per row (random
+    // doubles do not collide), not one per latitude.
+    let (groups, plan) = run(
+        &location,
+        "SELECT count(*) FROM (SELECT latitude + random() AS k, count(*) FROM t GROUP BY 1)",
+        true,
+    )
+    .await;
+    assert!(!plan.contains("GridAggregateExec"), "{plan}");
+    assert_eq!(groups[0][0].as_f64(), Some(cells), "{plan}");
+    // An aggregate of a variable times a volatile function of a dimension.
+    let (_, plan) = run(
+        &location,
+        "SELECT time, sum(adt * (latitude * 0 + random())) FROM t GROUP BY time",
+        true,
+    )
+    .await;
+    assert!(!plan.contains("GridAggregateExec"), "{plan}");
+    // A filter on a dimension and random(): kept as a filter over the rows.
+    let (rows, plan) = run(
+        &location,
+        "SELECT count(*) FROM t WHERE latitude < 1000 * random()",
+        true,
+    )
+    .await;
+    assert!(plan.contains("FilterExec"), "{plan}");
+    let kept = rows[0][0].as_f64().expect("a count");
+    assert!(kept > 0.0 && kept < cells, "{kept} of {cells}");
+}

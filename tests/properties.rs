@@ -28,7 +28,7 @@ use std::sync::Arc;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
 
 use crate::util::rows_json;
@@ -690,17 +690,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
 
 #[test]
 fn pushed_down_plans_equal_plain_plans_and_direct_computation() {
-    let cases = std::env::var("GRIDSQL_PROPERTY_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let (mut runner, cases) = crate::util::seeded_runner(200);
     let t0 = std::time::Instant::now();
     let result = runner.run(&case_strategy(), |case| check(&case));
     eprintln!("{cases} property cases in {:?}", t0.elapsed());

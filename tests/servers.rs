@@ -99,7 +99,7 @@ fn range_params() -> Value {
 }
 
 /// A running `gridsql serve`, killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     flight: Option<String>,
     pg: Option<u16>,
@@ -116,11 +116,17 @@ impl Drop for Server {
 impl Server {
     /// Starts the server with a catalog (`t`: adt Zarr v3, `sst`: NetCDF,
     /// `tcw`: Zarr v2) and `extra` arguments; both protocols on free ports.
-    fn start(data: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+    pub(crate) fn start(data: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        Server::start_with(data, "", extra, envs)
+    }
+
+    /// As [`Server::start`], with `top` (TOML keys such as `allow_roots`)
+    /// at the head of the catalog.
+    fn start_with(data: &Path, top: &str, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let catalog = dir.path().join("catalog.toml");
         let text = format!(
-            "[[dataset]]\nname = \"t\"\nlocation = \"{d}/{ADT}.v3.zarr\"\n\n\
+            "{top}\n[[dataset]]\nname = \"t\"\nlocation = \"{d}/{ADT}.v3.zarr\"\n\n\
              [[dataset]]\nname = \"sst\"\nlocation = \"{d}/sst.mnmean.nc\"\nformat = \"netcdf\"\n\n\
              [[dataset]]\nname = \"tcw\"\nlocation = \"{d}/tcw.nc.v2.zarr\"\n",
             d = data.display()
@@ -169,15 +175,15 @@ impl Server {
         server
     }
 
-    fn flight_uri(&self) -> &str {
+    pub(crate) fn flight_uri(&self) -> &str {
         self.flight.as_deref().expect("Flight SQL address")
     }
 
-    fn pg_port(&self) -> u16 {
+    pub(crate) fn pg_port(&self) -> u16 {
         self.pg.expect("PostgreSQL port")
     }
 
-    fn dsn(&self, user: &str, password: Option<&str>) -> String {
+    pub(crate) fn dsn(&self, user: &str, password: Option<&str>) -> String {
         let mut dsn = format!(
             "host=127.0.0.1 port={} user={user} dbname=gridsql",
             self.pg_port()
@@ -189,7 +195,7 @@ impl Server {
     }
 
     /// Runs the ADBC client script with `steps`; returns its JSON by step name.
-    fn flight(&self, py: &Path, auth: Option<(&str, &str)>, steps: &Value) -> Value {
+    pub(crate) fn flight(&self, py: &Path, auth: Option<(&str, &str)>, steps: &Value) -> Value {
         let mut args = vec!["--uri".to_string(), self.flight_uri().to_string()];
         if let Some((u, p)) = auth {
             args.extend(["--user".into(), u.into(), "--password".into(), p.into()]);
@@ -198,7 +204,7 @@ impl Server {
     }
 
     /// Runs the psycopg client script with `steps`.
-    fn postgres(&self, py: &Path, dsn: &str, steps: &Value) -> Value {
+    pub(crate) fn postgres(&self, py: &Path, dsn: &str, steps: &Value) -> Value {
         client(py, "pg_client.py", &["--dsn".into(), dsn.into()], steps)
     }
 
@@ -580,6 +586,224 @@ fn remote_clients_are_refused_outside_roots_ddl_and_engine_settings() {
     // psql too, and the table is still there afterwards
     let (ok, _, err) = server.psql("gridsql", None, "DROP TABLE t");
     assert!(!ok && err.contains("read-only"), "{err}");
+    let (ok, out, err) = server.psql("gridsql", None, "\\dt");
+    assert!(ok && out.contains("|t|"), "{out} {err}");
+}
+
+/// Copies a folder tree (a Zarr store) or a file.
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).expect("folder");
+        for e in std::fs::read_dir(from).expect("readable folder") {
+            let e = e.expect("entry");
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).expect("file copied");
+    }
+}
+
+/// Every spelling of a location outside the allowed root that the issue
+/// names (dot segments, percent-encoded dots and separators in any case and
+/// mix, double encoding, backslashes, `file://localhost/`, single-slash
+/// `file:` URLs, symlinks and globs leading out, HTTP URLs to loopback
+/// ports), through every location-taking entry point, over both protocols:
+/// each refused with one clear error, the allowed datasets still answering
+/// as xarray does, the server alive. The root comes from the catalog file.
+#[test]
+fn allowed_roots_hold_under_every_spelling() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let (adt, _) = cases(&data, &py);
+    let count = case(&adt, "adt_count_whole_cube");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let r = std::fs::canonicalize(tmp.path()).expect("real temp path");
+    let (public, private) = (r.join("public"), r.join("private"));
+    for dir in [&public, &private] {
+        copy_tree(&data.join(format!("{ADT}.v2.zarr")), &dir.join("adt.zarr"));
+        copy_tree(&data.join(ADT), &dir.join("adt.nc"));
+    }
+    std::fs::create_dir_all(public.join("dir")).expect("folder");
+    std::fs::create_dir_all(public.join("evil")).expect("folder");
+    let link = |to: &Path, at: &Path| std::os::unix::fs::symlink(to, at).expect("symlink");
+    link(&private, &public.join("link"));
+    link(&private.join("adt.zarr"), &public.join("adt-link.zarr"));
+    link(&private.join("adt.nc"), &public.join("evil/secret.nc"));
+    // A store inside the root whose data array is a link leading out.
+    copy_tree(
+        &data.join(format!("{ADT}.v2.zarr")),
+        &public.join("inner.zarr"),
+    );
+    std::fs::remove_dir_all(public.join("inner.zarr/adt")).expect("array removed");
+    link(
+        &private.join("adt.zarr/adt"),
+        &public.join("inner.zarr/adt"),
+    );
+    let p = public.display().to_string();
+    let r = r.display().to_string();
+    let server = Server::start_with(
+        &data,
+        &format!("allow_roots = [\"{p}\"]"),
+        &["--allow-ddl"],
+        &[],
+    );
+    let flight_port = server
+        .flight_uri()
+        .rsplit(':')
+        .next()
+        .unwrap_or("1")
+        .to_string();
+    let pg_port = server.pg_port();
+    // Spellings of private/adt.zarr (and, with .nc, of private/adt.nc).
+    let zarr_spellings: Vec<String> = vec![
+        format!("{r}/private/adt.zarr"),
+        format!("{p}/../private/adt.zarr"),
+        format!("{p}/./dir/../../private/adt.zarr"),
+        format!("{p}/nothing/../../private/adt.zarr"),
+        format!("file://{p}/%2e%2e/private/adt.zarr"),
+        format!("file://{p}/%2E%2E/private/adt.zarr"),
+        format!("file://{p}/.%2E/private/adt.zarr"),
+        format!("file://{p}/%2e./private/adt.zarr"),
+        format!("file://{p}/dir/%2e%2E/%2E%2e/private/adt.zarr"),
+        format!("file://{p}/..%2fprivate/adt.zarr"),
+        format!("file://{p}/..%2Fprivate%2Fadt.zarr"),
+        format!("file://{p}/..%5cprivate/adt.zarr"),
+        format!("file://{p}/%2e%2e%5Cprivate/adt.zarr"),
+        format!("file://{p}/%252e%252e/private/adt.zarr"),
+        format!("file://{p}/%25252e%25252e/private/adt.zarr"),
+        format!("{p}/%2e%2e/private/adt.zarr"),
+        format!("{p}/..\\private\\adt.zarr"),
+        format!("file://{p}\\..\\private/adt.zarr"),
+        format!("file://localhost{p}/../private/adt.zarr"),
+        format!("file://localhost{r}/private/adt.zarr"),
+        format!("file:{r}/private/adt.zarr"),
+        format!("file:{p}/../private/adt.zarr"),
+        format!("FILE://{r}/private/adt.zarr"),
+        format!("file:///{p}/../private/adt.zarr"),
+        format!("{p}/link/adt.zarr"),
+        format!("{p}/adt-link.zarr"),
+        format!("file://{p}/link/adt.zarr"),
+        format!("http://127.0.0.1:{pg_port}/adt.zarr"),
+        format!("http://localhost:{flight_port}/private/adt.zarr"),
+        "s3://someone-elses-bucket/adt.zarr".to_string(),
+    ];
+    let mut steps: Vec<(String, String)> = Vec::new();
+    for (i, z) in zarr_spellings.iter().enumerate() {
+        let nc = z.replace("adt.zarr", "adt.nc");
+        steps.push((
+            format!("read_zarr_{i}"),
+            format!("SELECT count(*) FROM read_zarr('{z}')"),
+        ));
+        steps.push((
+            format!("read_netcdf_{i}"),
+            format!("SELECT count(*) FROM read_netcdf('{nc}')"),
+        ));
+        steps.push((
+            format!("variables_{i}"),
+            format!("SELECT count(*) FROM grid_variables('{z}')"),
+        ));
+        steps.push((
+            format!("attributes_{i}"),
+            format!("SELECT count(*) FROM grid_attributes('{nc}', 'netcdf')"),
+        ));
+        steps.push((
+            format!("ddl_zarr_{i}"),
+            format!("CREATE EXTERNAL TABLE x_zarr_{i} STORED AS ZARR LOCATION '{z}'"),
+        ));
+        steps.push((
+            format!("ddl_netcdf_{i}"),
+            format!("CREATE EXTERNAL TABLE x_nc_{i} STORED AS NETCDF LOCATION '{nc}'"),
+        ));
+    }
+    // Globs and folders whose matches lead out.
+    for (i, g) in [
+        format!("{r}/private/*.nc"),
+        format!("{p}/../private/*.nc"),
+        format!("{p}/*/../../private/*.nc"),
+        format!("{p}/link/*.nc"),
+        format!("{p}/evil/*.nc"),
+        format!("{p}/evil"),
+        format!("{p}/e*/*.nc"),
+        format!("file://{p}/%2e%2e/private/*.nc"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        steps.push((
+            format!("glob_{i}"),
+            format!("SELECT count(*) FROM read_netcdf('{g}')"),
+        ));
+        steps.push((
+            format!("glob_ddl_{i}"),
+            format!("CREATE EXTERNAL TABLE g_{i} STORED AS NETCDF LOCATION '{g}'"),
+        ));
+    }
+    steps.push((
+        "inner_link".into(),
+        format!("SELECT count(*) FROM read_zarr('{p}/inner.zarr')"),
+    ));
+    let refused: Vec<String> = steps.iter().map(|(n, _)| n.clone()).collect();
+    // Inside the root, in spellings that resolve there: allowed and equal to xarray.
+    let inside = [
+        format!("read_zarr('{p}/adt.zarr')"),
+        format!("read_zarr('file://{p}/dir/%2e%2E/adt.zarr')"),
+        format!("read_zarr('file://localhost{p}/./adt.zarr')"),
+        format!("read_netcdf('{p}/adt.nc')"),
+        format!("read_netcdf('{p}/*.nc')"),
+    ];
+    for (i, f) in inside.iter().enumerate() {
+        steps.push((
+            format!("inside_{i}"),
+            count.sql.replace(" FROM t", &format!(" FROM {f}")),
+        ));
+    }
+    steps.push(("after".into(), count.sql.clone()));
+    let steps_json = Value::Array(
+        steps
+            .iter()
+            .map(|(name, sql)| json!({"name": name, "op": "query", "sql": sql}))
+            .collect(),
+    );
+    for (protocol, out) in [
+        ("flight", server.flight(&py, None, &steps_json)),
+        (
+            "postgres",
+            server.postgres(&py, &server.dsn("gridsql", None), &steps_json),
+        ),
+    ] {
+        for name in &refused {
+            let sql = &steps.iter().find(|(n, _)| n == name).expect("a step").1;
+            let e = out[name]["error"].as_str().unwrap_or_else(|| {
+                panic!("{protocol} {name}: {sql} was not refused: {}", out[name])
+            });
+            // The PostgreSQL server's parser has no CREATE EXTERNAL TABLE.
+            if protocol == "postgres" && sql.starts_with("CREATE EXTERNAL TABLE") {
+                assert!(e.contains("parser error"), "{protocol} {name}: {sql}: {e}");
+                continue;
+            }
+            assert!(
+                e.contains("outside the server's allowed roots") || e.contains("invalid location"),
+                "{protocol} {name}: {sql}: unclear refusal: {e}"
+            );
+            assert!(!e.contains('\n'), "{protocol} {name}: not one line: {e}");
+            assert!(!e.contains("panicked"), "{protocol} {name}: {e}");
+        }
+        for i in 0..inside.len() {
+            assert_rows(&out, &format!("inside_{i}"), count);
+        }
+        assert_rows(&out, "after", count);
+    }
+    // psql too, and the server still answers afterwards.
+    let (ok, _, err) = server.psql(
+        "gridsql",
+        None,
+        &format!("SELECT count(*) FROM read_zarr('file://{p}/%2e%2e/private/adt.zarr')"),
+    );
+    assert!(
+        !ok && err.contains("outside the server's allowed roots"),
+        "{err}"
+    );
     let (ok, out, err) = server.psql("gridsql", None, "\\dt");
     assert!(ok && out.contains("|t|"), "{out} {err}");
 }

@@ -8,6 +8,8 @@ mod docs_sql;
 mod faults;
 mod grid_aggregate;
 mod hostile;
+mod locations;
+mod long_index;
 mod netcdf;
 mod plots;
 mod properties;

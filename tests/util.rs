@@ -232,3 +232,22 @@ pub(crate) fn gridsql_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
         .envs(envs.iter().copied());
     output_within(cmd, std::time::Duration::from_secs(120))
 }
+
+/// A reproducible property-test runner (seeded, no failure files) and its
+/// number of cases: `GRIDSQL_PROPERTY_CASES`, else `default`.
+pub(crate) fn seeded_runner(default: u32) -> (proptest::test_runner::TestRunner, u32) {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let cases = std::env::var("GRIDSQL_PROPERTY_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    (
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha)),
+        cases,
+    )
+}

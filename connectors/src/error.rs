@@ -22,6 +22,14 @@ pub enum ConnectorError {
         /// Why it is not usable.
         reason: String,
     },
+    /// A location outside what the session may open.
+    #[error("location '{location}' is {reason}")]
+    Refused {
+        /// The location in its canonical form.
+        location: String,
+        /// Why it may not be opened.
+        reason: String,
+    },
     /// A table option was unknown or had a bad value.
     #[error("invalid table option '{option}': {reason}")]
     Option {
@@ -77,6 +85,19 @@ pub enum ConnectorError {
         #[source]
         source: object_store::Error,
     },
+    /// An error from the object store while reading one key of a dataset's
+    /// metadata. Only "not found" means a key is absent; any other error
+    /// is this, so nothing is skipped silently.
+    #[error("dataset '{dataset}', key '{key}': {source}")]
+    StoreKey {
+        /// Dataset location.
+        dataset: String,
+        /// The key (path in the store).
+        key: String,
+        /// Cause.
+        #[source]
+        source: object_store::Error,
+    },
     /// An error from Arrow while building batches.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
@@ -89,6 +110,7 @@ impl From<ConnectorError> for DataFusionError {
             ConnectorError::Option { .. } | ConnectorError::Location { .. } => {
                 DataFusionError::Configuration(e.to_string())
             }
+            ConnectorError::Refused { .. } => DataFusionError::Plan(e.to_string()),
             ConnectorError::Unsupported { .. } => DataFusionError::NotImplemented(e.to_string()),
             other => DataFusionError::External(Box::new(other)),
         }

@@ -11,7 +11,7 @@ pub mod reader;
 pub mod selection;
 pub mod values;
 
-pub use model::{Dimension, FileSplits, Grid, GridVariable, VariableDecoding};
+pub use model::{Coords, Dimension, FileSplits, Grid, GridVariable, VariableDecoding};
 pub use plan::{Axis, ChunkGrid, Region, plan_partitions, select_partitions};
 pub use reader::GridReader;
 pub use selection::Selection;

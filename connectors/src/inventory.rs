@@ -4,13 +4,10 @@
 //! Zarr: the arrays of the group and their metadata, no data read. NetCDF:
 //! the header of the (first) file, read on the libnetcdf thread.
 
-use std::sync::Arc;
-
 use arrow::array::new_empty_array;
-use datafusion::execution::runtime_env::RuntimeEnv;
 
 use crate::error::{ConnectorError, Result};
-use crate::location::resolve;
+use crate::location::{Access, Location};
 use crate::netcdf::header::{open_file, read_header};
 use crate::netcdf::sources::{list_sources, local_path};
 use crate::netcdf::worker;
@@ -56,16 +53,17 @@ impl Inventory {
 ///
 /// # Errors
 /// Bad location or options, unreadable metadata.
-pub async fn inventory(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<Inventory> {
+pub async fn inventory(spec: &TableSpec, access: &Access) -> Result<Inventory> {
     check_options(spec)?;
+    let location = access.locate(&spec.location)?;
     let dataset = match spec.format {
         Format::Zarr => {
-            let (store, path) = resolve(&spec.location, runtime)?;
+            let (store, path) = access.store(&location)?;
             crate::zarr::format::dataset_variables(store, path, spec)
                 .await?
                 .0
         }
-        Format::Netcdf => netcdf_variables(spec, runtime).await?,
+        Format::Netcdf => netcdf_variables(spec, &location, access).await?,
     };
     // The grid the table would show; coordinates are not needed for names.
     let (grid_dims, grid_variables) = match build_grid(dataset.clone(), &spec.options, |v| {
@@ -94,9 +92,13 @@ pub async fn inventory(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<In
 }
 
 /// The header of a NetCDF location's first file.
-async fn netcdf_variables(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<DatasetVariables> {
+async fn netcdf_variables(
+    spec: &TableSpec,
+    location: &Location,
+    access: &Access,
+) -> Result<DatasetVariables> {
     let group = spec.options.get("group").cloned().unwrap_or_default();
-    let sources = list_sources(&spec.location, runtime).await?;
+    let sources = list_sources(location, access).await?;
     let first = sources
         .into_iter()
         .next()
@@ -141,7 +143,9 @@ mod tests {
             eprintln!("SKIPPED: shared data missing");
             return;
         };
-        let rt = Arc::new(RuntimeEnv::default());
+        let rt = Access::unrestricted(std::sync::Arc::new(
+            datafusion::execution::runtime_env::RuntimeEnv::default(),
+        ));
         for (format, file) in [
             (Format::Netcdf, "dt_med_allsat_phy_l4_2005T2.nc"),
             (Format::Zarr, "dt_med_allsat_phy_l4_2005T2.nc.v2.zarr"),

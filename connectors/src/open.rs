@@ -4,17 +4,19 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
 
 use arrow::array::ArrayRef;
-use datafusion::execution::runtime_env::RuntimeEnv;
 
 use crate::cf::{AttrValue, Attributes, TimeDecoding};
 use crate::error::{ConnectorError, Result};
 use crate::grid::values::decode_time;
 use crate::grid::{Dimension, Grid, GridVariable, RawBuffer};
-use crate::location::resolve;
+use crate::location::Access;
 use crate::table::{Format, OpenedTable, TableSpec};
+
+/// The longest coordinate variable read into memory when a table opens, for
+/// every format: a hostile header cannot make opening allocate more.
+pub const MAX_COORD_LEN: u64 = 1 << 27;
 
 /// Table options every format understands.
 pub const KNOWN_OPTIONS: &[&str] = &["group", "dims", "variables"];
@@ -51,20 +53,27 @@ pub fn check_options(spec: &TableSpec) -> Result<()> {
     }
 }
 
-/// Opens the table a spec describes.
+/// Opens the table a spec describes. The location is parsed once, checked
+/// and opened in that form; the table's spec carries the canonical form, so
+/// executors re-open exactly what was checked.
 ///
 /// # Errors
-/// Bad location or options, unreadable metadata.
-pub async fn open_table(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<OpenedTable> {
+/// Bad or refused location, bad options, unreadable metadata.
+pub async fn open_table(spec: &TableSpec, access: &Access) -> Result<OpenedTable> {
     check_options(spec)?;
+    let location = access.locate(&spec.location)?;
+    let spec = TableSpec {
+        location: location.to_string(),
+        ..spec.clone()
+    };
     match spec.format {
         Format::Zarr => {
-            let (store, path) = resolve(&spec.location, runtime)?;
+            let (store, path) = access.store(&location)?;
             Ok(OpenedTable::Ready(
-                crate::zarr::open_zarr(store, path, spec).await?,
+                crate::zarr::open_zarr(store, path, &spec).await?,
             ))
         }
-        Format::Netcdf => crate::netcdf::open_netcdf(spec, runtime).await,
+        Format::Netcdf => crate::netcdf::open_netcdf(&spec, &location, access).await,
     }
 }
 
@@ -229,14 +238,21 @@ where
     for (name, &size) in dim_names.iter().zip(&shape) {
         let coord = ds.variables.iter().find(|v| is_coord(v) && v.name == *name);
         let dim = match coord {
+            Some(c) if c.shape[0] == size && size > MAX_COORD_LEN => {
+                return Err(ConnectorError::Variable {
+                    dataset: dataset.clone(),
+                    variable: c.name.clone(),
+                    reason: format!(
+                        "coordinate of {size} values is longer than the {MAX_COORD_LEN} values \
+                         gridsql reads into memory"
+                    ),
+                });
+            }
             Some(c) if c.shape[0] == size => {
                 let values = read_coord(c).await?;
-                Dimension {
-                    name: name.clone(),
-                    size,
-                    coord_var: Some(c.clone()),
-                    values,
-                }
+                let mut dim = Dimension::with_values(name, c.clone(), values);
+                dim.size = size;
+                dim
             }
             Some(c) => {
                 return Err(ConnectorError::Variable {

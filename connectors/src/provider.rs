@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::AsArray;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
@@ -27,8 +26,10 @@ use datafusion::physical_plan::limit::GlobalLimitExec;
 use tokio::sync::OnceCell;
 
 use crate::grid::Selection;
+use crate::grid::model::Coords;
 use crate::grid::model::meta;
 use crate::grid::plan::{ChunkGrid, plan_partitions, regions};
+use crate::location::Access;
 use crate::open::open_table;
 use crate::pushdown;
 use crate::scan::GridScanExec;
@@ -91,7 +92,7 @@ impl GridTableProvider {
     /// # Errors
     /// See [`open_table`].
     pub async fn open(spec: &TableSpec, state: &dyn Session) -> DfResult<Self> {
-        let opened = open_table(spec, state.runtime_env()).await?;
+        let opened = open_table(spec, &Access::of(state)).await?;
         Ok(GridTableProvider::from_opened(opened))
     }
 
@@ -138,11 +139,8 @@ impl GridTableProvider {
         expr: &Expr,
         sel: &mut Selection,
     ) -> DfResult<()> {
-        let result = pushdown::eval_on_dim(table, state, d, expr)?;
-        let Some(mask) = result.as_boolean_opt() else {
-            return plan_err!("filter {expr} is not a boolean expression");
-        };
-        sel.restrict(d, mask);
+        let keep = pushdown::ranges_on_dim(table, state, d, expr)?;
+        sel.restrict_ranges(d, &keep);
         Ok(())
     }
 
@@ -200,11 +198,15 @@ impl TableProvider for GridTableProvider {
             .cloned()
             .unwrap_or_else(|| (0..table.schema.fields().len()).collect());
         let mut selection = Selection::all(&table.grid.shape());
-        // Filters on a dimension too long to hold its coordinates in memory
+        // Filters on an index dimension too long to evaluate at planning
         // run after the scan instead.
         let mut residual: Vec<Expr> = Vec::new();
-        let has_values =
-            |d: usize| table.grid.dims[d].values.len() as u64 == table.grid.dims[d].size;
+        let has_values = |d: usize| {
+            matches!(table.grid.dims[d].coords, Coords::Values(_))
+                || table.grid.dims[d].size <= pushdown::MAX_PLANNED_INDEX
+        };
+        // A box evaluates both dimensions whole.
+        let in_memory = |d: usize| table.grid.dims[d].all_values(1 << 24).is_some();
         for f in filters {
             match self.filter_dim(f) {
                 Some(d) if has_values(d) => {
@@ -212,7 +214,7 @@ impl TableProvider for GridTableProvider {
                 }
                 Some(_) => residual.push(f.clone()),
                 None => match pushdown::in_box_dims(f, &table.schema, table.ndims()) {
-                    Some((a, b)) if has_values(a) && has_values(b) => {
+                    Some((a, b)) if in_memory(a) && in_memory(b) => {
                         pushdown::apply_in_box(&table, state, f, (a, b), &mut selection)?;
                     }
                     Some(_) => residual.push(f.clone()),

@@ -10,6 +10,7 @@
 //! evaluated on its dimension's coordinate values; the cells that pass are
 //! the product of both masks.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions};
@@ -22,6 +23,7 @@ use datafusion::logical_expr::Expr;
 
 use crate::geo::{lat_in_box, lon_in_box};
 use crate::grid::Selection;
+use crate::grid::selection::ranges_of_mask;
 use crate::table::GridTable;
 
 /// Name of the box function gridsql-udfs registers.
@@ -101,6 +103,14 @@ fn as_f64(array: &ArrayRef, what: &Expr) -> DfResult<Vec<Option<f64>>> {
     Ok(a.iter().collect())
 }
 
+/// Longest dimension whose filters are evaluated when the scan is planned;
+/// filters on longer ones (without coordinate values, so index dimensions)
+/// run after the scan.
+pub(crate) const MAX_PLANNED_INDEX: u64 = 1 << 31;
+
+/// Indices evaluated at once along an index dimension.
+const EVAL_BLOCK: u64 = 1 << 20;
+
 /// Evaluates a function of dimension `d` on that dimension's coordinates:
 /// its value at every index along the dimension.
 pub(crate) fn eval_on_dim(
@@ -112,8 +122,43 @@ pub(crate) fn eval_on_dim(
     let schema = Arc::new(Schema::new(vec![table.schema.field(d).clone()]));
     let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
     let phys = state.create_physical_expr(unqualified(expr)?, &df_schema)?;
-    let batch = RecordBatch::try_new(schema, vec![Arc::clone(&table.grid.dims[d].values)])?;
+    let values = table.grid.dims[d].values(0..table.grid.dims[d].size);
+    let batch = RecordBatch::try_new(schema, vec![values])?;
     phys.evaluate(&batch)?.into_array(batch.num_rows())
+}
+
+/// The index ranges of dimension `d` where a boolean function of it holds,
+/// evaluated block by block, so an index dimension of any length is never
+/// held whole.
+pub(crate) fn ranges_on_dim(
+    table: &GridTable,
+    state: &dyn Session,
+    d: usize,
+    expr: &Expr,
+) -> DfResult<Vec<Range<u64>>> {
+    let schema = Arc::new(Schema::new(vec![table.schema.field(d).clone()]));
+    let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
+    let phys = state.create_physical_expr(unqualified(expr)?, &df_schema)?;
+    let dim = &table.grid.dims[d];
+    let mut out: Vec<Range<u64>> = Vec::new();
+    let mut start = 0;
+    while start < dim.size {
+        let end = start.saturating_add(EVAL_BLOCK).min(dim.size);
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![dim.values(start..end)])?;
+        let result = phys.evaluate(&batch)?.into_array(batch.num_rows())?;
+        let Some(mask) = result.as_boolean_opt() else {
+            return plan_err!("filter {expr} is not a boolean expression");
+        };
+        for r in ranges_of_mask(mask) {
+            let r = (r.start + start)..(r.end + start);
+            match out.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => out.push(r),
+            }
+        }
+        start = end;
+    }
+    Ok(out)
 }
 
 /// Evaluates a constant expression.

@@ -14,6 +14,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 
 use crate::blocking::run_async;
 use crate::error::Result;
+use crate::location::Access;
 use crate::open::open_table;
 use crate::table::{GridTable, OpenedTable, TableSpec};
 
@@ -25,14 +26,15 @@ const MAX_CACHED: usize = 64;
 ///
 /// # Errors
 /// See [`open_table`] and [`crate::DeferredTable::resolve`].
-pub async fn open_resolved(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<GridTable> {
-    match open_table(spec, runtime).await? {
+pub async fn open_resolved(spec: &TableSpec, access: &Access) -> Result<GridTable> {
+    match open_table(spec, access).await? {
         OpenedTable::Ready(t) => Ok(t),
         OpenedTable::Deferred { resolver, .. } => resolver.resolve().await,
     }
 }
 
-/// The table `spec` describes, opened once per process.
+/// The table `spec` describes, opened once per process. Plans carry the
+/// canonical locations their client checked, so this opens them unrestricted.
 ///
 /// Synchronous because plan codecs are; the open runs on a thread of its own
 /// (see [`run_async`]).
@@ -48,7 +50,10 @@ pub fn open_cached(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> DfResult<Arc<
     {
         return Ok(t);
     }
-    let table = Arc::new(run_async("open", open_resolved(spec, runtime))??);
+    let table = Arc::new(run_async(
+        "open",
+        open_resolved(spec, &Access::unrestricted(Arc::clone(runtime))),
+    )??);
     if let Ok(mut c) = CACHE.lock() {
         let map = c.get_or_insert_with(HashMap::new);
         if map.len() >= MAX_CACHED {

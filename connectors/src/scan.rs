@@ -11,7 +11,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt64Array};
-use arrow::compute::take;
 use arrow::datatypes::SchemaRef;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -161,12 +160,17 @@ impl GridScanExec {
 
     /// Min and max of the selected coordinate values of dimension `d`.
     fn dim_stats(&self, d: usize) -> ColumnStatistics {
-        let values = &self.table.grid.dims[d].values;
+        let dim = &self.table.grid.dims[d];
+        // Coordinates may be unsorted; only report bounds for monotonic ones,
+        // where range ends are the extremes.
+        if !dim.is_monotonic() {
+            return ColumnStatistics::new_unknown();
+        }
         let mut min: Option<ScalarValue> = None;
         let mut max: Option<ScalarValue> = None;
-        for r in &self.selection.ranges[d] {
+        for r in self.selection.ranges[d].iter().filter(|r| r.end > r.start) {
             for i in [r.start, r.end - 1] {
-                let Ok(v) = ScalarValue::try_from_array(values, i as usize) else {
+                let Some(v) = dim.value(i) else {
                     continue;
                 };
                 if v.is_null() {
@@ -186,46 +190,12 @@ impl GridScanExec {
                 }
             }
         }
-        // Coordinates may be unsorted; only report bounds for monotonic ones,
-        // where range ends are the extremes.
-        if !is_monotonic(values) {
-            return ColumnStatistics::new_unknown();
-        }
         ColumnStatistics {
             min_value: min.map_or(Precision::Absent, Precision::Exact),
             max_value: max.map_or(Precision::Absent, Precision::Exact),
             ..ColumnStatistics::new_unknown()
         }
     }
-}
-
-fn is_monotonic(values: &ArrayRef) -> bool {
-    let n = values.len();
-    if n < 3 {
-        return true;
-    }
-    let mut dir = std::cmp::Ordering::Equal;
-    let mut prev = match ScalarValue::try_from_array(values, 0) {
-        Ok(v) => v,
-        Err(_) => return false,
-    };
-    for i in 1..n {
-        let Ok(v) = ScalarValue::try_from_array(values, i) else {
-            return false;
-        };
-        let Some(o) = v.partial_cmp(&prev) else {
-            return false;
-        };
-        if o != std::cmp::Ordering::Equal {
-            if dir == std::cmp::Ordering::Equal {
-                dir = o;
-            } else if dir != o {
-                return false;
-            }
-        }
-        prev = v;
-    }
-    true
 }
 
 impl DisplayAs for GridScanExec {
@@ -480,7 +450,6 @@ impl RegionBatcher {
             idx.extend(std::iter::repeat_n(start + i, (run_end - row) as usize));
             row = run_end;
         }
-        let values = &self.table.grid.dims[d].values;
-        Ok(take(values.as_ref(), &UInt64Array::from(idx), None)?)
+        Ok(self.table.grid.dims[d].take(&UInt64Array::from(idx))?)
     }
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::grid::{Grid, GridReader};
+use crate::location::Location;
 
 /// The formats gridsql reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -20,24 +21,36 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format a location's name tells: `*.zarr` is Zarr; `*.nc`,
-    /// `*.nc4`, `*.cdf`, `*.netcdf`, `*.h5`, `*.hdf5` (and globs of them) are
-    /// NetCDF; a local folder holding `zarr.json`, `.zgroup`, `.zmetadata` or
-    /// `.zarray` is Zarr; a local folder holding NetCDF files (a multi-file
-    /// dataset) is NetCDF. `None` when nothing tells.
-    pub fn detect(location: &str) -> Option<Format> {
-        let trimmed = location.trim_end_matches('/');
-        let lower = trimmed.to_ascii_lowercase();
+    /// File name extensions of NetCDF (and HDF5) files, lower case: the one
+    /// list that detection, folder listings and table names use.
+    pub const NETCDF_EXTENSIONS: &[&str] = &["nc", "nc3", "nc4", "netcdf", "cdf", "h5", "hdf5"];
+
+    /// Whether a file name ends in a NetCDF extension (any case).
+    pub fn is_netcdf_name(name: &str) -> bool {
+        name.rsplit_once('.').is_some_and(|(_, ext)| {
+            Format::NETCDF_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+        })
+    }
+
+    /// The format a location's name tells: `*.zarr` is Zarr; a name with a
+    /// NetCDF extension (or a glob of them) is NetCDF; a local folder holding
+    /// `zarr.json`, `.zgroup`, `.zmetadata` or `.zarray` is Zarr; a local
+    /// folder holding NetCDF files (a multi-file dataset) is NetCDF. `None`
+    /// when nothing tells. Only canonical locations are looked at, so a
+    /// server checks a location before anything of it is read.
+    pub fn detect(location: &Location) -> Option<Format> {
+        let name = match location {
+            Location::Local(p) => p.file_name()?.to_str()?.to_string(),
+            Location::Remote { segments, .. } => segments.last()?.clone(),
+        };
+        let lower = name.to_ascii_lowercase();
         if lower.ends_with(".zarr") || lower.ends_with(".zarr.zip") {
             return Some(Format::Zarr);
         }
-        if [".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5"]
-            .iter()
-            .any(|e| lower.ends_with(e))
-        {
+        if Format::is_netcdf_name(&lower) {
             return Some(Format::Netcdf);
         }
-        let p = std::path::Path::new(trimmed.strip_prefix("file://").unwrap_or(trimmed));
+        let p = location.as_local()?;
         if !p.is_dir() {
             return None;
         }
@@ -47,14 +60,12 @@ impl Format {
         {
             return Some(Format::Zarr);
         }
-        let is_netcdf_file = |e: &std::fs::DirEntry| {
-            let n = e.file_name().to_string_lossy().to_ascii_lowercase();
-            [".nc", ".nc4", ".cdf", ".netcdf"]
-                .iter()
-                .any(|x| n.ends_with(x))
-        };
         std::fs::read_dir(p)
-            .is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| is_netcdf_file(&e))))
+            .is_ok_and(|mut it| {
+                it.any(|e| {
+                    e.is_ok_and(|e| Format::is_netcdf_name(&e.file_name().to_string_lossy()))
+                })
+            })
             .then_some(Format::Netcdf)
     }
 }
@@ -144,12 +155,13 @@ mod tests {
 
     #[test]
     fn formats_from_names() {
-        assert_eq!(Format::detect("a/b.zarr/"), Some(Format::Zarr));
-        assert_eq!(Format::detect("s3://b/x.ZARR"), Some(Format::Zarr));
-        assert_eq!(Format::detect("data/*.nc"), Some(Format::Netcdf));
-        assert_eq!(Format::detect("x.nc4"), Some(Format::Netcdf));
-        assert_eq!(Format::detect("x.h5"), Some(Format::Netcdf));
-        assert_eq!(Format::detect("x.cdf"), Some(Format::Netcdf));
-        assert_eq!(Format::detect("/nonexistent/folder"), None);
+        let detect = |s: &str| Location::parse(s).ok().and_then(|l| Format::detect(&l));
+        assert_eq!(detect("a/b.zarr/"), Some(Format::Zarr));
+        assert_eq!(detect("s3://b/x.ZARR"), Some(Format::Zarr));
+        assert_eq!(detect("data/*.nc"), Some(Format::Netcdf));
+        assert_eq!(detect("x.nc4"), Some(Format::Netcdf));
+        assert_eq!(detect("x.h5"), Some(Format::Netcdf));
+        assert_eq!(detect("x.cdf"), Some(Format::Netcdf));
+        assert_eq!(detect("/nonexistent/folder"), None);
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
+use gridsql_connectors::location::Location;
 use gridsql_connectors::{Format, GridTableProvider, TableSpec};
 
 /// Guesses the format of a location by [`Format::detect`]'s rule.
@@ -12,7 +13,8 @@ use gridsql_connectors::{Format, GridTableProvider, TableSpec};
 /// # Errors
 /// When nothing tells the format.
 pub fn detect_format(location: &str) -> Result<Format> {
-    Format::detect(location).ok_or_else(|| {
+    let canonical = Location::parse(location).map_err(DataFusionError::from)?;
+    Format::detect(&canonical).ok_or_else(|| {
         DataFusionError::Plan(format!(
             "cannot tell the format of '{location}': name it *.zarr or *.nc, or use CREATE EXTERNAL TABLE ... STORED AS ZARR|NETCDF"
         ))
@@ -29,11 +31,12 @@ pub fn table_name_for(location: &str) -> String {
         .next()
         .unwrap_or(location);
     let mut stem = base.to_string();
-    for ext in [".zarr", ".nc", ".nc4", ".cdf", ".netcdf"] {
-        if stem.to_ascii_lowercase().ends_with(ext) && stem.len() > ext.len() {
-            stem.truncate(stem.len() - ext.len());
-            break;
-        }
+    let lower = stem.to_ascii_lowercase();
+    let ext = std::iter::once("zarr")
+        .chain(Format::NETCDF_EXTENSIONS.iter().copied())
+        .find(|e| lower.len() > e.len() + 1 && lower.ends_with(&format!(".{e}")));
+    if let Some(e) = ext {
+        stem.truncate(stem.len() - e.len() - 1);
     }
     let mut name: String = stem
         .chars()

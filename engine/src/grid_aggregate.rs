@@ -28,6 +28,7 @@ use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, IsNotNullExpr, Literal, TryCastExpr,
 };
 use datafusion::physical_expr::utils::collect_columns;
+use datafusion::physical_expr_common::physical_expr::is_volatile;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
@@ -183,6 +184,11 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>, partial: bool) -> Result<Option<Arc<dy
         .iter()
         .map(|(e, _)| inline(e))
         .collect::<Result<_>>()?;
+    // A volatile expression (`random()`) means one value per row; the rule
+    // would evaluate it once per coordinate instead.
+    if group_exprs.iter().any(is_volatile) {
+        return Ok(None);
+    }
     let Some(groups) = group_spec(scan, &group_exprs)? else {
         return Ok(None);
     };
@@ -190,6 +196,9 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>, partial: bool) -> Result<Option<Arc<dy
     for a in lower.aggr_expr() {
         let args: Vec<Arc<dyn PhysicalExpr>> =
             a.expressions().iter().map(&inline).collect::<Result<_>>()?;
+        if args.iter().any(is_volatile) {
+            return Ok(None);
+        }
         match agg_spec(scan, a, &args)? {
             Some(s) => aggs.push(s),
             None => return Ok(None),
@@ -271,9 +280,9 @@ fn eval_on_dim(
         return Ok(None);
     };
     let dim = &scan.table().grid.dims[d];
-    if dim.values.len() as u64 != dim.size {
+    let Some(values) = dim.all_values(MAX_DENSE_GROUPS as u64) else {
         return Ok(None);
-    }
+    };
     let field = scan.schema().field(col.index()).clone();
     let schema = Arc::new(Schema::new(vec![Field::new(
         field.name(),
@@ -291,7 +300,7 @@ fn eval_on_dim(
             }
         })?
         .data;
-    let batch = RecordBatch::try_new(schema, vec![Arc::clone(&dim.values)])?;
+    let batch = RecordBatch::try_new(schema, vec![values])?;
     let out = rebased.evaluate(&batch)?.into_array(batch.num_rows())?;
     Ok(Some((d, out)))
 }

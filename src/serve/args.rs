@@ -10,7 +10,7 @@ use gridsql_engine::Catalog;
 
 use super::auth::{Credentials, check_bind};
 use super::limits::QueryLimits;
-use super::roots::AllowedRoots;
+use gridsql_connectors::location::AllowedRoots;
 
 /// Default Flight SQL address when neither server is named.
 const DEFAULT_FLIGHT_SQL: &str = "127.0.0.1:32010";

@@ -53,6 +53,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::limits::Limited;
 use super::state::{Planned, Shared};
+use crate::panics;
 
 type DoGetStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send>>;
 
@@ -120,9 +121,12 @@ impl GridFlightService {
         self.state.query_context().map_err(df_status)
     }
 
-    /// Plans `sql` (guarded) in `ctx`.
+    /// Plans `sql` (guarded) in `ctx`; a panic while planning is the query's error.
     async fn plan(&self, ctx: &SessionContext, sql: &str) -> Result<Planned, Status> {
-        self.state.plan(ctx, sql).await.map_err(df_status)
+        panics::caught(self.state.plan(ctx, sql))
+            .await
+            .map_err(Status::internal)?
+            .map_err(df_status)
     }
 
     /// FlightInfo for a statement whose ticket is `command`.
@@ -171,9 +175,10 @@ impl GridFlightService {
                     let df = ctx.execute_logical_plan(plan).await?;
                     df.execute_stream().await
                 };
-                let stream = tokio::time::timeout(admission.remaining(), run)
+                let stream = tokio::time::timeout(admission.remaining(), panics::caught(run))
                     .await
                     .map_err(|_| Status::deadline_exceeded(admission.timeout_message()))?
+                    .map_err(Status::internal)?
                     .map_err(df_status)?;
                 let s = stream
                     .map_err(|e| FlightError::ExternalError(Box::new(e)))
@@ -189,6 +194,7 @@ impl GridFlightService {
             encoded,
             admission,
             Status::deadline_exceeded,
+            Status::internal,
         )))
     }
 }

@@ -148,24 +148,32 @@ impl Admission {
     }
 }
 
-/// A result stream that keeps its query's slot and ends with one error at
-/// the deadline.
+/// A result stream that keeps its query's slot, ends with one error at the
+/// deadline, and ends with one error if producing a batch panics.
 pub(crate) struct Limited<S, E> {
     /// The result stream; dropped (stopping the plan) at the deadline.
     inner: Option<Pin<Box<S>>>,
     sleep: Pin<Box<Sleep>>,
     admission: Option<Admission>,
     on_timeout: fn(String) -> E,
+    on_panic: fn(String) -> E,
 }
 
 impl<S, E> Limited<S, E> {
-    /// Wraps `inner`; `on_timeout` turns the timeout message into the stream's error.
-    pub(crate) fn new(inner: S, admission: Admission, on_timeout: fn(String) -> E) -> Self {
+    /// Wraps `inner`; `on_timeout` and `on_panic` turn the timeout message and
+    /// a panic's message into the stream's error.
+    pub(crate) fn new(
+        inner: S,
+        admission: Admission,
+        on_timeout: fn(String) -> E,
+        on_panic: fn(String) -> E,
+    ) -> Self {
         Limited {
             inner: Some(Box::pin(inner)),
             sleep: Box::pin(tokio::time::sleep_until(admission.deadline)),
             admission: Some(admission),
             on_timeout,
+            on_panic,
         }
     }
 }
@@ -191,8 +199,20 @@ where
             return Poll::Ready(Some(Err((self.on_timeout)(message))));
         }
         let polled = match self.inner.as_mut() {
-            Some(inner) => inner.as_mut().poll_next(cx),
-            None => Poll::Ready(None),
+            Some(inner) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                inner.as_mut().poll_next(cx)
+            })),
+            None => Ok(Poll::Ready(None)),
+        };
+        let polled = match polled {
+            Ok(p) => p,
+            Err(payload) => {
+                // The plan is in an unknown state: drop it and free the slot.
+                self.inner = None;
+                self.admission = None;
+                let message = crate::panics::message(payload.as_ref());
+                return Poll::Ready(Some(Err((self.on_panic)(message))));
+            }
         };
         if let Poll::Ready(None) = polled {
             self.inner = None;
@@ -209,6 +229,32 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_panicking_stream_ends_with_one_error_and_frees_its_slot() {
+        let limits = QueryLimits::new(1, Duration::from_secs(60), None);
+        let a = limits.admit().await.unwrap();
+        let boom = futures::stream::poll_fn(|_| -> Poll<Option<Result<u8, String>>> {
+            panic!("index out of bounds")
+        });
+        let mut s = Limited::new(boom, a, |m| m, |m| format!("panic: {m}"));
+        let e = s.next().await.unwrap().unwrap_err();
+        assert!(
+            e.starts_with("panic: internal error") && e.contains("index out of bounds"),
+            "{e}"
+        );
+        assert!(s.next().await.is_none());
+        assert_eq!(limits.running(), 0);
+        // and a panicking future is an error too
+        let e = crate::panics::caught(async {
+            if limits.running() == 0 {
+                panic!("planning failed")
+            }
+        })
+        .await
+        .unwrap_err();
+        assert!(e.contains("planning failed") && !e.contains('\n'), "{e}");
+    }
+
+    #[tokio::test]
     async fn slots_and_deadline() {
         let limits = QueryLimits::new(1, Duration::from_millis(200), None);
         let a = limits.admit().await.unwrap();
@@ -216,7 +262,7 @@ mod tests {
         let busy = limits.admit().await.unwrap_err();
         assert!(busy.contains("server busy"), "{busy}");
         let never = futures::stream::pending::<Result<u8, String>>();
-        let mut s = Limited::new(never, a, |m| m);
+        let mut s = Limited::new(never, a, |m| m, |m| m);
         let e = s.next().await.unwrap().unwrap_err();
         assert!(e.contains("time limit"), "{e}");
         assert!(s.next().await.is_none());
@@ -227,11 +273,17 @@ mod tests {
             futures::stream::pending::<Result<u8, String>>(),
             b,
             |m| m,
+            |m| m,
         ));
         assert_eq!(limits.running(), 0);
         // a stream nobody reads loses its slot at the deadline
         let c = limits.admit().await.unwrap();
-        let mut stalled = Limited::new(futures::stream::pending::<Result<u8, String>>(), c, |m| m);
+        let mut stalled = Limited::new(
+            futures::stream::pending::<Result<u8, String>>(),
+            c,
+            |m| m,
+            |m| m,
+        );
         assert_eq!(limits.running(), 1);
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(limits.running(), 0, "a stalled reader kept its slot");

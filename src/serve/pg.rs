@@ -15,6 +15,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use crate::panics;
 use async_trait::async_trait;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
@@ -285,9 +286,12 @@ fn limit(response: Response, admission: Admission) -> Response {
     match response {
         Response::Query(mut q) => {
             let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
-            q.data_rows = Box::pin(Limited::new(rows, admission, |m| {
-                user_error("ERROR", "57014", m)
-            }));
+            q.data_rows = Box::pin(Limited::new(
+                rows,
+                admission,
+                |m| user_error("ERROR", "57014", m),
+                |m| user_error("ERROR", "XX000", m),
+            ));
             Response::Query(q)
         }
         other => other,
@@ -321,9 +325,10 @@ impl SimpleQueryHandler for GridPgService {
             return Ok(vec![limit(r, admission)]);
         }
         let run = <DfSessionService as SimpleQueryHandler>::do_query(&self.inner, client, query);
-        let mut responses = tokio::time::timeout(admission.remaining(), run)
+        let mut responses = tokio::time::timeout(admission.remaining(), panics::caught(run))
             .await
-            .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))??;
+            .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
+            .map_err(|m| user_error("ERROR", "XX000", m))??;
         if let Some(last) = responses.pop() {
             responses.push(limit(last, admission));
         }
@@ -362,9 +367,10 @@ impl ExtendedQueryHandler for GridPgService {
             portal,
             max_rows,
         );
-        let response = tokio::time::timeout(admission.remaining(), run)
+        let response = tokio::time::timeout(admission.remaining(), panics::caught(run))
             .await
-            .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))??;
+            .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
+            .map_err(|m| user_error("ERROR", "XX000", m))??;
         Ok(limit(response, admission))
     }
 }
@@ -408,7 +414,9 @@ impl QueryParser for GridParser {
                 return Ok(Some((sql.to_string(), Some((statement.clone(), plan)))));
             }
         }
-        self.inner.parse_sql(client, sql, types).await
+        panics::caught(self.inner.parse_sql(client, sql, types))
+            .await
+            .map_err(|m| user_error("ERROR", "XX000", m))?
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {

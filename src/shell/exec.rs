@@ -104,9 +104,9 @@ impl Shell {
         let start = Instant::now();
         let progress = Progress::start(self.interactive);
         let mut printer = Printer::new(self.format, self.interactive);
-        let result = self.execute_into(stmt, &mut printer).await;
+        let result = crate::panics::caught(self.execute_into(stmt, &mut printer)).await;
         progress.finish();
-        result?;
+        result.map_err(anyhow::Error::msg)??;
         let rows = printer.finish()?;
         if self.format == OutputFormat::Table
             && !self.quiet

@@ -23,11 +23,11 @@ use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
 use datafusion::datasource::MemTable;
-use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::Expr;
 use gridsql_connectors::blocking::run_async;
 use gridsql_connectors::cf::AttrValue;
 use gridsql_connectors::inventory::{Inventory, inventory};
+use gridsql_connectors::location::Access;
 use gridsql_connectors::open::{KNOWN_OPTIONS, open_table};
 use gridsql_connectors::{Format, GridTableProvider, TableSpec};
 
@@ -126,16 +126,18 @@ impl ReadGrid {
 impl TableFunctionImpl for ReadGrid {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let spec = self.spec(args.exprs())?;
-        let runtime = Arc::clone(args.session().runtime_env());
-        let opened = run_async(self.name, open_table(&spec, &runtime))?
+        let access = Access::of(args.session());
+        let opened = run_async(self.name, open_table(&spec, &access))?
             .map_err(|e| call_error(self.name, &spec.location, e))?;
         Ok(Arc::new(GridTableProvider::from_opened(opened)))
     }
 }
 
 /// The spec of `grid_variables` / `grid_attributes` arguments: a location, an optional format
-/// (when the number of further arguments is odd), then option pairs.
-fn metadata_spec(name: &str, exprs: &[Expr]) -> Result<TableSpec> {
+/// (when the number of further arguments is odd), then option pairs. A format is detected
+/// only once the location is canonical and allowed, so detection reads nothing a session may
+/// not open.
+fn metadata_spec(name: &str, exprs: &[Expr], access: &Access) -> Result<TableSpec> {
     let args = string_args(name, exprs)?;
     let Some((location, mut rest)) = args.split_first() else {
         return plan_err!(
@@ -154,7 +156,10 @@ fn metadata_spec(name: &str, exprs: &[Expr]) -> Result<TableSpec> {
         rest = &rest[1..];
         f
     } else {
-        match Format::detect(location) {
+        let canonical = access
+            .locate(location)
+            .map_err(|e| call_error(name, location, e))?;
+        match Format::detect(&canonical) {
             Some(f) => f,
             None => {
                 return plan_err!(
@@ -173,9 +178,9 @@ fn metadata_spec(name: &str, exprs: &[Expr]) -> Result<TableSpec> {
 
 /// Reads the inventory of the dataset the arguments name.
 fn read_inventory(name: &str, args: &TableFunctionArgs) -> Result<Inventory> {
-    let spec = metadata_spec(name, args.exprs())?;
-    let runtime: Arc<RuntimeEnv> = Arc::clone(args.session().runtime_env());
-    run_async(name, inventory(&spec, &runtime))?.map_err(|e| call_error(name, &spec.location, e))
+    let access = Access::of(args.session());
+    let spec = metadata_spec(name, args.exprs(), &access)?;
+    run_async(name, inventory(&spec, &access))?.map_err(|e| call_error(name, &spec.location, e))
 }
 
 /// One in-memory table of string and float columns.

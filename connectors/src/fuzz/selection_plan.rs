@@ -138,12 +138,11 @@ pub fn run(data: &[u8]) -> bool {
             dims.push(Dimension::indexed(&name, size));
         } else {
             let array: ArrayRef = Arc::new(Float64Array::from(values.clone()));
-            dims.push(Dimension {
-                name: name.clone(),
-                size,
-                coord_var: Some(variable(&name, vec![name.clone()], vec![size], vec![size])),
-                values: array,
-            });
+            dims.push(Dimension::with_values(
+                &name,
+                variable(&name, vec![name.clone()], vec![size], vec![size]),
+                array,
+            ));
         }
         coords.push(values);
     }

@@ -9,8 +9,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array};
+use std::ops::Range;
+
+use arrow::array::{Array, ArrayRef, Int64Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use datafusion::common::ScalarValue;
 
 use super::plan::{Axis, ChunkGrid};
 use crate::cf::{AttrValue, Attributes, CfDecoding, TimeDecoding};
@@ -92,7 +96,18 @@ impl GridVariable {
     }
 }
 
-/// A dimension of a grid with its decoded coordinate values.
+/// The values of a dimension's column.
+#[derive(Debug, Clone)]
+pub enum Coords {
+    /// No coordinate variable: the 0-based index, computed where it is
+    /// needed and never held whole, so a dimension of any length (an
+    /// unstructured mesh, a raw record) costs nothing to open.
+    Index,
+    /// Decoded values of the coordinate variable, one per index.
+    Values(ArrayRef),
+}
+
+/// A dimension of a grid with its coordinates.
 #[derive(Debug, Clone)]
 pub struct Dimension {
     /// Name.
@@ -101,26 +116,95 @@ pub struct Dimension {
     pub size: u64,
     /// The coordinate variable, when there is one.
     pub coord_var: Option<GridVariable>,
-    /// Decoded coordinate values (length `size`); the 0-based index when
-    /// there is no coordinate variable.
-    pub values: ArrayRef,
+    /// Its coordinates.
+    pub coords: Coords,
 }
 
 impl Dimension {
     /// A dimension without coordinate variable: its values are its indices.
     pub fn indexed(name: &str, size: u64) -> Self {
-        // A dimension too long to index in memory cannot be scanned either;
-        // the table reports it when it is opened, so keep values empty here.
-        let values: ArrayRef = if size <= (1 << 28) {
-            Arc::new(Int64Array::from_iter_values(0..size as i64))
-        } else {
-            Arc::new(Int64Array::from_iter_values(std::iter::empty()))
-        };
         Dimension {
             name: name.to_string(),
             size,
             coord_var: None,
-            values,
+            coords: Coords::Index,
+        }
+    }
+
+    /// A dimension with decoded coordinate values.
+    pub fn with_values(name: &str, coord_var: GridVariable, values: ArrayRef) -> Self {
+        Dimension {
+            name: name.to_string(),
+            size: values.len() as u64,
+            coord_var: Some(coord_var),
+            coords: Coords::Values(values),
+        }
+    }
+
+    /// The Arrow type of the column.
+    pub fn data_type(&self) -> DataType {
+        match &self.coords {
+            Coords::Index => DataType::Int64,
+            Coords::Values(v) => v.data_type().clone(),
+        }
+    }
+
+    /// The values at indices `range` (clamped to the dimension).
+    pub fn values(&self, range: Range<u64>) -> ArrayRef {
+        let end = range.end.min(self.size);
+        let start = range.start.min(end);
+        match &self.coords {
+            Coords::Index => Arc::new(Int64Array::from_iter_values((start..end).map(|i| i as i64))),
+            Coords::Values(v) => {
+                let len = v.len() as u64;
+                let (s, e) = (start.min(len), end.min(len));
+                v.slice(s as usize, (e - s) as usize)
+            }
+        }
+    }
+
+    /// All values, when the dimension has coordinate values or its index is
+    /// at most `max` long (callers that need every value at once decline
+    /// longer indices).
+    pub fn all_values(&self, max: u64) -> Option<ArrayRef> {
+        match &self.coords {
+            Coords::Values(v) => Some(Arc::clone(v)),
+            Coords::Index if self.size <= max => Some(self.values(0..self.size)),
+            Coords::Index => None,
+        }
+    }
+
+    /// The values at `indices` (each below the dimension's length).
+    ///
+    /// # Errors
+    /// An index beyond the coordinate values.
+    pub fn take(&self, indices: &UInt64Array) -> Result<ArrayRef, ArrowError> {
+        match &self.coords {
+            Coords::Index => Ok(Arc::new(Int64Array::from_iter_values(
+                indices.values().iter().map(|&i| i as i64),
+            ))),
+            Coords::Values(v) => arrow::compute::take(v.as_ref(), indices, None),
+        }
+    }
+
+    /// The value at index `i`, if there is one.
+    pub fn value(&self, i: u64) -> Option<ScalarValue> {
+        if i >= self.size {
+            return None;
+        }
+        match &self.coords {
+            Coords::Index => Some(ScalarValue::Int64(Some(i as i64))),
+            Coords::Values(v) => (i < v.len() as u64)
+                .then(|| ScalarValue::try_from_array(v, i as usize).ok())
+                .flatten(),
+        }
+    }
+
+    /// Whether the values never change direction (an index always holds).
+    pub fn is_monotonic(&self) -> bool {
+        match &self.coords {
+            Coords::Index => true,
+            Coords::Values(v) => is_monotonic(v),
         }
     }
 
@@ -207,4 +291,35 @@ impl Grid {
     pub fn dim_index(&self, name: &str) -> Option<usize> {
         self.dims.iter().position(|d| d.name == name)
     }
+}
+
+/// Whether values never change direction (NULLs and incomparable values
+/// count as a change).
+fn is_monotonic(values: &ArrayRef) -> bool {
+    let n = values.len();
+    if n < 3 {
+        return true;
+    }
+    let mut dir = std::cmp::Ordering::Equal;
+    let mut prev = match ScalarValue::try_from_array(values, 0) {
+        Ok(v) => v,
+        Err(_) => return false,
+    };
+    for i in 1..n {
+        let Ok(v) = ScalarValue::try_from_array(values, i) else {
+            return false;
+        };
+        let Some(o) = v.partial_cmp(&prev) else {
+            return false;
+        };
+        if o != std::cmp::Ordering::Equal {
+            if dir == std::cmp::Ordering::Equal {
+                dir = o;
+            } else if dir != o {
+                return false;
+            }
+        }
+        prev = v;
+    }
+    true
 }

@@ -17,7 +17,6 @@ use arrow::array::ArrayRef;
 use arrow::compute::concat;
 use async_trait::async_trait;
 use datafusion::common::ScalarValue;
-use datafusion::execution::runtime_env::RuntimeEnv;
 use futures::{StreamExt, TryStreamExt};
 
 use super::header::{Header, open_file, read_header};
@@ -25,21 +24,28 @@ use super::reader::{FileSpan, NetcdfReader};
 use super::sources::{Source, list_sources, local_path};
 use super::worker;
 use crate::error::{ConnectorError, Result};
+use crate::grid::model::Coords;
 use crate::grid::{FileSplits, Grid, GridReader, GridVariable};
+use crate::location::{Access, Location};
 use crate::open::{build_grid, decode_coordinate};
 use crate::table::{DeferredTable, GridTable, OpenedTable, TableSpec};
 
 /// Headers read at once while resolving a collection.
 const HEADER_CONCURRENCY: usize = 8;
 
-/// Opens a NetCDF location (a file, a directory or a glob).
+/// Opens a NetCDF location (a file, a directory or a glob); `spec` names
+/// the canonical `location`.
 ///
 /// # Errors
-/// No files, unreadable headers, bad options.
-pub async fn open_netcdf(spec: &TableSpec, runtime: &Arc<RuntimeEnv>) -> Result<OpenedTable> {
+/// No files, refused files, unreadable headers, bad options.
+pub async fn open_netcdf(
+    spec: &TableSpec,
+    location: &Location,
+    access: &Access,
+) -> Result<OpenedTable> {
     let dataset = spec.location.clone();
     let group = spec.options.get("group").cloned().unwrap_or_default();
-    let sources = list_sources(&dataset, runtime).await?;
+    let sources = list_sources(location, access).await?;
     let first = sources[0].clone();
     let (file, header) = read_source_header(&first, &group, &first.display).await?;
     let raw: HashMap<String, _> = header
@@ -204,7 +210,8 @@ struct Collection {
 struct FileIndex {
     source: Source,
     len: u64,
-    coord: ArrayRef,
+    /// The record coordinate; `None` when the record dimension has none.
+    coord: Option<ArrayRef>,
 }
 
 impl Collection {
@@ -252,15 +259,27 @@ impl Collection {
         Ok(FileIndex {
             source: src,
             len: dim.size,
-            coord: Arc::clone(&dim.values),
+            coord: match &dim.coords {
+                Coords::Values(v) => Some(Arc::clone(v)),
+                Coords::Index => None,
+            },
         })
     }
 }
 
 /// The first value of a coordinate, for ordering files.
-fn first_value(a: &ArrayRef) -> Option<ScalarValue> {
+fn first_value(a: Option<&ArrayRef>) -> Option<ScalarValue> {
+    let a = a?;
     (!a.is_empty())
         .then(|| ScalarValue::try_from_array(a, 0).ok())
+        .flatten()
+}
+
+/// The last value of a coordinate, for checking overlaps.
+fn last_value(a: Option<&ArrayRef>) -> Option<ScalarValue> {
+    let a = a?;
+    (!a.is_empty())
+        .then(|| ScalarValue::try_from_array(a, a.len() - 1).ok())
         .flatten()
 }
 
@@ -283,7 +302,10 @@ impl DeferredTable for Collection {
         }
         // Order files by their first record coordinate, as open_mfdataset's
         // combine='by_coords' does; ties keep file-name order.
-        let keys: Vec<Option<ScalarValue>> = files.iter().map(|f| first_value(&f.coord)).collect();
+        let keys: Vec<Option<ScalarValue>> = files
+            .iter()
+            .map(|f| first_value(f.coord.as_ref()))
+            .collect();
         let mut order: Vec<usize> = (0..files.len()).collect();
         order.sort_by(|&a, &b| {
             keys[a]
@@ -294,8 +316,8 @@ impl DeferredTable for Collection {
         let files: Vec<FileIndex> = order.iter().filter_map(|&i| slots[i].take()).collect();
         // Files must not overlap along the record coordinate.
         for w in files.windows(2) {
-            let last = ScalarValue::try_from_array(&w[0].coord, w[0].coord.len() - 1).ok();
-            let next = first_value(&w[1].coord);
+            let last = last_value(w[0].coord.as_ref());
+            let next = first_value(w[1].coord.as_ref());
             if let (Some(l), Some(n)) = (last, next)
                 && l.partial_cmp(&n) != Some(std::cmp::Ordering::Less)
             {
@@ -308,19 +330,29 @@ impl DeferredTable for Collection {
                 });
             }
         }
-        let arrays: Vec<&dyn arrow::array::Array> =
-            files.iter().map(|f| f.coord.as_ref()).collect();
-        let target = self.first.dims[self.record].values.data_type().clone();
-        let coord = concat(&arrays).or_else(|_| {
-            // Files may decode to different Arrow types (float32 vs float64
-            // coordinates); align them to the first file's.
-            let cast: Vec<ArrayRef> = files
-                .iter()
-                .map(|f| arrow::compute::cast(&f.coord, &target))
-                .collect::<std::result::Result<_, _>>()?;
-            let refs: Vec<&dyn arrow::array::Array> = cast.iter().map(AsRef::as_ref).collect();
-            concat(&refs)
-        })?;
+        // The record coordinate of all files, or the index along them when
+        // the record dimension has no coordinate variable.
+        let coords: Option<Vec<&ArrayRef>> = files.iter().map(|f| f.coord.as_ref()).collect();
+        let coords = match coords {
+            Some(parts) => {
+                let arrays: Vec<&dyn arrow::array::Array> =
+                    parts.iter().map(|a| a.as_ref()).collect();
+                let target = self.first.dims[self.record].data_type();
+                let coord = concat(&arrays).or_else(|_| {
+                    // Files may decode to different Arrow types (float32 vs
+                    // float64 coordinates); align them to the first file's.
+                    let cast: Vec<ArrayRef> = parts
+                        .iter()
+                        .map(|a| arrow::compute::cast(a, &target))
+                        .collect::<std::result::Result<_, _>>()?;
+                    let refs: Vec<&dyn arrow::array::Array> =
+                        cast.iter().map(AsRef::as_ref).collect();
+                    concat(&refs)
+                })?;
+                Coords::Values(coord)
+            }
+            None => Coords::Index,
+        };
         let mut spans = Vec::with_capacity(files.len());
         let mut start = 0u64;
         for f in &files {
@@ -335,7 +367,7 @@ impl DeferredTable for Collection {
         let mut grid = self.first.clone();
         let dim = &mut grid.dims[self.record];
         dim.size = total;
-        dim.values = coord;
+        dim.coords = coords;
         if let Some(c) = dim.coord_var.as_mut() {
             c.shape = vec![total];
         }

@@ -10,16 +10,14 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use datafusion::execution::runtime_env::RuntimeEnv;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::error::{ConnectorError, Result};
-use crate::location::resolve;
-
-/// File name extensions taken from a directory.
-const NETCDF_EXTENSIONS: &[&str] = &["nc", "nc3", "nc4", "netcdf", "cdf", "h5", "hdf5"];
+use crate::location::GLOB_CHARS;
+use crate::location::{Access, Location};
+use crate::table::Format;
 
 /// Most files one location may name.
 pub const MAX_FILES: usize = 1 << 20;
@@ -51,34 +49,28 @@ pub enum Place {
     },
 }
 
-fn has_glob(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
-fn loc_err(location: &str, reason: String) -> ConnectorError {
+fn loc_err(location: &Location, reason: String) -> ConnectorError {
     ConnectorError::Location {
         location: location.to_string(),
         reason,
     }
 }
 
-/// Lists the files `location` names, sorted by name.
+/// Lists the files `location` names, sorted by name. Every file a glob or a
+/// folder expands to is canonicalised and checked on its own (a symbolic
+/// link in an allowed folder may lead out of it).
 ///
 /// # Errors
-/// Bad locations or patterns, nothing matching, store errors.
-pub async fn list_sources(location: &str, runtime: &Arc<RuntimeEnv>) -> Result<Vec<Source>> {
-    let remote = location.contains("://") && !location.starts_with("file://");
-    let mut out = if remote {
-        list_remote(location, runtime).await?
-    } else {
-        let path = location
-            .strip_prefix("file://")
-            .unwrap_or(location)
-            .to_string();
-        let loc = location.to_string();
-        tokio::task::spawn_blocking(move || list_local(&path, &loc))
-            .await
-            .map_err(|e| loc_err(location, e.to_string()))??
+/// Bad locations or patterns, nothing matching, refused files, store errors.
+pub async fn list_sources(location: &Location, access: &Access) -> Result<Vec<Source>> {
+    let mut out = match location {
+        Location::Remote { .. } => list_remote(location, access).await?,
+        Location::Local(path) => {
+            let (path, loc, access) = (path.clone(), location.clone(), access.clone());
+            tokio::task::spawn_blocking(move || list_local(&path, &loc, &access))
+                .await
+                .map_err(|e| loc_err(location, e.to_string()))??
+        }
     };
     if out.is_empty() {
         return Err(loc_err(location, "no NetCDF files match".into()));
@@ -93,7 +85,10 @@ pub async fn list_sources(location: &str, runtime: &Arc<RuntimeEnv>) -> Result<V
     Ok(out)
 }
 
-fn local_source(path: PathBuf, location: &str) -> Result<Source> {
+/// A local file found under `location`, canonicalised and checked.
+fn local_source(found: &FsPath, location: &Location, access: &Access) -> Result<Source> {
+    let canonical = Location::local(found)?;
+    let path = access.local_file(&canonical)?;
     let meta = std::fs::metadata(&path)
         .map_err(|e| loc_err(location, format!("'{}': {e}", path.display())))?;
     let version = meta
@@ -110,19 +105,23 @@ fn local_source(path: PathBuf, location: &str) -> Result<Source> {
 }
 
 fn is_netcdf_name(p: &FsPath) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| NETCDF_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(Format::is_netcdf_name)
 }
 
-fn list_local(path: &str, location: &str) -> Result<Vec<Source>> {
-    if has_glob(path) {
-        let entries = glob::glob(path).map_err(|e| loc_err(location, e.to_string()))?;
+fn list_local(path: &FsPath, location: &Location, access: &Access) -> Result<Vec<Source>> {
+    access.check(location)?;
+    if location.is_glob() {
+        let pattern = path
+            .to_str()
+            .ok_or_else(|| loc_err(location, "the pattern is not valid UTF-8".into()))?;
+        let entries = glob::glob(pattern).map_err(|e| loc_err(location, e.to_string()))?;
         let mut out = Vec::new();
         for entry in entries {
             let p = entry.map_err(|e| loc_err(location, e.to_string()))?;
             if p.is_file() {
-                out.push(local_source(p, location)?);
+                out.push(local_source(&p, location, access)?);
             }
             if out.len() > MAX_FILES {
                 break;
@@ -130,59 +129,87 @@ fn list_local(path: &str, location: &str) -> Result<Vec<Source>> {
         }
         return Ok(out);
     }
-    let p = PathBuf::from(path);
-    let meta = std::fs::metadata(&p).map_err(|e| loc_err(location, e.to_string()))?;
+    let meta = std::fs::metadata(path).map_err(|e| loc_err(location, e.to_string()))?;
     if meta.is_dir() {
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&p).map_err(|e| loc_err(location, e.to_string()))? {
+        for entry in std::fs::read_dir(path).map_err(|e| loc_err(location, e.to_string()))? {
             let entry = entry.map_err(|e| loc_err(location, e.to_string()))?;
             let ep = entry.path();
             if ep.is_file() && is_netcdf_name(&ep) {
-                out.push(local_source(ep, location)?);
+                out.push(local_source(&ep, location, access)?);
+            }
+            if out.len() > MAX_FILES {
+                break;
             }
         }
         return Ok(out);
     }
-    Ok(vec![local_source(p, location)?])
+    Ok(vec![local_source(path, location, access)?])
 }
 
-async fn list_remote(location: &str, runtime: &Arc<RuntimeEnv>) -> Result<Vec<Source>> {
-    // The part before the first glob character names the store and the
-    // prefix to list; the whole path is the pattern.
-    let (base, pattern) = match location.find(['*', '?', '[']) {
-        Some(i) => {
-            let slash = location[..i].rfind('/').unwrap_or(0);
-            (&location[..=slash], Some(location))
-        }
-        None => (location, None),
+async fn list_remote(location: &Location, access: &Access) -> Result<Vec<Source>> {
+    let Location::Remote {
+        scheme,
+        authority,
+        segments,
+    } = location
+    else {
+        return Err(loc_err(location, "not a remote location".into()));
     };
-    let (store, prefix) = resolve(base, runtime)?;
-    let source = |meta: ObjectMeta, url: String| Source {
-        display: url,
-        place: Place::Remote {
-            store: Arc::clone(&store),
-            path: meta.location.clone(),
-        },
-        size: meta.size,
-        version: meta
-            .e_tag
-            .clone()
-            .unwrap_or_else(|| meta.last_modified.to_rfc3339()),
+    // The segments before the first one with a glob character name the
+    // prefix to list; the whole location is the pattern.
+    let literal = segments
+        .iter()
+        .position(|s| s.contains(GLOB_CHARS))
+        .unwrap_or(segments.len());
+    let base = Location::Remote {
+        scheme: scheme.clone(),
+        authority: authority.clone(),
+        segments: segments[..literal].to_vec(),
     };
-    let url = url::Url::parse(base).map_err(|e| loc_err(location, e.to_string()))?;
-    let origin = format!("{}://{}", url.scheme(), url.authority());
-    let url_of = |p: &Path| format!("{origin}/{p}");
+    let (store, prefix) = access.store(&base)?;
+    // Each object found is named by its canonical location, checked on its own.
+    let found = |p: &Path| Location::Remote {
+        scheme: scheme.clone(),
+        authority: authority.clone(),
+        segments: p
+            .parts()
+            .map(|part| {
+                percent_encoding::percent_decode_str(part.as_ref())
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect(),
+    };
+    let source = |meta: ObjectMeta| -> Result<Source> {
+        let loc = found(&meta.location);
+        access.check(&loc)?;
+        Ok(Source {
+            display: loc.to_string(),
+            place: Place::Remote {
+                store: Arc::clone(&store),
+                path: meta.location.clone(),
+            },
+            size: meta.size,
+            version: meta
+                .e_tag
+                .clone()
+                .unwrap_or_else(|| meta.last_modified.to_rfc3339()),
+        })
+    };
     // One object, or else a listing: of a "directory" prefix (NetCDF names)
-    // or of the prefix before a pattern (names matching it).
-    let pattern = match pattern {
-        Some(p) => Some(glob::Pattern::new(p).map_err(|e| loc_err(location, e.to_string()))?),
-        None => {
-            if let Ok(meta) = store.head(&prefix).await {
-                let url = url_of(&meta.location);
-                return Ok(vec![source(meta, url)]);
-            }
-            None
+    // or of the prefix before a pattern (names matching it, segment by
+    // segment, on the decoded names).
+    let pattern = if literal < segments.len() {
+        Some(
+            glob::Pattern::new(&segments.join("/"))
+                .map_err(|e| loc_err(location, e.to_string()))?,
+        )
+    } else {
+        if let Ok(meta) = store.head(&prefix).await {
+            return Ok(vec![source(meta)?]);
         }
+        None
     };
     let opts = glob::MatchOptions {
         require_literal_separator: true,
@@ -197,17 +224,23 @@ async fn list_remote(location: &str, runtime: &Arc<RuntimeEnv>) -> Result<Vec<So
                 dataset: location.to_string(),
                 source: e,
             })?;
-    Ok(metas
-        .into_iter()
-        .filter_map(|m| {
-            let url = url_of(&m.location);
-            let keep = match &pattern {
-                Some(p) => p.matches_with(&url, opts),
-                None => is_netcdf_name(FsPath::new(m.location.as_ref())),
-            };
-            keep.then(|| source(m, url))
-        })
-        .collect())
+    let mut out = Vec::new();
+    for m in metas {
+        let keep = match (&pattern, found(&m.location)) {
+            (Some(p), Location::Remote { segments, .. }) => {
+                p.matches_with(&segments.join("/"), opts)
+            }
+            (Some(_), Location::Local(_)) => false,
+            (None, _) => is_netcdf_name(FsPath::new(m.location.as_ref())),
+        };
+        if keep {
+            out.push(source(m)?);
+        }
+        if out.len() > MAX_FILES {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// The local cache directory of remote files.

@@ -25,9 +25,6 @@ use crate::grid::model::VariableDecoding;
 use crate::open::{DatasetVariables, build_grid, decode_coordinate, time_decoding};
 use crate::table::{GridTable, TableSpec};
 
-/// The largest coordinate variable read into memory when a table opens.
-const MAX_COORD_LEN: u64 = 1 << 27;
-
 /// Opens the Zarr store at `prefix` of `store` as a table.
 ///
 /// # Errors
@@ -50,16 +47,6 @@ pub async fn open_zarr(
                 variable: var.name.clone(),
                 reason: "array handle missing".into(),
             })?;
-            if var.shape[0] > MAX_COORD_LEN {
-                return Err(ConnectorError::Variable {
-                    dataset,
-                    variable: var.name.clone(),
-                    reason: format!(
-                        "coordinate of {} values is too large to index",
-                        var.shape[0]
-                    ),
-                });
-            }
             let buf =
                 ZarrReader::read_array(&dataset, &var.name, &handle, &[0..var.shape[0]]).await?;
             decode_coordinate(&buf, &var)
@@ -105,7 +92,7 @@ pub async fn dataset_variables(
     let mut variables = Vec::new();
     let mut handles: HashMap<String, ZarrVariable> = HashMap::new();
     let mut global_attrs = Attributes::new();
-    if let Some(attrs) = read_group_attrs(&store, &root).await {
+    if let Some(attrs) = read_group_attrs(&store, &root, &dataset).await? {
         global_attrs = attrs;
     }
     for name in names {
@@ -342,7 +329,7 @@ async fn list_arrays(
         let Some(name) = p.filename().map(str::to_string) else {
             continue;
         };
-        let is_array = exists(store, &p.clone().join(".zarray")).await
+        let is_array = exists(store, &p.clone().join(".zarray"), dataset).await?
             || get_json(store, &p.clone().join("zarr.json"), dataset)
                 .await?
                 .is_some_and(|j| j.get("node_type").and_then(|t| t.as_str()) == Some("array"));
@@ -354,8 +341,17 @@ async fn list_arrays(
     Ok(names)
 }
 
-async fn exists(store: &Arc<dyn ObjectStore>, path: &Path) -> bool {
-    store.head(path).await.is_ok()
+/// Whether a key exists; store errors other than "not found" are errors.
+async fn exists(store: &Arc<dyn ObjectStore>, path: &Path, dataset: &str) -> Result<bool> {
+    match store.head(path).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(source) => Err(ConnectorError::StoreKey {
+            dataset: dataset.to_string(),
+            key: path.to_string(),
+            source,
+        }),
+    }
 }
 
 /// Reads a JSON document; `Ok(None)` if it does not exist.
@@ -364,18 +360,15 @@ async fn get_json(
     path: &Path,
     dataset: &str,
 ) -> Result<Option<serde_json::Value>> {
+    let key_err = |source| ConnectorError::StoreKey {
+        dataset: dataset.to_string(),
+        key: path.to_string(),
+        source,
+    };
     let bytes = match store.get(path).await {
-        Ok(r) => r.bytes().await.map_err(|source| ConnectorError::Store {
-            dataset: dataset.to_string(),
-            source,
-        })?,
+        Ok(r) => r.bytes().await.map_err(key_err)?,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
-        Err(source) => {
-            return Err(ConnectorError::Store {
-                dataset: dataset.to_string(),
-                source,
-            });
-        }
+        Err(source) => return Err(key_err(source)),
     };
     serde_json::from_slice(&bytes)
         .map(Some)
@@ -386,20 +379,27 @@ async fn get_json(
 }
 
 /// Global attributes of the group (v3 zarr.json attributes or v2 .zattrs).
-async fn read_group_attrs(store: &Arc<dyn ObjectStore>, root: &Path) -> Option<Attributes> {
+///
+/// # Errors
+/// Store errors other than "not found", and attributes that are not JSON.
+async fn read_group_attrs(
+    store: &Arc<dyn ObjectStore>,
+    root: &Path,
+    dataset: &str,
+) -> Result<Option<Attributes>> {
     let to_attrs = |m: &serde_json::Map<String, serde_json::Value>| -> Attributes {
         m.iter()
             .map(|(k, v)| (k.clone(), AttrValue::from_json(v)))
             .collect::<BTreeMap<_, _>>()
     };
-    if let Ok(Some(j)) = get_json(store, &root.clone().join("zarr.json"), "").await {
-        return j
+    if let Some(j) = get_json(store, &root.clone().join("zarr.json"), dataset).await? {
+        return Ok(j
             .get("attributes")
             .and_then(|a| a.as_object())
-            .map(to_attrs);
+            .map(to_attrs));
     }
-    if let Ok(Some(j)) = get_json(store, &root.clone().join(".zattrs"), "").await {
-        return j.as_object().map(to_attrs);
+    if let Some(j) = get_json(store, &root.clone().join(".zattrs"), dataset).await? {
+        return Ok(j.as_object().map(to_attrs));
     }
-    None
+    Ok(None)
 }

@@ -12,9 +12,15 @@ demo:
 	@bash scripts/setup.sh
 	cargo run --quiet -- demo
 
+# The habits CI enforces before the tests: formatting, clippy with warnings
+# as errors (workspace lints included), then unit, integration, CLI and doc tests.
 test:
 	@bash scripts/setup.sh --with-venv
-	@mkdir -p $(CARGO_TARGET_DIR); set -o pipefail; GRIDSQL_PYTHON=$(GRIDSQL_VENV)/bin/python cargo test --workspace --lib --bins --tests --no-fail-fast 2>&1 \
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	@mkdir -p $(CARGO_TARGET_DIR); set -o pipefail; \
+	  { GRIDSQL_PYTHON=$(GRIDSQL_VENV)/bin/python cargo test --workspace --lib --bins --tests --no-fail-fast 2>&1; s1=$$?; \
+	    cargo test --workspace --doc 2>&1; s2=$$?; [ $$s1 -eq 0 ] && [ $$s2 -eq 0 ]; } \
 	  | tee $(CARGO_TARGET_DIR)/test.log; status=$$?; \
 	  awk '/^test result:/ { p += $$4; f += $$6 } END { printf "all tests: %d passed, %d failed\n", p, f }' $(CARGO_TARGET_DIR)/test.log; \
 	  exit $$status

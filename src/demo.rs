@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::DemoArgs;
+use crate::shell::ShellArgs;
 
 /// Writes the demo store if it is not there yet; returns its path.
 pub(crate) fn ensure_demo_store(args: &DemoArgs) -> anyhow::Result<PathBuf> {
@@ -50,4 +50,17 @@ pub(crate) fn ensure_ensemble_store(sla: &Path) -> anyhow::Result<PathBuf> {
             .with_context(|| format!("cannot write the sample ensemble {}", path.display()))?;
     }
     Ok(path)
+}
+
+/// Arguments of `gridsql demo`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Where the sample store is written (default: ~/.cache/gridsql/demo/sla.zarr).
+    #[arg(long)]
+    pub(crate) path: Option<PathBuf>,
+    /// Days of data in the sample store.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) days: u32,
+    #[command(flatten)]
+    pub(crate) shell: ShellArgs,
 }

@@ -29,7 +29,7 @@ pub(crate) fn message(payload: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "unknown cause".into());
     format!(
         "internal error (a bug in gridsql; please report it): {}",
-        crate::one_line(&text)
+        crate::report::one_line(&text)
     )
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use arrow_flight::flight_service_server::FlightServiceServer;
-use gridsql_engine::{SessionOptions, new_context, register_dataset, table_name_for};
+use gridsql_engine::{SessionOptions, new_context, register_dataset};
 
 pub(crate) use args::ServeArgs;
 
@@ -44,13 +44,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         catalog.register(&ctx, path).await?;
     }
     for d in &config.datasets {
-        let (name, location) = match d.split_once('=') {
-            Some((n, l)) if !n.contains('/') && !n.is_empty() => (n.to_string(), l.to_string()),
-            _ => (table_name_for(d), d.clone()),
-        };
-        register_dataset(&ctx, &name, &location, None, Default::default())
+        register_dataset(&ctx, &d.name, &d.location, None, Default::default())
             .await
-            .with_context(|| format!("cannot open '{location}' as table {name}"))?;
+            .with_context(|| format!("cannot open '{}' as table {}", d.location, d.name))?;
     }
     roots::install(&ctx, Arc::new(config.roots.clone()));
     if config.pg.is_some() {

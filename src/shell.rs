@@ -2,6 +2,7 @@
 //! after datafusion-cli: statements run in [`exec`], `\` commands are parsed
 //! in [`command`], results are rendered by [`print`].
 
+mod args;
 mod command;
 mod exec;
 mod plot;
@@ -15,11 +16,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use gridsql_engine::{
-    SessionOptions, cluster_context, new_context, register_dataset, table_name_for,
-};
+use gridsql_engine::{SessionOptions, cluster_context, new_context, register_dataset};
 
-use crate::cli::ShellArgs;
+pub(crate) use args::{OutputFormat, ShellArgs};
 pub(crate) use exec::Shell;
 
 /// Runs the shell: opens the datasets, then runs commands, files, piped
@@ -29,9 +28,8 @@ pub(crate) async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = args.partitions {
         opts.target_partitions = p.max(1);
     }
-    if let Some(m) = &args.memory_limit {
-        opts.memory_limit =
-            parse_size(m).with_context(|| format!("invalid --memory-limit '{m}'"))?;
+    if let Some(m) = args.memory_limit {
+        opts.memory_limit = m;
     }
     let ctx = match &args.cluster {
         Some(url) => cluster_context(&opts, url)
@@ -40,13 +38,9 @@ pub(crate) async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
         None => new_context(&opts)?,
     };
     for d in &args.datasets {
-        let (name, location) = match d.split_once('=') {
-            Some((n, l)) if !n.contains('/') && !n.is_empty() => (n.to_string(), l.to_string()),
-            _ => (table_name_for(d), d.clone()),
-        };
-        register_dataset(&ctx, &name, &location, None, BTreeMap::new())
+        register_dataset(&ctx, &d.name, &d.location, None, BTreeMap::new())
             .await
-            .with_context(|| format!("cannot open '{location}' as table {name}"))?;
+            .with_context(|| format!("cannot open '{}' as table {}", d.location, d.name))?;
     }
     let interactive =
         args.commands.is_empty() && args.files.is_empty() && std::io::stdin().is_terminal();
@@ -78,20 +72,4 @@ pub(crate) async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Parses `512M`, `2G`, `1.5GiB`, `1000000` into bytes.
-pub(crate) fn parse_size(s: &str) -> anyhow::Result<usize> {
-    let t = s.trim().to_ascii_uppercase();
-    let t = t.trim_end_matches("IB").trim_end_matches('B');
-    let (num, mult) = match t.chars().last() {
-        Some('K') => (&t[..t.len() - 1], 1usize << 10),
-        Some('M') => (&t[..t.len() - 1], 1 << 20),
-        Some('G') => (&t[..t.len() - 1], 1 << 30),
-        Some('T') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let v: f64 = num.trim().parse().context("not a number")?;
-    anyhow::ensure!(v.is_finite() && v > 0.0, "must be positive");
-    Ok((v * mult as f64) as usize)
 }

@@ -9,10 +9,11 @@
 //! one set per partition, merged at the end. The optimizer rule that plants
 //! it (in `gridsql-engine`) describes the query with [`spec`].
 
-pub mod dense;
 pub mod emit;
 pub mod exec;
+mod kernels;
 pub mod spec;
+pub mod state;
 
 pub use exec::GridAggregateExec;
 pub use spec::{AggArg, AggFn, AggSpec, DimGroups, GroupSpec};

@@ -5,6 +5,7 @@
 //! Nothing here does I/O; formats fill the model ([`crate::zarr`]) and
 //! implement [`GridReader`] to read a region of one variable.
 
+pub mod build;
 pub mod model;
 pub mod plan;
 pub mod reader;

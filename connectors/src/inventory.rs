@@ -4,14 +4,13 @@
 //! Zarr: the arrays of the group and their metadata, no data read. NetCDF:
 //! the header of the (first) file, read on the libnetcdf thread.
 
-use arrow::array::new_empty_array;
-
 use crate::error::{ConnectorError, Result};
+use crate::grid::build::{CoordReads, DatasetVariables, build_grid};
 use crate::location::{Access, Location};
 use crate::netcdf::header::{open_file, read_header};
 use crate::netcdf::sources::{list_sources, local_path};
 use crate::netcdf::worker;
-use crate::open::{DatasetVariables, build_grid, check_options};
+use crate::open::check_options;
 use crate::table::{Format, TableSpec};
 
 /// The variables of a dataset and the grid its default table shows.
@@ -66,24 +65,22 @@ pub async fn inventory(spec: &TableSpec, access: &Access) -> Result<Inventory> {
         Format::Netcdf => netcdf_variables(spec, &location, access).await?,
     };
     // The grid the table would show; coordinates are not needed for names.
-    let (grid_dims, grid_variables) = match build_grid(dataset.clone(), &spec.options, |v| {
-        let t = v.decoding.arrow_type();
-        async move { Ok(new_empty_array(&t)) }
-    })
-    .await
-    {
-        Ok(g) => (
-            g.dims.into_iter().map(|d| d.name).collect(),
-            g.variables.into_iter().map(|v| v.name).collect(),
-        ),
-        Err(e) if spec.options.contains_key("dims") || spec.options.contains_key("variables") => {
-            return Err(e);
-        }
-        Err(e) => {
-            log::debug!("dataset '{}': no table grid: {e}", spec.location);
-            (vec![], vec![])
-        }
-    };
+    let (grid_dims, grid_variables) =
+        match build_grid(dataset.clone(), &spec.options, CoordReads::Skip).await {
+            Ok(g) => (
+                g.dims.into_iter().map(|d| d.name).collect(),
+                g.variables.into_iter().map(|v| v.name).collect(),
+            ),
+            Err(e)
+                if spec.options.contains_key("dims") || spec.options.contains_key("variables") =>
+            {
+                return Err(e);
+            }
+            Err(e) => {
+                log::debug!("dataset '{}': no table grid: {e}", spec.location);
+                (vec![], vec![])
+            }
+        };
     Ok(Inventory {
         dataset,
         grid_dims,

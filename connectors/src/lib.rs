@@ -9,11 +9,15 @@ pub mod aggregate;
 pub mod blocking;
 pub mod cf;
 pub mod error;
+/// Bodies of the fuzz targets: compiled for the connectors' own tests and
+/// for the `fuzz/` crate (feature `fuzz`), never into the engine.
+#[cfg(any(test, feature = "fuzz"))]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod geo;
 pub mod grid;
 pub mod inventory;
+pub mod loader;
 pub mod location;
 pub mod netcdf;
 pub mod open;
@@ -21,9 +25,9 @@ pub mod partition_tags;
 pub mod progress;
 pub mod provider;
 mod pushdown;
-pub mod reopen;
 pub mod scan;
 pub mod table;
+pub mod table_cache;
 pub mod zarr;
 
 pub use error::{ConnectorError, Result};

@@ -1,8 +1,8 @@
 //! [`GridScanExec`]: the execution plan that streams a grid table's rows.
 //!
-//! Each partition reads its regions in order, a bounded number ahead
-//! (`PREFETCH`), decodes only the projected variables and cuts each region
-//! into batches of the session's batch size. Coordinate columns are gathered
+//! Each partition loads its regions through the region loader
+//! ([`crate::loader`]: in order, a bounded number ahead, only the projected
+//! variables) and cuts each region into batches of the session's batch size. Coordinate columns are gathered
 //! from the dimensions' decoded values with one index array per batch, never
 //! a per-row allocation. Memory stays bounded by the prefetch window.
 
@@ -15,7 +15,6 @@ use arrow::datatypes::SchemaRef;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{ColumnStatistics, Result as DfResult, ScalarValue, Statistics};
-use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -27,17 +26,10 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt, stream};
 
-use crate::error::ConnectorError;
 use crate::grid::plan::region_cells;
-use crate::grid::{RawBuffer, Region, Selection};
+use crate::grid::{Region, Selection};
+use crate::loader::{LoadedRegion, load_regions};
 use crate::table::GridTable;
-
-/// Regions read ahead of the one being emitted, per partition.
-const PREFETCH: usize = 2;
-
-/// Largest region (in cells) a scan will decode at once: guards against
-/// absurd chunk shapes in metadata.
-pub const MAX_REGION_CELLS: u64 = 1 << 30;
 
 /// Scans a grid table: projected columns of the selected cells.
 #[derive(Debug)]
@@ -280,21 +272,20 @@ impl ExecutionPlan for GridScanExec {
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
         let regions = self.partitions.get(partition).cloned().unwrap_or_default();
-        crate::progress::planned(regions.len());
         let batch_size = context.session_config().batch_size().max(1);
-        let shared = Arc::new(RegionBatcher {
+        let ndims = self.table.ndims();
+        let variables: Vec<usize> = self
+            .projection
+            .iter()
+            .filter(|&&c| c >= ndims)
+            .map(|&c| c - ndims)
+            .collect();
+        let loaded = load_regions(Arc::clone(&self.table), variables, regions);
+        let batcher = Arc::new(RegionBatcher {
             table: Arc::clone(&self.table),
             projection: self.projection.clone(),
             schema: Arc::clone(&self.schema),
         });
-        let reader = Arc::clone(&shared);
-        let loaded = stream::iter(regions)
-            .map(move |region| {
-                let reader = Arc::clone(&reader);
-                async move { reader.load(region).await }
-            })
-            .buffered(PREFETCH);
-        let batcher = Arc::clone(&shared);
         let batches = loaded
             .map_ok(move |l| {
                 let batcher = Arc::clone(&batcher);
@@ -341,14 +332,7 @@ impl ExecutionPlan for GridScanExec {
     }
 }
 
-/// A region's decoded projected variables.
-struct LoadedRegion {
-    region: Region,
-    /// (output column, stored values) per projected variable.
-    data: Vec<(usize, RawBuffer)>,
-}
-
-/// Reads regions and cuts them into record batches.
+/// Cuts loaded regions into record batches.
 struct RegionBatcher {
     table: Arc<GridTable>,
     projection: Vec<usize>,
@@ -356,47 +340,6 @@ struct RegionBatcher {
 }
 
 impl RegionBatcher {
-    async fn load(&self, region: Region) -> DfResult<LoadedRegion> {
-        let ndims = self.table.ndims();
-        if region_cells(&region) > MAX_REGION_CELLS {
-            return Err(ConnectorError::Metadata {
-                dataset: self.table.spec.location.clone(),
-                reason: format!(
-                    "a region of {} cells is too large to decode (limit {MAX_REGION_CELLS}); \
-                     the chunk shape is absurd",
-                    region_cells(&region)
-                ),
-            }
-            .into());
-        }
-        let reads = self
-            .projection
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c >= ndims)
-            .map(|(out, &c)| {
-                let var = &self.table.grid.variables[c - ndims];
-                let reader = Arc::clone(&self.table.reader);
-                let region = region.clone();
-                async move { reader.read(&var.name, &region).await.map(|b| (out, b)) }
-            });
-        let data = futures::future::try_join_all(reads)
-            .await
-            .map_err(DataFusionError::from)?;
-        let cells = region_cells(&region) as usize;
-        for (out, buf) in &data {
-            if buf.len() != cells {
-                return Err(DataFusionError::Internal(format!(
-                    "variable '{}' returned {} values for a region of {cells} cells",
-                    self.schema.field(*out).name(),
-                    buf.len()
-                )));
-            }
-        }
-        crate::progress::region_read(data.iter().map(|(_, b)| b));
-        Ok(LoadedRegion { region, data })
-    }
-
     fn batches(
         self: Arc<Self>,
         loaded: LoadedRegion,
@@ -418,9 +361,13 @@ impl RegionBatcher {
                 columns[out] = Some(self.coordinate_column(&loaded.region, c, rows.clone())?);
             }
         }
-        for (out, buf) in &loaded.data {
-            let var = &self.table.grid.variables[self.projection[*out] - ndims];
-            columns[*out] = Some(buf.decode(rows.clone(), &var.decoding)?);
+        for (v, buf) in &loaded.values {
+            let var = &self.table.grid.variables[*v];
+            for (out, &c) in self.projection.iter().enumerate() {
+                if c == ndims + v {
+                    columns[out] = Some(buf.decode(rows.clone(), &var.decoding)?);
+                }
+            }
         }
         let columns: Vec<ArrayRef> = columns.into_iter().flatten().collect();
         let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));

@@ -12,6 +12,8 @@ use super::auth::{Credentials, check_bind};
 use super::limits::QueryLimits;
 use gridsql_connectors::location::AllowedRoots;
 
+use crate::args::{DatasetArg, parse_size};
+
 /// Default Flight SQL address when neither server is named.
 const DEFAULT_FLIGHT_SQL: &str = "127.0.0.1:32010";
 /// Default PostgreSQL address when neither server is named.
@@ -21,7 +23,7 @@ const DEFAULT_PG: &str = "127.0.0.1:5432";
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ServeArgs {
     /// Datasets to serve besides the catalog's: `PATH_OR_URL` or `NAME=PATH_OR_URL`.
-    pub(crate) datasets: Vec<String>,
+    pub(crate) datasets: Vec<DatasetArg>,
     /// Catalog file (TOML) naming the datasets every client sees as tables
     /// (see docs/catalog.example.toml).
     #[arg(long, value_name = "FILE")]
@@ -52,8 +54,8 @@ pub(crate) struct ServeArgs {
     pub(crate) password_env: Option<String>,
     /// Memory limit of one query, e.g. 512M or 2G (default: 60% of memory
     /// divided by --max-concurrent-queries, at least 256M).
-    #[arg(long, value_name = "SIZE")]
-    pub(crate) memory_limit: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) memory_limit: Option<usize>,
     /// Time limit of one query in seconds, waiting for a slot included.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub(crate) query_timeout: u64,
@@ -74,7 +76,7 @@ pub(crate) struct ServeArgs {
 /// The checked configuration.
 #[derive(Debug)]
 pub(crate) struct ServeConfig {
-    pub(crate) datasets: Vec<String>,
+    pub(crate) datasets: Vec<DatasetArg>,
     pub(crate) catalog: Option<(PathBuf, Catalog)>,
     pub(crate) flight_sql: Option<SocketAddr>,
     pub(crate) pg: Option<SocketAddr>,
@@ -129,23 +131,15 @@ impl ServeConfig {
             );
         }
         let mut prefixes = args.allow_roots.clone();
-        let mut locations: Vec<String> = args
-            .datasets
-            .iter()
-            .map(|d| match d.split_once('=') {
-                Some((n, l)) if !n.contains('/') && !n.is_empty() => l.to_string(),
-                _ => d.clone(),
-            })
-            .collect();
+        let mut locations: Vec<String> = args.datasets.iter().map(|d| d.location.clone()).collect();
         if let Some((_, c)) = &catalog {
             prefixes.extend(c.allow_roots.iter().cloned());
             locations.extend(c.datasets.iter().map(|d| d.location.clone()));
         }
         let roots = AllowedRoots::new(&prefixes, &locations)?;
         let max_concurrent = args.max_concurrent_queries.max(1);
-        let memory_limit = match &args.memory_limit {
-            Some(m) => crate::shell::parse_size(m)
-                .with_context(|| format!("invalid --memory-limit '{m}'"))?,
+        let memory_limit = match args.memory_limit {
+            Some(m) => m,
             None => (gridsql_engine::SessionOptions::default().memory_limit / max_concurrent)
                 .max(256 << 20),
         };

@@ -314,7 +314,7 @@ fn ipc_schema(schema: &Schema) -> Result<Bytes, Status> {
 /// A DataFusion error as a gRPC status with a one-line message: bad SQL or a
 /// refusal is the client's fault, exhausted memory a resource error.
 pub(crate) fn df_status(e: DataFusionError) -> Status {
-    let message = crate::one_line(&e.to_string().replace("External error: ", ""));
+    let message = crate::report::one_line(&e.to_string().replace("External error: ", ""));
     match e.find_root() {
         DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(message),
         DataFusionError::Plan(_)
@@ -331,10 +331,10 @@ fn flight_status(e: FlightError) -> Status {
         FlightError::Tonic(s) => *s,
         FlightError::ExternalError(inner) => match inner.downcast::<DataFusionError>() {
             Ok(df) => df_status(*df),
-            Err(other) => Status::internal(crate::one_line(&other.to_string())),
+            Err(other) => Status::internal(crate::report::one_line(&other.to_string())),
         },
         FlightError::Arrow(a) => df_status(DataFusionError::ArrowError(Box::new(a), None)),
-        other => Status::internal(crate::one_line(&other.to_string())),
+        other => Status::internal(crate::report::one_line(&other.to_string())),
     }
 }
 

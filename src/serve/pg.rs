@@ -236,7 +236,7 @@ fn refused(message: String) -> PgWireError {
 /// A DataFusion error with a one-line message; exhausted memory is 53200
 /// (out of memory), everything else 42000/XX000 as pgwire would.
 fn df_error(e: datafusion::error::DataFusionError) -> PgWireError {
-    let message = crate::one_line(&e.to_string().replace("External error: ", ""));
+    let message = crate::report::one_line(&e.to_string().replace("External error: ", ""));
     let code = match e.find_root() {
         datafusion::error::DataFusionError::ResourcesExhausted(_) => "53200",
         datafusion::error::DataFusionError::Plan(_)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::plot::PlotKind;
-use crate::cli::OutputFormat;
+use crate::shell::OutputFormat;
 
 /// A shell command.
 #[derive(Debug, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use super::plot::{self, PlotKind, ResultSet};
 use super::print::Printer;
 use super::progress::Progress;
 use super::units::column_units;
-use crate::cli::OutputFormat;
+use crate::shell::OutputFormat;
 
 /// Most rows of a result kept for `\plot`: a quarter-degree global map
 /// (1 036 800 cells) fits; a larger result is streamed and dropped, so that

@@ -9,7 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::util::pretty::pretty_format_batches;
 
-use crate::cli::OutputFormat;
+use crate::shell::OutputFormat;
 
 /// Most rows the interactive table view shows.
 const MAX_TABLE_ROWS: usize = 100;

@@ -8,7 +8,7 @@ use rustyline::error::ReadlineError;
 
 use super::command::{Command, help};
 use super::exec::Shell;
-use crate::one_line;
+use crate::report::one_line;
 
 /// What the loop should do after a line.
 enum Flow {
@@ -98,7 +98,7 @@ pub(crate) async fn run(shell: &mut Shell) -> anyhow::Result<()> {
                     Ok(Flow::Continue) => {}
                     Err(e) => {
                         feeder.buffer.clear();
-                        eprintln!("Error: {}", one_line(&crate::error_chain(&e)));
+                        eprintln!("Error: {}", one_line(&crate::report::error_chain(&e)));
                     }
                 }
             }

@@ -18,31 +18,27 @@ use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
     PlanProperties, ReplaceChildrenOptions, SendableRecordBatchStream,
 };
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{TryStreamExt, stream};
 
-use super::dense::States;
 use super::emit::Emitted;
-use super::spec::{AggFn, AggSpec, GroupSpec};
+use super::spec::{AggSpec, GroupSpec};
+use super::state::States;
+pub use super::state::state_width;
 use crate::cf::CfDecoding;
-use crate::error::ConnectorError;
-use crate::grid::plan::region_cells;
 use crate::grid::{RawBuffer, Region, Selection};
-use crate::scan::MAX_REGION_CELLS;
+use crate::loader::load_regions;
 use crate::table::GridTable;
-
-/// Regions read ahead per partition.
-const PREFETCH: usize = 2;
 
 /// Most groups a grid aggregate keeps dense (per partition).
 pub const MAX_DENSE_GROUPS: usize = 1 << 26;
 
 /// Bytes of one partition's dense states (see
-/// [`state_bytes`](super::dense::state_bytes)). Reserved from the session's
+/// [`state_bytes`](super::state::state_bytes)). Reserved from the session's
 /// memory pool before they are allocated, so that an aggregate over too many
 /// groups fails with DataFusion's "Resources exhausted" error instead of
 /// exhausting the machine's memory.
 pub fn dense_bytes(aggs: &[AggSpec], groups: usize) -> usize {
-    let per_group: usize = aggs.iter().map(|a| super::dense::state_bytes(a.func)).sum();
+    let per_group: usize = aggs.iter().map(|a| super::state::state_bytes(a.func)).sum();
     groups.saturating_mul(per_group.max(8))
 }
 
@@ -60,17 +56,6 @@ pub struct GridAggregateExec {
     /// In distributed plans, the partial aggregate's partition tags (see
     /// [`partition_tags`](crate::partition_tags)); never executed.
     tags: Option<Arc<dyn ExecutionPlan>>,
-}
-
-/// Columns of DataFusion's partial state of an aggregate: `avg` keeps a
-/// count and a sum, var/stddev a count, a mean and squared deviations,
-/// weighted_avg two sums and a count, the others one value.
-pub fn state_width(func: AggFn) -> usize {
-    match func {
-        AggFn::Avg => 2,
-        AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => 3,
-        _ => 1,
-    }
 }
 
 impl GridAggregateExec {
@@ -278,47 +263,15 @@ async fn run_partition(
     vars.sort_unstable();
     vars.dedup();
     let nvars = table.grid.variables.len();
-    let t2 = Arc::clone(&table);
-    crate::progress::planned(regions.len());
-    let loaded = stream::iter(regions)
-        .map(move |region| {
-            let table = Arc::clone(&t2);
-            let vars = vars.clone();
-            async move {
-                if region_cells(&region) > MAX_REGION_CELLS {
-                    return Err(ConnectorError::Metadata {
-                        dataset: table.spec.location.clone(),
-                        reason: format!(
-                            "a region of {} cells is too large to decode (limit \
-                             {MAX_REGION_CELLS}); the chunk shape is absurd",
-                            region_cells(&region)
-                        ),
-                    }
-                    .into());
-                }
-                let cells = region_cells(&region) as usize;
-                let mut values: Vec<Option<(RawBuffer, CfDecoding)>> = vec![None; nvars];
-                for v in vars {
-                    let var = &table.grid.variables[v];
-                    let buf = table.reader.read(&var.name, &region).await?;
-                    if buf.len() != cells {
-                        return Err(DataFusionError::Internal(format!(
-                            "variable '{}' returned {} values for a region of {cells} cells",
-                            var.name,
-                            buf.len()
-                        )));
-                    }
-                    values[v] = Some((buf, var.decoding.cf.clone()));
-                }
-                crate::progress::region_read(values.iter().flatten().map(|(b, _)| b));
-                Ok::<_, DataFusionError>((region, values))
-            }
-        })
-        .buffered(PREFETCH);
+    let loaded = load_regions(Arc::clone(&table), vars, regions);
     let mut states = States::new(&aggs, n_groups);
     let mut loaded = std::pin::pin!(loaded);
-    while let Some((region, values)) = loaded.try_next().await? {
-        states.add_region(&groups, &aggs, &region, &values);
+    while let Some(l) = loaded.try_next().await? {
+        let mut values: Vec<Option<(RawBuffer, CfDecoding)>> = vec![None; nvars];
+        for (v, buf) in l.values {
+            values[v] = Some((buf, table.grid.variables[v].decoding.cf.clone()));
+        }
+        states.add_region(&groups, &aggs, &l.region, &values);
     }
     Ok(states)
 }

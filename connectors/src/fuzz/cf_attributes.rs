@@ -75,30 +75,14 @@ pub fn run(data: &[u8]) -> bool {
 /// Stored values of `raw` from little-endian bytes (a trailing partial
 /// value is dropped).
 fn buffer(raw: RawType, bytes: &[u8]) -> RawBuffer {
-    macro_rules! vals {
-        ($t:ty) => {
-            bytes
-                .chunks_exact(std::mem::size_of::<$t>())
-                .map(|c| {
-                    let mut a = [0u8; std::mem::size_of::<$t>()];
-                    a.copy_from_slice(c);
-                    <$t>::from_le_bytes(a)
-                })
-                .collect()
-        };
-    }
-    match raw {
-        RawType::I8 => RawBuffer::I8(vals!(i8)),
-        RawType::I16 => RawBuffer::I16(vals!(i16)),
-        RawType::I32 => RawBuffer::I32(vals!(i32)),
-        RawType::I64 => RawBuffer::I64(vals!(i64)),
-        RawType::U8 => RawBuffer::U8(vals!(u8)),
-        RawType::U16 => RawBuffer::U16(vals!(u16)),
-        RawType::U32 => RawBuffer::U32(vals!(u32)),
-        RawType::U64 => RawBuffer::U64(vals!(u64)),
-        RawType::F32 => RawBuffer::F32(vals!(f32)),
-        RawType::F64 => RawBuffer::F64(vals!(f64)),
-    }
+    crate::raw_buffer_of!(raw, T => bytes
+        .chunks_exact(std::mem::size_of::<T>())
+        .map(|c| {
+            let mut a = [0u8; std::mem::size_of::<T>()];
+            a.copy_from_slice(c);
+            T::from_le_bytes(a)
+        })
+        .collect())
 }
 
 /// The scalar decoder gives, value by value, what the array decoder gave.

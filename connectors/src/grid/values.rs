@@ -47,6 +47,58 @@ macro_rules! with_raw {
     };
 }
 
+/// The one switch from a stored type to its values: runs `$body` with `$t`
+/// the Rust type a [`RawType`](crate::cf::RawType) is stored as, and wraps
+/// the `Vec<$t>` it gives in the matching [`RawBuffer`] variant. `$body` may
+/// use `?` and `.await` of the function it stands in.
+#[macro_export]
+macro_rules! raw_buffer_of {
+    ($raw:expr, $t:ident => $body:expr) => {
+        match $raw {
+            $crate::cf::RawType::I8 => {
+                type $t = i8;
+                $crate::grid::RawBuffer::I8($body)
+            }
+            $crate::cf::RawType::I16 => {
+                type $t = i16;
+                $crate::grid::RawBuffer::I16($body)
+            }
+            $crate::cf::RawType::I32 => {
+                type $t = i32;
+                $crate::grid::RawBuffer::I32($body)
+            }
+            $crate::cf::RawType::I64 => {
+                type $t = i64;
+                $crate::grid::RawBuffer::I64($body)
+            }
+            $crate::cf::RawType::U8 => {
+                type $t = u8;
+                $crate::grid::RawBuffer::U8($body)
+            }
+            $crate::cf::RawType::U16 => {
+                type $t = u16;
+                $crate::grid::RawBuffer::U16($body)
+            }
+            $crate::cf::RawType::U32 => {
+                type $t = u32;
+                $crate::grid::RawBuffer::U32($body)
+            }
+            $crate::cf::RawType::U64 => {
+                type $t = u64;
+                $crate::grid::RawBuffer::U64($body)
+            }
+            $crate::cf::RawType::F32 => {
+                type $t = f32;
+                $crate::grid::RawBuffer::F32($body)
+            }
+            $crate::cf::RawType::F64 => {
+                type $t = f64;
+                $crate::grid::RawBuffer::F64($body)
+            }
+        }
+    };
+}
+
 impl RawBuffer {
     /// Number of values.
     pub fn len(&self) -> usize {

@@ -24,10 +24,10 @@ use super::reader::{FileSpan, NetcdfReader};
 use super::sources::{Source, list_sources, local_path};
 use super::worker;
 use crate::error::{ConnectorError, Result};
+use crate::grid::build::{CoordReads, build_grid};
 use crate::grid::model::Coords;
-use crate::grid::{FileSplits, Grid, GridReader, GridVariable};
+use crate::grid::{FileSplits, Grid, GridReader};
 use crate::location::{Access, Location};
-use crate::open::{build_grid, decode_coordinate};
 use crate::table::{DeferredTable, GridTable, OpenedTable, TableSpec};
 
 /// Headers read at once while resolving a collection.
@@ -133,27 +133,12 @@ async fn grid_of(
     reader: &Arc<NetcdfReader>,
     only: Option<&str>,
 ) -> Result<Grid> {
-    build_grid(header.vars.clone(), options, |c: &GridVariable| {
-        let reader = Arc::clone(reader);
-        let c = c.clone();
-        let skip = only.is_some_and(|o| o != c.name);
-        async move {
-            let n = c.shape.first().copied().unwrap_or(0);
-            if skip {
-                return Ok(arrow::array::new_null_array(
-                    &arrow::datatypes::DataType::Null,
-                    usize::try_from(n).unwrap_or(0),
-                ));
-            }
-            let buf = if n == 0 {
-                crate::grid::RawBuffer::F64(vec![])
-            } else {
-                reader.read(&c.name, &[0..n]).await?
-            };
-            decode_coordinate(&buf, &c)
-        }
-    })
-    .await
+    let reader: &dyn GridReader = reader.as_ref();
+    let coords = match only {
+        Some(name) => CoordReads::Only(reader, name),
+        None => CoordReads::All(reader),
+    };
+    build_grid(header.vars.clone(), options, coords).await
 }
 
 /// The dimension files are concatenated along: the grid's first unlimited

@@ -313,34 +313,18 @@ fn copy_chunk(
 
 /// Converts stored bytes to typed values.
 fn typed(bytes: &[u8], raw: RawType, big_endian: bool) -> RawBuffer {
-    macro_rules! conv {
-        ($t:ty, $n:expr) => {
-            bytes
-                .chunks_exact($n)
-                .map(|b| {
-                    let mut a = [0u8; $n];
-                    a.copy_from_slice(b);
-                    if big_endian {
-                        <$t>::from_be_bytes(a)
-                    } else {
-                        <$t>::from_le_bytes(a)
-                    }
-                })
-                .collect()
-        };
-    }
-    match raw {
-        RawType::I8 => RawBuffer::I8(bytes.iter().map(|&b| b as i8).collect()),
-        RawType::U8 => RawBuffer::U8(bytes.to_vec()),
-        RawType::I16 => RawBuffer::I16(conv!(i16, 2)),
-        RawType::U16 => RawBuffer::U16(conv!(u16, 2)),
-        RawType::I32 => RawBuffer::I32(conv!(i32, 4)),
-        RawType::U32 => RawBuffer::U32(conv!(u32, 4)),
-        RawType::I64 => RawBuffer::I64(conv!(i64, 8)),
-        RawType::U64 => RawBuffer::U64(conv!(u64, 8)),
-        RawType::F32 => RawBuffer::F32(conv!(f32, 4)),
-        RawType::F64 => RawBuffer::F64(conv!(f64, 8)),
-    }
+    crate::raw_buffer_of!(raw, T => bytes
+        .chunks_exact(std::mem::size_of::<T>())
+        .map(|b| {
+            let mut a = [0u8; std::mem::size_of::<T>()];
+            a.copy_from_slice(b);
+            if big_endian {
+                T::from_be_bytes(a)
+            } else {
+                T::from_le_bytes(a)
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

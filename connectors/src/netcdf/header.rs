@@ -10,9 +10,10 @@ use netcdf::types::{FloatType, IntType};
 
 use crate::cf::{AttrValue, Attributes, CfDecoding, RawType};
 use crate::error::{ConnectorError, Result};
+use crate::grid::build::DatasetVariables;
 use crate::grid::model::VariableDecoding;
 use crate::grid::{GridVariable, RawBuffer};
-use crate::open::{DatasetVariables, time_decoding};
+use crate::open::time_decoding;
 
 /// What a header holds beyond the variables.
 #[derive(Debug, Clone)]
@@ -262,18 +263,7 @@ pub fn read_region(
         .collect::<Result<_>>()?;
     let stored = raw_type(&var.vartype()).ok_or_else(|| chunk_err("non-numeric type".into()))?;
     let err = |e: netcdf::Error| chunk_err(e.to_string());
-    let buf = match stored {
-        RawType::I8 => RawBuffer::I8(var.get_values(extents).map_err(err)?),
-        RawType::I16 => RawBuffer::I16(var.get_values(extents).map_err(err)?),
-        RawType::I32 => RawBuffer::I32(var.get_values(extents).map_err(err)?),
-        RawType::I64 => RawBuffer::I64(var.get_values(extents).map_err(err)?),
-        RawType::U8 => RawBuffer::U8(var.get_values(extents).map_err(err)?),
-        RawType::U16 => RawBuffer::U16(var.get_values(extents).map_err(err)?),
-        RawType::U32 => RawBuffer::U32(var.get_values(extents).map_err(err)?),
-        RawType::U64 => RawBuffer::U64(var.get_values(extents).map_err(err)?),
-        RawType::F32 => RawBuffer::F32(var.get_values(extents).map_err(err)?),
-        RawType::F64 => RawBuffer::F64(var.get_values(extents).map_err(err)?),
-    };
+    let buf = crate::raw_buffer_of!(stored, T => var.get_values::<T, _>(extents).map_err(err)?);
     if raw == stored {
         return Ok(buf);
     }

@@ -21,8 +21,9 @@ use crate::cf::attrs::decode_v3_fill;
 use crate::cf::{AttrValue, Attributes, CfDecoding, RawType};
 use crate::error::{ConnectorError, Result};
 use crate::grid::GridVariable;
+use crate::grid::build::{CoordReads, DatasetVariables, build_grid};
 use crate::grid::model::VariableDecoding;
-use crate::open::{DatasetVariables, build_grid, decode_coordinate, time_decoding};
+use crate::open::time_decoding;
 use crate::table::{GridTable, TableSpec};
 
 /// Opens the Zarr store at `prefix` of `store` as a table.
@@ -37,22 +38,7 @@ pub async fn open_zarr(
     let dataset = spec.location.clone();
     let (ds, handles) = dataset_variables(store, prefix, spec).await?;
     let reader = ZarrReader::new(dataset.clone(), handles.clone());
-    let grid = build_grid(ds, &spec.options, |var| {
-        let handle = handles.get(&var.name).cloned();
-        let dataset = dataset.clone();
-        let var = var.clone();
-        async move {
-            let handle = handle.ok_or_else(|| ConnectorError::Variable {
-                dataset: dataset.clone(),
-                variable: var.name.clone(),
-                reason: "array handle missing".into(),
-            })?;
-            let buf =
-                ZarrReader::read_array(&dataset, &var.name, &handle, &[0..var.shape[0]]).await?;
-            decode_coordinate(&buf, &var)
-        }
-    })
-    .await?;
+    let grid = build_grid(ds, &spec.options, CoordReads::All(&reader)).await?;
     Ok(GridTable::new(spec.clone(), grid, Arc::new(reader)))
 }
 

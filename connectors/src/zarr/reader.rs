@@ -86,58 +86,11 @@ impl ZarrReader {
             }
         };
         let read = async {
-            Ok(match var.raw {
-                RawType::I8 => RawBuffer::I8(
-                    Self::retrieve::<i8>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-                RawType::I16 => RawBuffer::I16(
-                    Self::retrieve::<i16>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-                RawType::I32 => RawBuffer::I32(
-                    Self::retrieve::<i32>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-                RawType::I64 => RawBuffer::I64(
-                    Self::retrieve::<i64>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-                RawType::U8 => RawBuffer::U8(
-                    Self::retrieve::<u8>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-                RawType::U16 => RawBuffer::U16(
-                    Self::retrieve::<u16>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-                RawType::U32 => RawBuffer::U32(
-                    Self::retrieve::<u32>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-                RawType::U64 => RawBuffer::U64(
-                    Self::retrieve::<u64>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-                RawType::F32 => RawBuffer::F32(
-                    Self::retrieve::<f32>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-                RawType::F64 => RawBuffer::F64(
-                    Self::retrieve::<f64>(var, region, &subset)
-                        .await
-                        .map_err(chunk_err)?,
-                ),
-            })
+            Ok(
+                crate::raw_buffer_of!(var.raw, T => Self::retrieve::<T>(var, region, &subset)
+                .await
+                .map_err(chunk_err)?),
+            )
         };
         // zarrs can panic on hostile chunks (a shard shorter than its index
         // underflows a byte range in zarrs_storage 0.4.5): a clear error on

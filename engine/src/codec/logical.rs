@@ -12,7 +12,7 @@ use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, WindowUDF};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use gridsql_connectors::GridTableProvider;
-use gridsql_connectors::reopen::open_cached;
+use gridsql_connectors::table_cache::open_cached;
 
 use super::wire::{self, TableNode};
 

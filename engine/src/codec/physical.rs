@@ -10,8 +10,8 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 use datafusion::physical_plan::{ChildrenPropertiesMode, ExecutionPlan, ReplaceChildrenOptions};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use gridsql_connectors::aggregate::{AggSpec, GridAggregateExec, GroupSpec};
-use gridsql_connectors::reopen::open_cached;
 use gridsql_connectors::scan::GridScanExec;
+use gridsql_connectors::table_cache::open_cached;
 
 use super::wire::{self, AggNode, OutputType, PlanNode};
 

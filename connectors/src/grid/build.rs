@@ -1,0 +1,244 @@
+//! From a dataset's variables to the grid a table shows, the same for every
+//! format: classify variables (coordinates, bounds, data), pick the grid
+//! (the `dims` and `variables` options or the default), and read and decode
+//! its coordinates through the format's [`GridReader`].
+
+use std::collections::{BTreeMap, HashSet};
+
+use arrow::array::{ArrayRef, new_empty_array, new_null_array};
+use arrow::datatypes::DataType;
+
+use super::values::decode_time;
+use super::{Dimension, Grid, GridReader, GridVariable, RawBuffer};
+use crate::cf::Attributes;
+use crate::error::{ConnectorError, Result};
+
+/// The longest coordinate variable read into memory when a table opens, for
+/// every format: a hostile header cannot make opening allocate more.
+pub const MAX_COORD_LEN: u64 = 1 << 27;
+
+/// The variables of a dataset (or group), before they are sorted into grids.
+#[derive(Debug, Clone)]
+pub struct DatasetVariables {
+    /// Dataset location, for messages.
+    pub dataset: String,
+    /// All variables with a supported type.
+    pub variables: Vec<GridVariable>,
+    /// Global attributes.
+    pub global_attrs: Attributes,
+}
+
+/// Decodes a coordinate variable's values (CF, then time).
+///
+/// # Errors
+/// Arrow errors while casting.
+pub fn decode_coordinate(buf: &RawBuffer, var: &GridVariable) -> Result<ArrayRef> {
+    let n = buf.len();
+    let array = crate::with_raw!(buf, v => var.decoding.cf.decode(&v[..n]));
+    decode_time(array, &var.decoding)
+}
+
+/// Which coordinate variables [`build_grid`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum CoordReads<'a> {
+    /// Every one, through the format's reader.
+    All(&'a dyn GridReader),
+    /// Only the named one; the others become NULLs of their length (a later
+    /// file of a collection, whose sizes are needed, not its values).
+    Only(&'a dyn GridReader, &'a str),
+    /// None: names and shapes only (each coordinate empty).
+    Skip,
+}
+
+impl CoordReads<'_> {
+    /// The decoded values of coordinate variable `c` of `n` values.
+    async fn read(&self, c: &GridVariable, n: u64) -> Result<ArrayRef> {
+        let reader = match self {
+            CoordReads::Skip => return Ok(new_empty_array(&c.decoding.arrow_type())),
+            CoordReads::Only(_, only) if *only != c.name => {
+                return Ok(new_null_array(
+                    &DataType::Null,
+                    usize::try_from(n).unwrap_or(0),
+                ));
+            }
+            CoordReads::All(r) | CoordReads::Only(r, _) => *r,
+        };
+        let buf = if n == 0 {
+            RawBuffer::F64(vec![])
+        } else {
+            reader.read(&c.name, &[0..n]).await?
+        };
+        decode_coordinate(&buf, c)
+    }
+}
+
+/// Sorts variables into grids, picks the table's grid (`dims` option or the
+/// default) and reads its coordinates as `coords` says, through the same
+/// [`GridReader`] the scan uses.
+///
+/// # Errors
+/// Unknown `dims` or `variables`, inconsistent shapes, unreadable coordinates.
+pub async fn build_grid(
+    ds: DatasetVariables,
+    options: &BTreeMap<String, String>,
+    coords: CoordReads<'_>,
+) -> Result<Grid> {
+    let dataset = ds.dataset.clone();
+    let meta_err = |reason: String| ConnectorError::Metadata {
+        dataset: dataset.clone(),
+        reason,
+    };
+    // Coordinate variables: 1-D, named after their dimension.
+    let is_coord = |v: &GridVariable| v.dims.len() == 1 && v.dims[0] == v.name;
+    // Bounds and climatology variables named by coordinates are metadata.
+    let mut aux: HashSet<String> = HashSet::new();
+    for v in ds.variables.iter().filter(|v| is_coord(v)) {
+        for key in ["bounds", "climatology"] {
+            if let Some(b) = v.attr_str(key) {
+                aux.insert(b.to_string());
+            }
+        }
+    }
+    let data: Vec<&GridVariable> = ds
+        .variables
+        .iter()
+        .filter(|v| !is_coord(v) && !v.dims.is_empty() && !aux.contains(&v.name))
+        .collect();
+    // Candidate grids: distinct dimension tuples of data variables.
+    let mut grids: Vec<(Vec<String>, Vec<&GridVariable>)> = Vec::new();
+    for v in &data {
+        match grids.iter_mut().find(|(d, _)| *d == v.dims) {
+            Some((_, vs)) => vs.push(v),
+            None => grids.push((v.dims.clone(), vec![v])),
+        }
+    }
+    // A dataset of coordinates only still forms a table of its coordinates.
+    if grids.is_empty() {
+        return Err(meta_err("no data variables with dimensions".into()));
+    }
+    let describe_grids = || {
+        grids
+            .iter()
+            .map(|(d, vs)| {
+                let names: Vec<&str> = vs.iter().map(|v| v.name.as_str()).collect();
+                format!("({}): {}", d.join(","), names.join(","))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let chosen = match options.get("dims") {
+        Some(want) => {
+            let want: Vec<String> = want.split(',').map(|s| s.trim().to_string()).collect();
+            grids
+                .iter()
+                .find(|(d, _)| *d == want)
+                .cloned()
+                .ok_or_else(|| {
+                    meta_err(format!(
+                        "no variables on dims ({}); grids are {}",
+                        want.join(","),
+                        describe_grids()
+                    ))
+                })?
+        }
+        None => {
+            let cells =
+                |vs: &[&GridVariable]| vs[0].shape.iter().fold(1u64, |a, &n| a.saturating_mul(n));
+            grids
+                .iter()
+                .max_by(|a, b| {
+                    (a.1.len(), a.0.len(), cells(&a.1))
+                        .cmp(&(b.1.len(), b.0.len(), cells(&b.1)))
+                        // prefer the first grid in dataset order on full ties
+                        .then(std::cmp::Ordering::Greater)
+                })
+                .cloned()
+                .ok_or_else(|| meta_err("no grid".into()))?
+        }
+    };
+    let (dim_names, mut vars) = chosen;
+    if let Some(list) = options.get("variables") {
+        let want: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        for w in &want {
+            if !vars.iter().any(|v| v.name == *w) {
+                return Err(meta_err(format!(
+                    "variable '{w}' is not on dims ({}); its variables are {}",
+                    dim_names.join(","),
+                    vars.iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )));
+            }
+        }
+        vars.retain(|v| want.contains(&v.name.as_str()));
+    }
+    let shape = vars[0].shape.clone();
+    for v in &vars {
+        if v.shape != shape {
+            return Err(ConnectorError::Variable {
+                dataset: dataset.clone(),
+                variable: v.name.clone(),
+                reason: format!(
+                    "shape {:?} differs from {:?} of '{}' on the same dims",
+                    v.shape, shape, vars[0].name
+                ),
+            });
+        }
+        if v.chunks.len() != v.shape.len() || v.chunks.contains(&0) {
+            return Err(ConnectorError::Variable {
+                dataset: dataset.clone(),
+                variable: v.name.clone(),
+                reason: format!(
+                    "chunk shape {:?} does not fit shape {:?}",
+                    v.chunks, v.shape
+                ),
+            });
+        }
+    }
+    let mut dims = Vec::with_capacity(dim_names.len());
+    for (name, &size) in dim_names.iter().zip(&shape) {
+        let coord = ds.variables.iter().find(|v| is_coord(v) && v.name == *name);
+        let dim = match coord {
+            Some(c) if c.shape[0] == size && size > MAX_COORD_LEN => {
+                return Err(ConnectorError::Variable {
+                    dataset: dataset.clone(),
+                    variable: c.name.clone(),
+                    reason: format!(
+                        "coordinate of {size} values is longer than the {MAX_COORD_LEN} values \
+                         gridsql reads into memory"
+                    ),
+                });
+            }
+            Some(c) if c.shape[0] == size => {
+                let values = coords.read(c, size).await?;
+                let mut dim = Dimension::with_values(name, c.clone(), values);
+                dim.size = size;
+                dim
+            }
+            Some(c) => {
+                return Err(ConnectorError::Variable {
+                    dataset: dataset.clone(),
+                    variable: c.name.clone(),
+                    reason: format!(
+                        "coordinate has {} values but dimension '{name}' has {size}",
+                        c.shape[0]
+                    ),
+                });
+            }
+            None => Dimension::indexed(name, size),
+        };
+        dims.push(dim);
+    }
+    let variables = vars.into_iter().cloned().collect();
+    Ok(Grid {
+        dims,
+        variables,
+        global_attrs: ds.global_attrs,
+        files: None,
+    })
+}

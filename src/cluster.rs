@@ -79,6 +79,16 @@ fn host_port(s: &str, what: &str) -> anyhow::Result<(String, u16)> {
     Ok((host, port))
 }
 
+/// Fails with one line when `port` of `host` cannot be bound (taken, not
+/// ours): Ballista's processes log such a failure and keep running without
+/// the port, which a cluster only notices as lost tasks. The probe is
+/// released at once for the process to bind.
+fn check_bindable(host: &str, port: u16, what: &str) -> anyhow::Result<()> {
+    std::net::TcpListener::bind((host, port))
+        .map(drop)
+        .with_context(|| format!("cannot listen on {host}:{port} ({what})"))
+}
+
 /// The configuration every cluster process starts from: Ballista's, with
 /// gridsql's codecs.
 fn base_config() -> SessionConfig {
@@ -92,6 +102,7 @@ pub(crate) async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCod
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| anyhow!("--bind '{}' does not resolve", args.bind))?;
+    check_bindable(&host, port, "--bind")?;
     let opts = SessionOptions {
         grid_aggregate: args.grid_aggregate,
         distributed: true,
@@ -131,6 +142,8 @@ pub(crate) async fn run_executor(args: ExecutorArgs) -> anyhow::Result<ExitCode>
             .checked_add(1)
             .ok_or_else(|| anyhow!("--bind port {port} leaves no port for gRPC"))?,
     };
+    check_bindable(&host, port, "the Flight port, --bind")?;
+    check_bindable(&host, grpc_port, "the gRPC port, --grpc-port")?;
     let vcores = args
         .concurrency
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))

@@ -358,6 +358,30 @@ fn losing_an_executor_mid_query() {
     assert_csv_close("the next query", &got, &want);
 }
 
+/// A scheduler or an executor whose port is taken exits non-zero at once
+/// with one line naming the address, instead of running without the port.
+#[test]
+fn processes_whose_port_is_taken_exit_with_one_line() {
+    let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a port");
+    let port = taken.local_addr().expect("address").port();
+    let bind = format!("127.0.0.1:{port}");
+    for (what, args) in [
+        ("scheduler", vec!["scheduler", "--bind", bind.as_str()]),
+        (
+            "executor",
+            vec!["executor", "--scheduler", "127.0.0.1:1", "--bind", bind.as_str()],
+        ),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
+        cmd.args(&args).env("RUST_LOG", "error");
+        let out = output_within(cmd, Duration::from_secs(60));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what} started on a taken port: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{what}: {err}");
+        assert!(err.contains(&bind) && err.contains("cannot listen"), "{what}: {err}");
+    }
+}
+
 /// The binary rejects a malformed cluster address with a clear error.
 #[test]
 fn bad_cluster_url_is_a_clear_error() {

@@ -34,6 +34,8 @@ enum Mode {
     Always(u16),
     /// Requests are read and never answered.
     Stall,
+    /// Requests whose path ends with this get the status; others are served.
+    FailKey(&'static str, u16),
 }
 
 /// What the server saw.
@@ -150,6 +152,8 @@ fn serve(conn: TcpStream, root: &Path, mode: Mode, log: &Log, stop: &AtomicBool)
         Mode::Always(s) => Some(s),
         Mode::Flaky(n) if seen <= n => Some(503),
         Mode::Flaky(_) => None,
+        Mode::FailKey(key, s) if path.ends_with(key) => Some(s),
+        Mode::FailKey(..) => None,
     };
     if let Some(s) = status {
         log.errors.fetch_add(1, Ordering::Relaxed);
@@ -359,6 +363,25 @@ fn broken_store_fails_after_bounded_retries() {
     // The first metadata object: one attempt and two retries, then the error.
     assert_eq!(requests, 3, "one attempt plus two retries");
     assert!(took < Duration::from_secs(30), "bounded time: {took:?}");
+}
+
+/// Only "not found" means a key is absent: any other store error on a
+/// store's metadata (here the group's attributes) is an error naming the
+/// dataset and the key, not a table silently without its attributes.
+#[test]
+fn store_error_on_metadata_names_the_key() {
+    let Some(root) = data_dir() else {
+        return;
+    };
+    // Zarr v2: the group's attributes are a key of their own.
+    let name = "tcw.nc.v2.zarr";
+    let server = FaultyServer::start(&root, Mode::FailKey("/.zattrs", 500));
+    let (out, _) = run(
+        &server.url(name),
+        "SELECT count(tcw) FROM t",
+        &[("GRIDSQL_STORE_RETRIES", "0")],
+    );
+    assert_clear_error("metadata 500", &out, &[name, "key '", ".zattrs", "500"]);
 }
 
 #[test]

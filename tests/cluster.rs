@@ -369,16 +369,28 @@ fn processes_whose_port_is_taken_exit_with_one_line() {
         ("scheduler", vec!["scheduler", "--bind", bind.as_str()]),
         (
             "executor",
-            vec!["executor", "--scheduler", "127.0.0.1:1", "--bind", bind.as_str()],
+            vec![
+                "executor",
+                "--scheduler",
+                "127.0.0.1:1",
+                "--bind",
+                bind.as_str(),
+            ],
         ),
     ] {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
         cmd.args(&args).env("RUST_LOG", "error");
         let out = output_within(cmd, Duration::from_secs(60));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{what} started on a taken port: {err}");
+        assert!(
+            !out.status.success(),
+            "{what} started on a taken port: {err}"
+        );
         assert_eq!(err.trim_end().lines().count(), 1, "{what}: {err}");
-        assert!(err.contains(&bind) && err.contains("cannot listen"), "{what}: {err}");
+        assert!(
+            err.contains(&bind) && err.contains("cannot listen"),
+            "{what}: {err}"
+        );
     }
 }
 

@@ -13,10 +13,14 @@ use futures::FutureExt;
 /// Replaces the default panic report (several lines on stderr) with a debug log line.
 pub(crate) fn install_hook() {
     std::panic::set_hook(Box::new(|info| {
-        log::debug!(
-            "panic: {info}\n{}",
-            std::backtrace::Backtrace::force_capture()
-        );
+        // Capturing is slow, and some panics are caught on purpose (zarrs on
+        // hostile chunks): only when the line is logged.
+        if log::log_enabled!(log::Level::Debug) {
+            log::debug!(
+                "panic: {info}\n{}",
+                std::backtrace::Backtrace::force_capture()
+            );
+        }
     }));
 }
 

@@ -26,7 +26,6 @@ use datafusion::physical_plan::limit::GlobalLimitExec;
 use tokio::sync::OnceCell;
 
 use crate::grid::Selection;
-use crate::grid::model::Coords;
 use crate::grid::model::meta;
 use crate::grid::plan::{ChunkGrid, plan_partitions, regions};
 use crate::location::Access;
@@ -201,15 +200,12 @@ impl TableProvider for GridTableProvider {
         // Filters on an index dimension too long to evaluate at planning
         // run after the scan instead.
         let mut residual: Vec<Expr> = Vec::new();
-        let has_values = |d: usize| {
-            matches!(table.grid.dims[d].coords, Coords::Values(_))
-                || table.grid.dims[d].size <= pushdown::MAX_PLANNED_INDEX
-        };
+        let plannable = |d: usize| table.grid.dims[d].has_all_values(pushdown::MAX_PLANNED_INDEX);
         // A box evaluates both dimensions whole.
-        let in_memory = |d: usize| table.grid.dims[d].all_values(1 << 24).is_some();
+        let in_memory = |d: usize| table.grid.dims[d].has_all_values(1 << 24);
         for f in filters {
             match self.filter_dim(f) {
-                Some(d) if has_values(d) => {
+                Some(d) if plannable(d) => {
                     Self::apply_filter(&table, state, d, f, &mut selection)?;
                 }
                 Some(_) => residual.push(f.clone()),

@@ -15,15 +15,16 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, Schema};
+use arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, Result as DfResult, ScalarValue, plan_err};
 use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::PhysicalExpr;
 
 use crate::geo::{lat_in_box, lon_in_box};
-use crate::grid::Selection;
 use crate::grid::selection::ranges_of_mask;
+use crate::grid::{Dimension, Selection};
 use crate::table::GridTable;
 
 /// Name of the box function gridsql-udfs registers.
@@ -111,6 +112,32 @@ pub(crate) const MAX_PLANNED_INDEX: u64 = 1 << 31;
 /// Indices evaluated at once along an index dimension.
 const EVAL_BLOCK: u64 = 1 << 20;
 
+/// A function of dimension `d` that evaluates on `range` of its coordinate
+/// values.
+struct DimExpr<'a> {
+    schema: SchemaRef,
+    phys: Arc<dyn PhysicalExpr>,
+    dim: &'a Dimension,
+}
+
+impl<'a> DimExpr<'a> {
+    fn new(table: &'a GridTable, state: &dyn Session, d: usize, expr: &Expr) -> DfResult<Self> {
+        let schema = Arc::new(Schema::new(vec![table.schema.field(d).clone()]));
+        let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
+        let phys = state.create_physical_expr(unqualified(expr)?, &df_schema)?;
+        Ok(DimExpr {
+            schema,
+            phys,
+            dim: &table.grid.dims[d],
+        })
+    }
+
+    fn eval(&self, range: Range<u64>) -> DfResult<ArrayRef> {
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), vec![self.dim.values(range)])?;
+        self.phys.evaluate(&batch)?.into_array(batch.num_rows())
+    }
+}
+
 /// Evaluates a function of dimension `d` on that dimension's coordinates:
 /// its value at every index along the dimension.
 pub(crate) fn eval_on_dim(
@@ -119,12 +146,7 @@ pub(crate) fn eval_on_dim(
     d: usize,
     expr: &Expr,
 ) -> DfResult<ArrayRef> {
-    let schema = Arc::new(Schema::new(vec![table.schema.field(d).clone()]));
-    let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
-    let phys = state.create_physical_expr(unqualified(expr)?, &df_schema)?;
-    let values = table.grid.dims[d].values(0..table.grid.dims[d].size);
-    let batch = RecordBatch::try_new(schema, vec![values])?;
-    phys.evaluate(&batch)?.into_array(batch.num_rows())
+    DimExpr::new(table, state, d, expr)?.eval(0..table.grid.dims[d].size)
 }
 
 /// The index ranges of dimension `d` where a boolean function of it holds,
@@ -136,16 +158,13 @@ pub(crate) fn ranges_on_dim(
     d: usize,
     expr: &Expr,
 ) -> DfResult<Vec<Range<u64>>> {
-    let schema = Arc::new(Schema::new(vec![table.schema.field(d).clone()]));
-    let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
-    let phys = state.create_physical_expr(unqualified(expr)?, &df_schema)?;
-    let dim = &table.grid.dims[d];
+    let f = DimExpr::new(table, state, d, expr)?;
+    let size = f.dim.size;
     let mut out: Vec<Range<u64>> = Vec::new();
     let mut start = 0;
-    while start < dim.size {
-        let end = start.saturating_add(EVAL_BLOCK).min(dim.size);
-        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![dim.values(start..end)])?;
-        let result = phys.evaluate(&batch)?.into_array(batch.num_rows())?;
+    while start < size {
+        let end = start.saturating_add(EVAL_BLOCK).min(size);
+        let result = f.eval(start..end)?;
         let Some(mask) = result.as_boolean_opt() else {
             return plan_err!("filter {expr} is not a boolean expression");
         };

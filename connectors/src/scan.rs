@@ -2,9 +2,10 @@
 //!
 //! Each partition loads its regions through the region loader
 //! ([`crate::loader`]: in order, a bounded number ahead, only the projected
-//! variables) and cuts each region into batches of the session's batch size. Coordinate columns are gathered
-//! from the dimensions' decoded values with one index array per batch, never
-//! a per-row allocation. Memory stays bounded by the prefetch window.
+//! variables) and cuts each region into batches of the session's batch
+//! size. Coordinate columns are gathered from the dimensions' values with
+//! one index array per batch, never a per-row allocation. Memory stays
+//! bounded by the prefetch window.
 
 use std::fmt;
 use std::ops::Range;

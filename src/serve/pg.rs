@@ -212,6 +212,11 @@ fn user_error(severity: &str, code: &str, message: String) -> PgWireError {
     )))
 }
 
+/// A panic caught while planning or running a query (SQLSTATE XX000).
+fn internal_error(message: String) -> PgWireError {
+    user_error("ERROR", "XX000", message)
+}
+
 /// A statement the PostgreSQL dialect cannot parse: refused as DataFusion
 /// SQL would be (`CREATE EXTERNAL TABLE ... STORED AS ZARR` is DDL), else the
 /// parse error.
@@ -290,7 +295,7 @@ fn limit(response: Response, admission: Admission) -> Response {
                 rows,
                 admission,
                 |m| user_error("ERROR", "57014", m),
-                |m| user_error("ERROR", "XX000", m),
+                internal_error,
             ));
             Response::Query(q)
         }
@@ -328,7 +333,7 @@ impl SimpleQueryHandler for GridPgService {
         let mut responses = tokio::time::timeout(admission.remaining(), panics::caught(run))
             .await
             .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
-            .map_err(|m| user_error("ERROR", "XX000", m))??;
+            .map_err(internal_error)??;
         if let Some(last) = responses.pop() {
             responses.push(limit(last, admission));
         }
@@ -370,7 +375,7 @@ impl ExtendedQueryHandler for GridPgService {
         let response = tokio::time::timeout(admission.remaining(), panics::caught(run))
             .await
             .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
-            .map_err(|m| user_error("ERROR", "XX000", m))??;
+            .map_err(internal_error)??;
         Ok(limit(response, admission))
     }
 }
@@ -416,7 +421,7 @@ impl QueryParser for GridParser {
         }
         panics::caught(self.inner.parse_sql(client, sql, types))
             .await
-            .map_err(|m| user_error("ERROR", "XX000", m))?
+            .map_err(internal_error)?
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {

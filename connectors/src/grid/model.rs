@@ -163,14 +163,18 @@ impl Dimension {
         }
     }
 
-    /// All values, when the dimension has coordinate values or its index is
-    /// at most `max` long (callers that need every value at once decline
-    /// longer indices).
+    /// Whether every value can be had at once: the dimension has coordinate
+    /// values, or its index is at most `max` long.
+    pub fn has_all_values(&self, max: u64) -> bool {
+        matches!(self.coords, Coords::Values(_)) || self.size <= max
+    }
+
+    /// All values, when [`Dimension::has_all_values`] (callers that need
+    /// every value at once decline longer indices).
     pub fn all_values(&self, max: u64) -> Option<ArrayRef> {
         match &self.coords {
             Coords::Values(v) => Some(Arc::clone(v)),
-            Coords::Index if self.size <= max => Some(self.values(0..self.size)),
-            Coords::Index => None,
+            Coords::Index => self.has_all_values(max).then(|| self.values(0..self.size)),
         }
     }
 

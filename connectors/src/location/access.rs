@@ -11,6 +11,7 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 
 use super::confined::ConfinedLocalStore;
+use super::stores::object_path;
 use super::{AllowedRoots, Location, store_for};
 use crate::error::{ConnectorError, Result};
 
@@ -84,12 +85,12 @@ impl Access {
     /// Refused locations; see [`store_for`].
     pub fn store(&self, location: &Location) -> Result<(Arc<dyn ObjectStore>, Path)> {
         self.check(location)?;
-        let (store, path) = store_for(location, &self.runtime)?;
         match (&self.roots, location) {
-            (Some(roots), Location::Local(_)) => {
-                Ok((Arc::new(ConfinedLocalStore::new(Arc::clone(roots))), path))
-            }
-            _ => Ok((store, path)),
+            (Some(roots), Location::Local(_)) => Ok((
+                Arc::new(ConfinedLocalStore::new(Arc::clone(roots))),
+                object_path(location)?,
+            )),
+            _ => store_for(location, &self.runtime),
         }
     }
 

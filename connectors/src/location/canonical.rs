@@ -104,9 +104,6 @@ impl Location {
                 .to_str()
                 .ok_or_else(|| err("the path is not valid UTF-8"))?
                 .to_string();
-            if path.contains('\\') {
-                return Err(err("backslashes are not allowed in locations"));
-            }
             if has_percent_escape(&path) {
                 return Err(err("percent-encoding applied twice is not allowed"));
             }

@@ -125,6 +125,31 @@ impl StoreLimits {
     }
 }
 
+/// The path of a canonical location inside its store.
+///
+/// # Errors
+/// A local path that is not UTF-8 or not a valid object path.
+pub(super) fn object_path(location: &Location) -> Result<Path> {
+    let err = |reason: String| ConnectorError::Location {
+        location: location.to_string(),
+        reason,
+    };
+    match location {
+        // The path's own characters as raw parts: `LocalFileSystem` maps
+        // them back to exactly this file (a file named `%25` or `~` stays
+        // so; `Path::from_iter` would encode them into other names).
+        Location::Local(p) => {
+            let text = p
+                .to_str()
+                .ok_or_else(|| err("the path is not valid UTF-8".into()))?;
+            Path::parse(text.trim_start_matches('/')).map_err(|e| err(e.to_string()))
+        }
+        Location::Remote { segments, .. } => {
+            Ok(Path::from_iter(segments.iter().map(String::as_str)))
+        }
+    }
+}
+
 /// The store holding a canonical location and the location's path inside it.
 ///
 /// Stores come from the runtime's registry; a scheme and host seen for the
@@ -142,18 +167,7 @@ pub fn store_for(
         reason,
     };
     let url = location.url();
-    let path = match location {
-        // The path's own characters as raw parts: `LocalFileSystem` maps
-        // them back to exactly this file (a file named `%25` or `~` stays
-        // so; `Path::from_iter` would encode them into other names).
-        Location::Local(p) => {
-            let text = p
-                .to_str()
-                .ok_or_else(|| err("the path is not valid UTF-8".into()))?;
-            Path::parse(text.trim_start_matches('/')).map_err(|e| err(e.to_string()))?
-        }
-        Location::Remote { segments, .. } => Path::from_iter(segments.iter().map(String::as_str)),
-    };
+    let path = object_path(location)?;
     if let Ok(store) = runtime.object_store(
         datafusion::execution::object_store::ObjectStoreUrl::parse(
             &url[..url::Position::BeforePath],

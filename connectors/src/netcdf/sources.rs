@@ -168,21 +168,23 @@ async fn list_remote(location: &Location, access: &Access) -> Result<Vec<Source>
         segments: segments[..literal].to_vec(),
     };
     let (store, prefix) = access.store(&base)?;
-    // Each object found is named by its canonical location, checked on its own.
-    let found = |p: &Path| Location::Remote {
-        scheme: scheme.clone(),
-        authority: authority.clone(),
-        segments: p
-            .parts()
+    // Each object found is named by its canonical location (its decoded
+    // path segments), checked on its own.
+    let segments_of = |p: &Path| -> Vec<String> {
+        p.parts()
             .map(|part| {
                 percent_encoding::percent_decode_str(part.as_ref())
                     .decode_utf8_lossy()
                     .into_owned()
             })
-            .collect(),
+            .collect()
     };
-    let source = |meta: ObjectMeta| -> Result<Source> {
-        let loc = found(&meta.location);
+    let source = |meta: ObjectMeta, segments: Vec<String>| -> Result<Source> {
+        let loc = Location::Remote {
+            scheme: scheme.clone(),
+            authority: authority.clone(),
+            segments,
+        };
         access.check(&loc)?;
         Ok(Source {
             display: loc.to_string(),
@@ -207,7 +209,8 @@ async fn list_remote(location: &Location, access: &Access) -> Result<Vec<Source>
         )
     } else {
         if let Ok(meta) = store.head(&prefix).await {
-            return Ok(vec![source(meta)?]);
+            let segments = segments_of(&meta.location);
+            return Ok(vec![source(meta, segments)?]);
         }
         None
     };
@@ -226,15 +229,13 @@ async fn list_remote(location: &Location, access: &Access) -> Result<Vec<Source>
             })?;
     let mut out = Vec::new();
     for m in metas {
-        let keep = match (&pattern, found(&m.location)) {
-            (Some(p), Location::Remote { segments, .. }) => {
-                p.matches_with(&segments.join("/"), opts)
-            }
-            (Some(_), Location::Local(_)) => false,
-            (None, _) => is_netcdf_name(FsPath::new(m.location.as_ref())),
+        let segments = segments_of(&m.location);
+        let keep = match &pattern {
+            Some(p) => p.matches_with(&segments.join("/"), opts),
+            None => is_netcdf_name(FsPath::new(m.location.as_ref())),
         };
         if keep {
-            out.push(source(m)?);
+            out.push(source(m, segments)?);
         }
         if out.len() > MAX_FILES {
             break;

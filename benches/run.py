@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gridsql against xarray + dask on the benchmark store, in one run.
 
-    python benches/run.py [--days 365] [--runs 5] [--queries Q1,Q2,Q3,Q4,Q5] [--suite main|formats|cluster]
+    python benches/run.py [--days 365] [--runs 5] [--queries Q1,Q2,Q3,Q4,Q5] [--suite main|formats|cluster|cloud]
 
 Generates (or reuses) the AVISO-like store of ../shared/anchors/gen.py under bench-data/<days>d/, builds
 the gridsql timing binary (`cargo bench --bench grid_queries --no-run`, release profile), then for each
@@ -13,6 +13,11 @@ Suites:
   main     Q1-Q5 (bench.py's SQL) on sla_v2.zarr, gridsql vs xr-zarr2, plus the raw read floor R-zarr2
   formats  a full scan (Q1) on the same data as Zarr v2, Zarr v3 and NetCDF-4: gridsql vs xarray on each,
            plus the raw floors R-zarr2, R-zarr3, R-nc
+  cloud    Q1-Q5 on sla_v2.zarr served over HTTP on loopback by benches/slow_http.py, which waits
+           --latency-ms before each response and streams --rate-mbps MB/s per connection (defaults 30 ms,
+           100 MB/s: one object-store GET from a cloud VM): gridsql (http:// location) vs xarray + dask
+           (zarr-python over fsspec HTTP, benches/xarray_remote.py), alternating; the server counts each
+           system's requests, bytes and peak requests in flight. --cloud-formats zarr2,nc adds NetCDF-4.
   cluster  Q1-Q5 on sla_v2.zarr through a Ballista cluster on loopback (release `gridsql scheduler` and
            `gridsql executor` processes, each executor with --concurrency equal to the cores) with one and
            with two executors, next to the same queries in one local process
@@ -160,6 +165,83 @@ def cluster_suite(a, exe, p, name, root):
     print(f"results appended to {out_path}")
 
 
+def start_slow_http(root, latency_ms, rate_mbps):
+    """benches/slow_http.py serving `root`; returns (base URL, process)."""
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "slow_http.py"), root,
+                             "--latency-ms", str(latency_ms), "--rate-mbps", str(rate_mbps)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        sys.exit(f"slow_http.py did not start: {line!r}")
+    return f"http://127.0.0.1:{int(line.split()[1])}", proc
+
+
+def http_stats(base, reset=False):
+    import urllib.request
+    with urllib.request.urlopen(f"{base}/{'__reset' if reset else '__stats'}", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def cloud_suite(a, exe, name, root):
+    """gridsql and xarray + dask over the emulated link (see the module docs)."""
+    base, server = start_slow_http(os.path.join(root, name), a.latency_ms, a.rate_mbps)
+    files = {"zarr2": "sla_v2.zarr", "zarr3": "sla_v3.zarr", "nc": "sla.nc"}
+    plan = [(q, f) for f in a.cloud_formats.split(",") for q in a.queries.split(",")]
+    rows = []
+    out_path = os.path.join(root, f"results-cloud-{name}.jsonl")
+    env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    try:
+        with open(out_path, "a") as log:
+            for q, fmt in plan:
+                url = f"{base}/{files[fmt]}"
+                per = {"gridsql": [], "xarray": []}
+                for _ in range(a.rounds):
+                    for system in ("gridsql", "xarray"):
+                        http_stats(base, reset=True)
+                        if system == "gridsql":
+                            r = result_of(sh([exe, "--location", url, "--sql", anchors.SQL[q],
+                                              "--runs", str(a.runs)], env=env))
+                        else:
+                            r = result_of(sh([sys.executable, os.path.join(HERE, "xarray_remote.py"),
+                                              "--url", url, "--format", fmt, "--query", q,
+                                              "--runs", str(a.runs)], env=env))
+                        st = http_stats(base)
+                        # warm-up and timed runs; opening the store is in the first
+                        r["http"] = dict(st, queries=a.runs + 1)
+                        log.write(json.dumps(dict(r, query=q, format=fmt, system=system,
+                                                  latency_ms=a.latency_ms, rate_mbps=a.rate_mbps)) + "\n")
+                        per[system].append(r)
+                med = {k: statistics.median([t for r in v for t in r["times"]]) for k, v in per.items()}
+                rows.append((q, fmt, med, per))
+    finally:
+        server.kill()
+        server.wait()
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"data: {a.days} days x 720 x 1440, served by benches/slow_http.py at {a.latency_ms:g} ms per "
+          f"request and {a.rate_mbps:g} MB/s per connection")
+    print(f"runs: {a.rounds} rounds x {a.runs} timed runs per system and query (each process opens the store, "
+          "warms up once, then times the query alone), medians over all\n")
+    print("| query | format | gridsql s | xarray+dask s | speed-up | gridsql requests/query | xarray requests/query "
+          "| gridsql MB/query | xarray MB/query | gridsql peak in flight | xarray peak in flight "
+          "| gridsql peak MiB | xarray peak MiB | checksums (gridsql; xarray) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for q, fmt, med, per in rows:
+        def per_query(system, key):
+            return statistics.median([r["http"][key] / r["http"]["queries"] for r in per[system]])
+
+        def peak(system, key):
+            return max(r["http"][key] if key in r["http"] else r[key] for r in per[system])
+        g, x = per["gridsql"][-1], per["xarray"][-1]
+        print(f"| {q} | {fmt} | {med['gridsql']:.3f} | {med['xarray']:.3f} | {med['xarray'] / med['gridsql']:.2f}x "
+              f"| {per_query('gridsql', 'requests'):.0f} | {per_query('xarray', 'requests'):.0f} "
+              f"| {per_query('gridsql', 'bytes') / 1e6:.0f} | {per_query('xarray', 'bytes') / 1e6:.0f} "
+              f"| {peak('gridsql', 'peak_in_flight')} | {peak('xarray', 'peak_in_flight')} "
+              f"| {peak('gridsql', 'peak_rss_mb'):.0f} | {peak('xarray', 'peak_rss_mb'):.0f} "
+              f"| {g['checksum'][0]:.6g}, {g['checksum'][1]}; {x['checksum'][0]:.6g}, {x['checksum'][1]} |")
+    print(f"results appended to {out_path}")
+
+
 def xarray_one(system, query, data, runs, env):
     return result_of(sh([sys.executable, os.path.join(ANCHORS, "bench.py"), "one", "--system", system,
                          "--query", query, "--data", data, "--runs", str(runs)], env=env))
@@ -171,7 +253,10 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2, help="alternations of gridsql and xarray per query")
     ap.add_argument("--queries", default="Q1,Q2,Q3,Q4,Q5")
-    ap.add_argument("--suite", default="main", choices=["main", "formats", "cluster"])
+    ap.add_argument("--suite", default="main", choices=["main", "formats", "cluster", "cloud"])
+    ap.add_argument("--latency-ms", type=float, default=30.0, help="cloud suite: wait before each response")
+    ap.add_argument("--rate-mbps", type=float, default=100.0, help="cloud suite: MB/s per connection")
+    ap.add_argument("--cloud-formats", default="zarr2", help="cloud suite: zarr2, zarr3, nc (comma-separated)")
     a = ap.parse_args()
 
     root = os.path.join(REPO, "bench-data")
@@ -189,6 +274,9 @@ def main():
     exe = build_gridsql()
     if a.suite == "cluster":
         cluster_suite(a, exe, p, name, root)
+        return
+    if a.suite == "cloud":
+        cloud_suite(a, exe, name, root)
         return
 
     if a.suite == "main":

@@ -83,3 +83,28 @@ mod tests {
         assert!(parse_size("-1M").is_err());
     }
 }
+
+/// How this process reads remote stores: the I/O budget's settings
+/// (`gridsql_connectors::io`), for the shell, the servers and executors.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct IoArgs {
+    /// Requests in flight to remote stores, at most (default 64, or
+    /// GRIDSQL_IO_CONCURRENCY).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub(crate) io_concurrency: Option<u32>,
+}
+
+impl IoArgs {
+    /// Puts the settings in force for this process.
+    ///
+    /// # Errors
+    /// An invalid `GRIDSQL_IO_*` variable.
+    pub(crate) fn apply(&self) -> anyhow::Result<()> {
+        let mut s = gridsql_connectors::io::IoSettings::from_env().map_err(anyhow::Error::msg)?;
+        if let Some(n) = self.io_concurrency {
+            s.requests = n as usize;
+        }
+        gridsql_connectors::io::budget::configure(s);
+        Ok(())
+    }
+}

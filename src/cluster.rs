@@ -59,6 +59,9 @@ pub(crate) struct ExecutorArgs {
     /// Folder for shuffle files (default: a temporary folder).
     #[arg(long)]
     pub(crate) work_dir: Option<String>,
+    /// This executor's own I/O budget.
+    #[command(flatten)]
+    pub(crate) io: crate::args::IoArgs,
 }
 
 /// `HOST:PORT` as host and port, checking that it resolves.
@@ -134,6 +137,7 @@ pub(crate) async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCod
 
 /// Runs an executor until interrupted.
 pub(crate) async fn run_executor(args: ExecutorArgs) -> anyhow::Result<ExitCode> {
+    args.io.apply()?;
     let (scheduler_host, scheduler_port) = host_port(&args.scheduler, "--scheduler")?;
     let (host, port) = host_port(&args.bind, "--bind")?;
     let grpc_port = match args.grpc_port {

@@ -29,6 +29,7 @@ use self::state::ServeState;
 
 /// Runs the servers until interrupted (Ctrl-C or SIGTERM).
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    args.io.apply()?;
     let config = args::ServeConfig::from_args(args)?;
     let mut opts = SessionOptions::default();
     if let Some(p) = config.partitions {

@@ -24,6 +24,7 @@ pub(crate) use exec::Shell;
 /// Runs the shell: opens the datasets, then runs commands, files, piped
 /// input or the interactive loop.
 pub(crate) async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
+    args.io.apply()?;
     let mut opts = SessionOptions::default();
     if let Some(p) = args.partitions {
         opts.target_partitions = p.max(1);

@@ -360,8 +360,15 @@ fn broken_store_fails_after_bounded_retries() {
     let line = assert_clear_error("always 500", &out, &[name, "500", "after 2 retries"]);
     let requests = server.log.requests.load(Ordering::Relaxed);
     eprintln!("[always 500] {requests} requests in {took:?}: {line}");
-    // The first metadata object: one attempt and two retries, then the error.
-    assert_eq!(requests, 3, "one attempt plus two retries");
+    // The two documents a consolidated store may have (zarr.json and
+    // .zmetadata) are asked for at once: each one attempt and two retries,
+    // then the error.
+    assert_eq!(
+        server.log.per_path.lock().expect("log").len(),
+        2,
+        "only the metadata documents were asked for"
+    );
+    assert_eq!(requests, 6, "one attempt plus two retries of each");
     assert!(took < Duration::from_secs(30), "bounded time: {took:?}");
 }
 
@@ -373,15 +380,16 @@ fn store_error_on_metadata_names_the_key() {
     let Some(root) = data_dir() else {
         return;
     };
-    // Zarr v2: the group's attributes are a key of their own.
+    // Zarr v2: the consolidated metadata, a key of its own, which holds the
+    // group's attributes.
     let name = "tcw.nc.v2.zarr";
-    let server = FaultyServer::start(&root, Mode::FailKey("/.zattrs", 500));
+    let server = FaultyServer::start(&root, Mode::FailKey("/.zmetadata", 500));
     let (out, _) = run(
         &server.url(name),
         "SELECT count(tcw) FROM t",
         &[("GRIDSQL_STORE_RETRIES", "0")],
     );
-    assert_clear_error("metadata 500", &out, &[name, "key '", ".zattrs", "500"]);
+    assert_clear_error("metadata 500", &out, &[name, "key '", ".zmetadata", "500"]);
 }
 
 #[test]
@@ -406,7 +414,8 @@ fn stalled_store_times_out() {
     );
     let requests = server.log.requests.load(Ordering::Relaxed);
     eprintln!("[stalled server] {requests} requests in {took:?}: {line}");
-    assert_eq!(requests, 2, "one attempt plus one retry");
+    // zarr.json and .zmetadata, asked for at once.
+    assert_eq!(requests, 4, "one attempt plus one retry of each");
     assert!(
         took >= Duration::from_secs(2) && took < Duration::from_secs(20),
         "two 1 s timeouts, then the error: {took:?}"

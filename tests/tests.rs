@@ -3,6 +3,7 @@
 //! answers computed by xarray in a Python venv.
 
 mod cli;
+mod cloud;
 mod cluster;
 mod docs_sql;
 mod faults;

@@ -17,6 +17,7 @@ pub mod fuzz;
 pub mod geo;
 pub mod grid;
 pub mod inventory;
+pub mod io;
 pub mod loader;
 pub mod location;
 pub mod netcdf;

@@ -19,6 +19,7 @@ use datafusion::common::{ColumnStatistics, Result as DfResult, ScalarValue, Stat
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -29,7 +30,8 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::grid::plan::region_cells;
 use crate::grid::{Region, Selection};
-use crate::loader::{LoadedRegion, load_regions};
+use crate::io::IoCounters;
+use crate::loader::{LoadedRegion, Loading, load_regions};
 use crate::table::GridTable;
 
 /// Scans a grid table: projected columns of the selected cells.
@@ -45,6 +47,8 @@ pub struct GridScanExec {
     /// In distributed plans, the partition tags (see
     /// [`partition_tags`](crate::partition_tags)); never executed.
     tags: Option<Arc<dyn ExecutionPlan>>,
+    /// Requests to remote stores made by its partitions.
+    io: Arc<IoCounters>,
 }
 
 impl GridScanExec {
@@ -75,6 +79,7 @@ impl GridScanExec {
             limit,
             properties,
             tags: None,
+            io: Arc::default(),
         })
     }
 
@@ -267,6 +272,10 @@ impl ExecutionPlan for GridScanExec {
         )
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        crate::io::counters::metrics(&self.io)
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -281,7 +290,12 @@ impl ExecutionPlan for GridScanExec {
             .filter(|&&c| c >= ndims)
             .map(|&c| c - ndims)
             .collect();
-        let loaded = load_regions(Arc::clone(&self.table), variables, regions);
+        let loading = Loading {
+            partitions: self.partitions.len(),
+            io: Arc::clone(&self.io),
+            limited: self.limit.is_some(),
+        };
+        let loaded = load_regions(Arc::clone(&self.table), variables, regions, loading);
         let batcher = Arc::new(RegionBatcher {
             table: Arc::clone(&self.table),
             projection: self.projection.clone(),

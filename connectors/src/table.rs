@@ -119,6 +119,22 @@ impl GridTable {
     pub fn ndims(&self) -> usize {
         self.grid.dims.len()
     }
+
+    /// Whether regions are read from a remote store request by request (a
+    /// Zarr store in a bucket or on a web server), so reading far ahead
+    /// pays ([`crate::loader`]). Remote NetCDF files are read from a local
+    /// copy.
+    pub fn reads_remote(&self) -> bool {
+        self.spec.format == Format::Zarr && self.spec.is_remote()
+    }
+}
+
+impl TableSpec {
+    /// Whether the location is a URL of a remote store (locations are kept
+    /// canonical: local ones are absolute paths).
+    pub fn is_remote(&self) -> bool {
+        !self.location.starts_with('/') && self.location.contains("://")
+    }
 }
 
 /// A table whose schema is known but whose full model needs more reading:

@@ -65,6 +65,8 @@ pub(crate) struct ServeArgs {
     /// Partitions per scan (default: number of cores).
     #[arg(long)]
     pub(crate) partitions: Option<usize>,
+    #[command(flatten)]
+    pub(crate) io: crate::args::IoArgs,
     /// TLS certificate chain (PEM) for both servers; needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub(crate) tls_cert: Option<PathBuf>,

@@ -37,6 +37,8 @@ pub(crate) struct ShellArgs {
     /// Run every query on a Ballista cluster: `df://HOST:PORT` of its scheduler.
     #[arg(long, value_name = "df://HOST:PORT")]
     pub(crate) cluster: Option<String>,
+    #[command(flatten)]
+    pub(crate) io: crate::args::IoArgs,
 }
 
 /// How results are printed.

@@ -12,6 +12,7 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -26,7 +27,8 @@ use super::state::States;
 pub use super::state::state_width;
 use crate::cf::CfDecoding;
 use crate::grid::{RawBuffer, Region, Selection};
-use crate::loader::load_regions;
+use crate::io::IoCounters;
+use crate::loader::{Loading, load_regions};
 use crate::table::GridTable;
 
 /// Most groups a grid aggregate keeps dense (per partition).
@@ -56,6 +58,8 @@ pub struct GridAggregateExec {
     /// In distributed plans, the partial aggregate's partition tags (see
     /// [`partition_tags`](crate::partition_tags)); never executed.
     tags: Option<Arc<dyn ExecutionPlan>>,
+    /// Requests to remote stores made by its partitions.
+    io: Arc<IoCounters>,
 }
 
 impl GridAggregateExec {
@@ -169,6 +173,7 @@ impl GridAggregateExec {
             properties,
             partial,
             tags: None,
+            io: Arc::default(),
         })
     }
 
@@ -202,6 +207,7 @@ impl GridAggregateExec {
             groups,
             Arc::new(self.aggs.clone()),
             n_groups,
+            self.loading(),
         );
         let out_schema = Arc::clone(&schema);
         let fut = async move {
@@ -223,6 +229,15 @@ impl GridAggregateExec {
             schema,
             stream::once(fut).try_flatten(),
         )))
+    }
+
+    /// How its partitions load: sharing the I/O budget, counted here.
+    fn loading(&self) -> Loading {
+        Loading {
+            partitions: self.partitions.iter().filter(|p| !p.is_empty()).count(),
+            io: Arc::clone(&self.io),
+            limited: false,
+        }
     }
 
     /// The table aggregated.
@@ -258,12 +273,13 @@ async fn run_partition(
     groups: Arc<GroupSpec>,
     aggs: Arc<Vec<AggSpec>>,
     n_groups: usize,
+    loading: Loading,
 ) -> DfResult<States> {
     let mut vars: Vec<usize> = aggs.iter().filter_map(|a| a.arg.var()).collect();
     vars.sort_unstable();
     vars.dedup();
     let nvars = table.grid.variables.len();
-    let loaded = load_regions(Arc::clone(&table), vars, regions);
+    let loaded = load_regions(Arc::clone(&table), vars, regions, loading);
     let mut states = States::new(&aggs, n_groups);
     let mut loaded = std::pin::pin!(loaded);
     while let Some(l) = loaded.try_next().await? {
@@ -346,6 +362,10 @@ impl ExecutionPlan for GridAggregateExec {
         )
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        crate::io::counters::metrics(&self.io)
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -378,6 +398,7 @@ impl ExecutionPlan for GridAggregateExec {
                     Arc::clone(&groups),
                     Arc::clone(&aggs),
                     n_groups,
+                    self.loading(),
                 ))
             })
             .collect();

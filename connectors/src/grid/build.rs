@@ -200,40 +200,46 @@ pub async fn build_grid(
             });
         }
     }
-    let mut dims = Vec::with_capacity(dim_names.len());
-    for (name, &size) in dim_names.iter().zip(&shape) {
+    // The coordinates are read at once: over a remote store each is a
+    // round trip.
+    let dims = futures::future::try_join_all(dim_names.iter().zip(&shape).map(|(name, &size)| {
         let coord = ds.variables.iter().find(|v| is_coord(v) && v.name == *name);
-        let dim = match coord {
-            Some(c) if c.shape[0] == size && size > MAX_COORD_LEN => {
-                return Err(ConnectorError::Variable {
-                    dataset: dataset.clone(),
-                    variable: c.name.clone(),
-                    reason: format!(
-                        "coordinate of {size} values is longer than the {MAX_COORD_LEN} values \
-                         gridsql reads into memory"
-                    ),
-                });
-            }
-            Some(c) if c.shape[0] == size => {
-                let values = coords.read(c, size).await?;
-                let mut dim = Dimension::with_values(name, c.clone(), values);
-                dim.size = size;
-                dim
-            }
-            Some(c) => {
-                return Err(ConnectorError::Variable {
-                    dataset: dataset.clone(),
-                    variable: c.name.clone(),
-                    reason: format!(
-                        "coordinate has {} values but dimension '{name}' has {size}",
-                        c.shape[0]
-                    ),
-                });
-            }
-            None => Dimension::indexed(name, size),
-        };
-        dims.push(dim);
-    }
+        let dataset = &dataset;
+        let coords = &coords;
+        async move {
+            let dim = match coord {
+                Some(c) if c.shape[0] == size && size > MAX_COORD_LEN => {
+                    return Err(ConnectorError::Variable {
+                        dataset: dataset.clone(),
+                        variable: c.name.clone(),
+                        reason: format!(
+                            "coordinate of {size} values is longer than the {MAX_COORD_LEN} values \
+                             gridsql reads into memory"
+                        ),
+                    });
+                }
+                Some(c) if c.shape[0] == size => {
+                    let values = coords.read(c, size).await?;
+                    let mut dim = Dimension::with_values(name, c.clone(), values);
+                    dim.size = size;
+                    dim
+                }
+                Some(c) => {
+                    return Err(ConnectorError::Variable {
+                        dataset: dataset.clone(),
+                        variable: c.name.clone(),
+                        reason: format!(
+                            "coordinate has {} values but dimension '{name}' has {size}",
+                            c.shape[0]
+                        ),
+                    });
+                }
+                None => Dimension::indexed(name, size),
+            };
+            Ok(dim)
+        }
+    }))
+    .await?;
     let variables = vars.into_iter().cloned().collect();
     Ok(Grid {
         dims,

@@ -10,12 +10,16 @@
 //! ("... after 3 retries ... connection timed out") instead of a hang: see
 //! [`StoreLimits`]. Retries are logged at `info` level by `object_store`
 //! (`RUST_LOG=object_store=info` shows them).
+//!
+//! Remote stores are registered wrapped in [`ScheduledStore`]: their
+//! requests share the process's I/O budget and are counted ([`crate::io`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Location;
 use crate::error::{ConnectorError, Result};
+use crate::io::ScheduledStore;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
@@ -220,6 +224,13 @@ pub fn store_for(
             Arc::new(b.build().map_err(|e| err(e.to_string()))?)
         }
         other => return Err(err(format!("unsupported scheme '{other}'"))),
+    };
+    // Remote stores read through the I/O budget; local files keep their
+    // direct path.
+    let store: Arc<dyn ObjectStore> = if url.scheme() == "file" {
+        store
+    } else {
+        Arc::new(ScheduledStore::new(store))
     };
     runtime.register_object_store(&url, Arc::clone(&store));
     Ok((store, path))

@@ -14,7 +14,6 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt};
 use zarrs::array::{Array, ArrayMetadata, data_type};
 use zarrs::storage::AsyncReadableStorageTraits;
-use zarrs_object_store::AsyncObjectStore;
 
 use super::reader::{ZarrReader, ZarrVariable};
 use crate::cf::attrs::decode_v3_fill;
@@ -23,6 +22,7 @@ use crate::error::{ConnectorError, Result};
 use crate::grid::GridVariable;
 use crate::grid::build::{CoordReads, DatasetVariables, build_grid};
 use crate::grid::model::VariableDecoding;
+use crate::io::ZarrStorage;
 use crate::open::time_decoding;
 use crate::table::{GridTable, TableSpec};
 
@@ -63,8 +63,8 @@ pub async fn dataset_variables(
     } else {
         prefix.clone().join(group.as_str())
     };
-    let names = discover_arrays(&store, &root, &dataset).await?;
-    if names.is_empty() {
+    let found = discover_arrays(&store, &root, &dataset).await?;
+    if found.names.is_empty() {
         return Err(ConnectorError::Metadata {
             dataset,
             reason: format!(
@@ -72,23 +72,47 @@ pub async fn dataset_variables(
             ),
         });
     }
-    let storage: Arc<dyn AsyncReadableStorageTraits> = Arc::new(AsyncObjectStore::new(
+    let storage: Arc<dyn AsyncReadableStorageTraits> = Arc::new(ZarrStorage::new(Arc::new(
         PrefixStore::new(Arc::clone(&store), root.clone()),
-    ));
-    let mut variables = Vec::new();
-    let mut handles: HashMap<String, ZarrVariable> = HashMap::new();
-    let mut global_attrs = Attributes::new();
-    if let Some(attrs) = read_group_attrs(&store, &root, &dataset).await? {
-        global_attrs = attrs;
-    }
-    for name in names {
-        let array = Array::async_open(Arc::clone(&storage), &format!("/{name}"))
-            .await
+    )));
+    let global_attrs = match found.group_attrs {
+        Some(attrs) => attrs,
+        None => read_group_attrs(&store, &root, &dataset)
+            .await?
+            .unwrap_or_default(),
+    };
+    // From a remote store, arrays described by consolidated metadata open
+    // without a request (the others read their metadata, all at once).
+    // Local arrays read their own metadata: it costs nothing, and each
+    // array's folder is then checked against a server's allowed roots as it
+    // is read (a folder linking out of the roots is refused at open).
+    let mut consolidated = if spec.is_remote() {
+        found.metadata
+    } else {
+        HashMap::new()
+    };
+    let opened = futures::future::try_join_all(found.names.into_iter().map(|name| {
+        let storage = Arc::clone(&storage);
+        let metadata = consolidated.remove(&name);
+        let dataset = &dataset;
+        async move {
+            let path = format!("/{name}");
+            let array = match metadata {
+                Some(m) => Array::new_with_metadata(storage, &path, m),
+                None => Array::async_open(storage, &path).await,
+            }
             .map_err(|e| ConnectorError::Variable {
                 dataset: dataset.clone(),
                 variable: name.clone(),
                 reason: e.to_string(),
             })?;
+            Ok::<_, ConnectorError>((name, array))
+        }
+    }))
+    .await?;
+    let mut variables = Vec::new();
+    let mut handles: HashMap<String, ZarrVariable> = HashMap::new();
+    for (name, array) in opened {
         let Some(raw) = raw_type(array.data_type()) else {
             log::warn!(
                 "dataset '{dataset}': variable '{name}' has unsupported type {}; skipped",
@@ -245,14 +269,41 @@ fn chunk_shape(array: &Array<dyn AsyncReadableStorageTraits>, shape: &[u64]) -> 
     }
 }
 
-/// Names of the arrays directly in the group at `root`.
+/// What a group's metadata tells before any array is opened.
+#[derive(Default)]
+struct Discovered {
+    /// Names of the arrays directly in the group, sorted.
+    names: Vec<String>,
+    /// Their metadata, where the group's consolidated metadata holds it.
+    metadata: HashMap<String, ArrayMetadata>,
+    /// The group's attributes, when already read.
+    group_attrs: Option<Attributes>,
+}
+
+/// Group attributes from a JSON object.
+fn attributes_of(m: &serde_json::Map<String, serde_json::Value>) -> Attributes {
+    m.iter()
+        .map(|(k, v)| (k.clone(), AttrValue::from_json(v)))
+        .collect::<BTreeMap<_, _>>()
+}
+
+/// The arrays directly in the group at `root`. A consolidated store (v3
+/// `zarr.json` with consolidated metadata, v2 `.zmetadata`) is described by
+/// the one document; both are asked for at once.
 async fn discover_arrays(
     store: &Arc<dyn ObjectStore>,
     root: &Path,
     dataset: &str,
-) -> Result<Vec<String>> {
+) -> Result<Discovered> {
+    let v3_key = root.clone().join("zarr.json");
+    let v2_key = root.clone().join(".zmetadata");
+    let (v3, v2) = futures::future::join(
+        get_json(store, &v3_key, dataset),
+        get_json(store, &v2_key, dataset),
+    )
+    .await;
     // Zarr v3: the group's zarr.json, possibly with consolidated metadata.
-    if let Some(json) = get_json(store, &root.clone().join("zarr.json"), dataset).await? {
+    if let Some(json) = v3? {
         if json.get("node_type").and_then(|v| v.as_str()) == Some("array") {
             return Err(ConnectorError::Metadata {
                 dataset: dataset.to_string(),
@@ -260,24 +311,41 @@ async fn discover_arrays(
                     .into(),
             });
         }
+        let group_attrs = Some(
+            json.get("attributes")
+                .and_then(|a| a.as_object())
+                .map(attributes_of)
+                .unwrap_or_default(),
+        );
         if let Some(meta) = json
             .pointer("/consolidated_metadata/metadata")
             .and_then(|m| m.as_object())
         {
-            let mut names: Vec<String> = meta
-                .iter()
-                .filter(|(k, v)| {
-                    !k.contains('/') && v.get("node_type").and_then(|t| t.as_str()) == Some("array")
-                })
-                .map(|(k, _)| k.clone())
-                .collect();
-            names.sort();
-            return Ok(names);
+            let mut found = Discovered {
+                group_attrs,
+                ..Discovered::default()
+            };
+            for (k, v) in meta {
+                if k.contains('/') || v.get("node_type").and_then(|t| t.as_str()) != Some("array") {
+                    continue;
+                }
+                found.names.push(k.clone());
+                // What does not parse here is read (and reported) by zarrs.
+                if let Ok(m) = serde_json::from_value(v.clone()) {
+                    found.metadata.insert(k.clone(), ArrayMetadata::V3(m));
+                }
+            }
+            found.names.sort();
+            return Ok(found);
         }
-        return list_arrays(store, root, dataset).await;
+        return Ok(Discovered {
+            names: list_arrays(store, root, dataset).await?,
+            group_attrs,
+            ..Discovered::default()
+        });
     }
     // Zarr v2: consolidated .zmetadata.
-    if let Some(json) = get_json(store, &root.clone().join(".zmetadata"), dataset).await? {
+    if let Some(json) = v2? {
         let meta = json
             .get("metadata")
             .and_then(|m| m.as_object())
@@ -285,16 +353,41 @@ async fn discover_arrays(
                 dataset: dataset.to_string(),
                 reason: ".zmetadata has no 'metadata' object".into(),
             })?;
-        let mut names: Vec<String> = meta
-            .keys()
-            .filter_map(|k| k.strip_suffix("/.zarray"))
-            .filter(|k| !k.contains('/'))
-            .map(str::to_string)
-            .collect();
-        names.sort();
-        return Ok(names);
+        let mut found = Discovered {
+            group_attrs: Some(
+                meta.get(".zattrs")
+                    .and_then(|a| a.as_object())
+                    .map(attributes_of)
+                    .unwrap_or_default(),
+            ),
+            ..Discovered::default()
+        };
+        for (k, v) in meta {
+            let Some(name) = k.strip_suffix("/.zarray").filter(|n| !n.contains('/')) else {
+                continue;
+            };
+            found.names.push(name.to_string());
+            let parsed: std::result::Result<zarrs::metadata::v2::ArrayMetadataV2, _> =
+                serde_json::from_value(v.clone());
+            if let Ok(mut m) = parsed {
+                if let Some(attrs) = meta
+                    .get(&format!("{name}/.zattrs"))
+                    .and_then(|a| a.as_object())
+                {
+                    m.attributes = attrs.clone();
+                }
+                found
+                    .metadata
+                    .insert(name.to_string(), ArrayMetadata::V2(m));
+            }
+        }
+        found.names.sort();
+        return Ok(found);
     }
-    list_arrays(store, root, dataset).await
+    Ok(Discovered {
+        names: list_arrays(store, root, dataset).await?,
+        ..Discovered::default()
+    })
 }
 
 /// Lists the child arrays of a group without consolidated metadata.
@@ -373,19 +466,14 @@ async fn read_group_attrs(
     root: &Path,
     dataset: &str,
 ) -> Result<Option<Attributes>> {
-    let to_attrs = |m: &serde_json::Map<String, serde_json::Value>| -> Attributes {
-        m.iter()
-            .map(|(k, v)| (k.clone(), AttrValue::from_json(v)))
-            .collect::<BTreeMap<_, _>>()
-    };
     if let Some(j) = get_json(store, &root.clone().join("zarr.json"), dataset).await? {
         return Ok(j
             .get("attributes")
             .and_then(|a| a.as_object())
-            .map(to_attrs));
+            .map(attributes_of));
     }
     if let Some(j) = get_json(store, &root.clone().join(".zattrs"), dataset).await? {
-        return Ok(j.as_object().map(to_attrs));
+        return Ok(j.as_object().map(attributes_of));
     }
     Ok(None)
 }

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""A static HTTP file server on loopback that behaves like an object store seen from a cloud VM.
+
+    python benches/slow_http.py ROOT [--port 0] [--latency-ms 30] [--rate-mbps 100]
+                                     [--stall-every N --stall-s S] [--die-after N]
+
+Every response waits --latency-ms before its first byte (the round trip and the store's time to first
+byte) and then streams its body at most --rate-mbps megabytes (10^6 bytes) per second on its
+connection (one GET's throughput). Serves GET (whole objects and single byte ranges, `Range: bytes=a-b`,
+`a-` and `-n`, answered 206) and HEAD, with Content-Length, Last-Modified and an ETag; HTTP/1.1 with
+keep-alive, one thread per connection, so the number of requests in flight is the client's choice.
+
+Faults, for tests: --stall-every N holds every Nth request for --stall-s seconds before answering
+(a request a client must time out and retry); --die-after N ends the process when request N+1 comes
+(a store that goes away in the middle of a query).
+
+Counters (requests, body bytes, peak requests in flight) are served at GET /__stats as JSON and
+reset by GET /__reset; neither waits. The port chosen is printed as `PORT <n>` on stdout once the
+server listens. This is the emulated link of `benches/run.py --suite cloud` (there is no traffic
+shaping in the kernel on the benchmark machines).
+"""
+
+import argparse
+import email.utils
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+PIECE = 64 * 1024
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with getattr(self, "lock", threading.Lock()):
+            self.requests = 0
+            self.bytes = 0
+            self.in_flight = 0
+            self.peak = 0
+            self.ranged = 0
+
+    def begin(self, ranged):
+        with self.lock:
+            self.requests += 1
+            self.ranged += int(ranged)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+
+    def end(self, sent):
+        with self.lock:
+            self.in_flight -= 1
+            self.bytes += sent
+
+    def snapshot(self):
+        with self.lock:
+            return {"requests": self.requests, "ranged_requests": self.ranged, "bytes": self.bytes,
+                    "peak_in_flight": self.peak, "in_flight": self.in_flight}
+
+
+def parse_range(header, size):
+    """(start, end exclusive) of a single `bytes=` range, or None when it is not satisfiable."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        return None
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            n = int(last)
+            return (max(0, size - n), size) if n > 0 else None
+        start = int(first)
+        end = size if last == "" else min(size, int(last) + 1)
+    except ValueError:
+        return None
+    return (start, end) if start < end else None
+
+
+def handler(root, latency, rate, stats, faults):
+    root = os.path.realpath(root)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def resolve(self):
+            rel = unquote(urlsplit(self.path).path).lstrip("/")
+            path = os.path.realpath(os.path.join(root, rel))
+            if path != root and not path.startswith(root + os.sep):
+                return None
+            return path if os.path.isfile(path) else None
+
+        def do_HEAD(self):
+            self.serve(body=False)
+
+        def do_GET(self):
+            if self.path in ("/__stats", "/__reset"):
+                if self.path == "/__reset":
+                    stats.reset()
+                body = json.dumps(stats.snapshot()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self.serve(body=True)
+
+        def serve(self, body):
+            rng = self.headers.get("Range")
+            stats.begin(rng is not None)
+            n = stats.snapshot()["requests"]
+            if faults.die_after and n > faults.die_after:
+                os._exit(0)
+            sent = 0
+            try:
+                if faults.stall_every and n % faults.stall_every == 0:
+                    time.sleep(faults.stall_s)
+                time.sleep(latency)
+                path = self.resolve()
+                if path is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                st = os.stat(path)
+                start, end = 0, st.st_size
+                if rng is not None:
+                    r = parse_range(rng, st.st_size)
+                    if r is None:
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{st.st_size}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    start, end = r
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{st.st_size}")
+                else:
+                    self.send_response(200)
+                    self.send_header("Accept-Ranges", "bytes")
+                self.send_header("Content-Length", str(end - start))
+                self.send_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
+                self.send_header("ETag", f'"{st.st_ino:x}-{st.st_size:x}-{int(st.st_mtime_ns):x}"')
+                self.end_headers()
+                if not body:
+                    return
+                with open(path, "rb") as f:
+                    f.seek(start)
+                    t0 = time.perf_counter()
+                    while sent < end - start:
+                        piece = f.read(min(PIECE, end - start - sent))
+                        if not piece:
+                            break
+                        self.wfile.write(piece)
+                        sent += len(piece)
+                        ahead = sent / rate - (time.perf_counter() - t0)
+                        if ahead > 0:
+                            time.sleep(ahead)
+            finally:
+                stats.end(sent)
+
+    return Handler
+
+
+class Server(ThreadingHTTPServer):
+    # set before the socket listens: a client opening many connections at once must not wait
+    # on a full accept queue (the default of 5 turns a burst into SYN retries of a second)
+    request_queue_size = 1024
+    daemon_threads = True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("root")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency-ms", type=float, default=30.0)
+    ap.add_argument("--rate-mbps", type=float, default=100.0, help="megabytes per second per connection")
+    ap.add_argument("--stall-every", type=int, default=0, help="hold every Nth request (0: none)")
+    ap.add_argument("--stall-s", type=float, default=30.0, help="how long a held request waits")
+    ap.add_argument("--die-after", type=int, default=0, help="exit when request N+1 comes (0: never)")
+    a = ap.parse_args()
+    stats = Stats()
+    server = Server(("127.0.0.1", a.port),
+                                 handler(a.root, a.latency_ms / 1000.0, a.rate_mbps * 1e6, stats, a))
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

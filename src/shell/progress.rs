@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use gridsql_connectors::io::{IoSnapshot, counters as io_counters};
 use gridsql_connectors::progress::{Snapshot, snapshot};
 
 /// Width of the bar in characters.
@@ -44,6 +45,7 @@ impl Progress {
         }
         let flag = Arc::clone(&done);
         let base = snapshot();
+        let io_base = io_counters::snapshot();
         let delay = delay();
         let handle = std::thread::spawn(move || {
             let start = Instant::now();
@@ -53,7 +55,11 @@ impl Progress {
                 if start.elapsed() < delay || flag.load(Ordering::Relaxed) {
                     continue;
                 }
-                let line = render(&snapshot().since(&base), start.elapsed());
+                let line = render(
+                    &snapshot().since(&base),
+                    &io_counters::snapshot().since(&io_base),
+                    start.elapsed(),
+                );
                 let mut err = std::io::stderr().lock();
                 let _ = write!(err, "\r\x1b[2K{line}");
                 let _ = err.flush();
@@ -90,8 +96,9 @@ impl Drop for Progress {
     }
 }
 
-/// One line: `[#########...] 12/40 chunks  96.0 MiB  48.0 MiB/s  2.0s`.
-fn render(work: &Snapshot, elapsed: Duration) -> String {
+/// One line: `[#########...] 12/40 chunks  96.0 MiB  48.0 MiB/s  2.0s`,
+/// and from a remote store `  140 requests, 30.2 MiB fetched`.
+fn render(work: &Snapshot, io: &IoSnapshot, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     if work.regions_planned == 0 {
         return format!("running {secs:.1}s");
@@ -104,8 +111,17 @@ fn render(work: &Snapshot, elapsed: Duration) -> String {
     } else {
         0.0
     };
+    let remote = if io.requests > 0 {
+        format!(
+            "  {} requests, {} fetched",
+            io.requests,
+            bytes(io.bytes as f64)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "[{}{}] {read}/{total} chunks  {}  {}/s  {secs:.1}s",
+        "[{}{}] {read}/{total} chunks  {}  {}/s  {secs:.1}s{remote}",
         "#".repeat(filled),
         ".".repeat(BAR - filled),
         bytes(work.bytes_read as f64),
@@ -140,7 +156,7 @@ mod tests {
             regions_read: 10,
             bytes_read: 100 * 1024 * 1024,
         };
-        let line = render(&work, Duration::from_secs(2));
+        let line = render(&work, &IoSnapshot::default(), Duration::from_secs(2));
         assert_eq!(
             line,
             format!(
@@ -150,8 +166,21 @@ mod tests {
             )
         );
         assert_eq!(
-            render(&Snapshot::default(), Duration::from_millis(1500)),
+            render(
+                &Snapshot::default(),
+                &IoSnapshot::default(),
+                Duration::from_millis(1500)
+            ),
             "running 1.5s"
+        );
+        let io = IoSnapshot {
+            requests: 140,
+            bytes: 3 * 1024 * 1024,
+            ..IoSnapshot::default()
+        };
+        assert!(
+            render(&work, &io, Duration::from_secs(2))
+                .ends_with("2.0s  140 requests, 3.0 MiB fetched")
         );
         assert_eq!(bytes(512.0), "512 B");
     }

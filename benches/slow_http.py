@@ -9,26 +9,33 @@ byte) and then streams its body at most --rate-mbps megabytes (10^6 bytes) per s
 connection (one GET's throughput). Serves GET (whole objects and single byte ranges, `Range: bytes=a-b`,
 `a-` and `-n`, answered 206) and HEAD, with Content-Length, Last-Modified and an ETag; HTTP/1.1 with
 keep-alive, one thread per connection, so the number of requests in flight is the client's choice.
+Listings are WebDAV PROPFIND (`Depth: 0`, `1` or `infinity`), answered 207 with a multistatus of
+href, getlastmodified, getcontentlength, resourcetype and getetag per file or folder (the same
+Last-Modified and ETag as GET and HEAD), as object_store's HttpStore `list` expects; 404 for a
+missing path. A listing waits --latency-ms like any request.
 
 Faults, for tests: --stall-every N holds every Nth request for --stall-s seconds before answering
 (a request a client must time out and retry); --die-after N ends the process when request N+1 comes
 (a store that goes away in the middle of a query).
 
-Counters (requests, body bytes, peak requests in flight) are served at GET /__stats as JSON and
-reset by GET /__reset; neither waits. The port chosen is printed as `PORT <n>` on stdout once the
+Counters (requests of every kind, body bytes, peak requests in flight; and per kind `gets` (GETs of
+files), `heads` and `listings` (PROPFINDs)) are served at GET /__stats as JSON and reset by
+GET /__reset; neither waits. The port chosen is printed as `PORT <n>` on stdout once the
 server listens. This is the emulated link of `benches/run.py --suite cloud` (there is no traffic
 shaping in the kernel on the benchmark machines).
 """
 
 import argparse
 import email.utils
+import io
 import json
 import os
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
+from xml.sax.saxutils import escape
 
 PIECE = 64 * 1024
 
@@ -45,11 +52,13 @@ class Stats:
             self.in_flight = 0
             self.peak = 0
             self.ranged = 0
+            self.kinds = {"gets": 0, "heads": 0, "listings": 0}
 
-    def begin(self, ranged):
+    def begin(self, ranged, kind):
         with self.lock:
             self.requests += 1
             self.ranged += int(ranged)
+            self.kinds[kind] += 1
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
 
@@ -61,7 +70,7 @@ class Stats:
     def snapshot(self):
         with self.lock:
             return {"requests": self.requests, "ranged_requests": self.ranged, "bytes": self.bytes,
-                    "peak_in_flight": self.peak, "in_flight": self.in_flight}
+                    "peak_in_flight": self.peak, "in_flight": self.in_flight, **self.kinds}
 
 
 def parse_range(header, size):
@@ -81,6 +90,28 @@ def parse_range(header, size):
     return (start, end) if start < end else None
 
 
+def last_modified(st):
+    """The Last-Modified of a file or folder (RFC 1123, as GET, HEAD and PROPFIND send it)."""
+    return email.utils.formatdate(st.st_mtime, usegmt=True)
+
+
+def etag(st):
+    """The quoted ETag of a file (GET, HEAD and PROPFIND): its inode, size and modification time."""
+    return f'"{st.st_ino:x}-{st.st_size:x}-{int(st.st_mtime_ns):x}"'
+
+
+def propfind_response(href, st, is_dir):
+    """One `<D:response>` of a multistatus: a folder (a collection) or a file."""
+    if is_dir:
+        props = "<D:resourcetype><D:collection/></D:resourcetype>"
+    else:
+        props = (f"<D:getcontentlength>{st.st_size}</D:getcontentlength><D:resourcetype/>"
+                 f"<D:getetag>{escape(etag(st))}</D:getetag>")
+    return (f"<D:response><D:href>{escape(href)}</D:href><D:propstat><D:prop>"
+            f"<D:getlastmodified>{last_modified(st)}</D:getlastmodified>{props}</D:prop>"
+            f"<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>")
+
+
 def handler(root, latency, rate, stats, faults):
     root = os.path.realpath(root)
 
@@ -90,12 +121,91 @@ def handler(root, latency, rate, stats, faults):
         def log_message(self, *args):
             pass
 
-        def resolve(self):
+        def inside(self, path):
+            """The real path of `path` when it lies under the root, else None."""
+            path = os.path.realpath(path)
+            return path if path == root or path.startswith(root + os.sep) else None
+
+        def resolve(self, folders=False):
+            """The file (or, with `folders`, the file or folder) the request names, else None."""
             rel = unquote(urlsplit(self.path).path).lstrip("/")
-            path = os.path.realpath(os.path.join(root, rel))
-            if path != root and not path.startswith(root + os.sep):
+            path = self.inside(os.path.join(root, rel))
+            if path is None:
                 return None
-            return path if os.path.isfile(path) else None
+            return path if os.path.isfile(path) or (folders and os.path.isdir(path)) else None
+
+        def href(self, path):
+            """The URL path of a file or folder under the root (folders end with `/`)."""
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            href = "/" if rel == "." else "/" + quote(rel)
+            return href + "/" if os.path.isdir(path) and not href.endswith("/") else href
+
+        def begin(self, ranged, kind):
+            """Counts a request, applies the faults, then waits the latency."""
+            stats.begin(ranged, kind)
+            n = stats.snapshot()["requests"]
+            if faults.die_after and n > faults.die_after:
+                os._exit(0)
+            if faults.stall_every and n % faults.stall_every == 0:
+                time.sleep(faults.stall_s)
+            time.sleep(latency)
+
+        def not_found(self):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def stream(self, read, n):
+            """Writes `n` bytes got from `read(size)` at most `rate` bytes/s; the bytes sent."""
+            sent = 0
+            t0 = time.perf_counter()
+            while sent < n:
+                piece = read(min(PIECE, n - sent))
+                if not piece:
+                    break
+                self.wfile.write(piece)
+                sent += len(piece)
+                ahead = sent / rate - (time.perf_counter() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+            return sent
+
+        def do_PROPFIND(self):
+            # a PROPFIND may carry a body (the properties wanted): all are sent anyway
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > 0:
+                self.rfile.read(length)
+            depth = (self.headers.get("Depth") or "infinity").strip().lower()
+            sent = 0
+            try:
+                self.begin(False, "listings")
+                path = self.resolve(folders=True)
+                if path is None:
+                    self.not_found()
+                    return
+                found = [path]
+                if os.path.isdir(path) and depth != "0":
+                    for top, dirs, files in os.walk(path):
+                        dirs.sort()
+                        for name in dirs + sorted(files):
+                            p = self.inside(os.path.join(top, name))
+                            if p is not None and (os.path.isfile(p) or os.path.isdir(p)):
+                                found.append(os.path.join(top, name))
+                        if depth == "1":
+                            break
+                parts = []
+                for p in found:
+                    st = os.stat(p)
+                    parts.append(propfind_response(self.href(p), st, os.path.isdir(p)))
+                data = ('<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:">'
+                        + "".join(parts) + "</D:multistatus>").encode()
+                self.send_response(207, "Multi-Status")
+                self.send_header("Content-Type", 'application/xml; charset="utf-8"')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                sent = self.stream(io.BytesIO(data).read, len(data))
+            finally:
+                stats.end(sent)
 
         def do_HEAD(self):
             self.serve(body=False)
@@ -115,20 +225,12 @@ def handler(root, latency, rate, stats, faults):
 
         def serve(self, body):
             rng = self.headers.get("Range")
-            stats.begin(rng is not None)
-            n = stats.snapshot()["requests"]
-            if faults.die_after and n > faults.die_after:
-                os._exit(0)
             sent = 0
             try:
-                if faults.stall_every and n % faults.stall_every == 0:
-                    time.sleep(faults.stall_s)
-                time.sleep(latency)
+                self.begin(rng is not None, "gets" if body else "heads")
                 path = self.resolve()
                 if path is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self.not_found()
                     return
                 st = os.stat(path)
                 start, end = 0, st.st_size
@@ -147,23 +249,14 @@ def handler(root, latency, rate, stats, faults):
                     self.send_response(200)
                     self.send_header("Accept-Ranges", "bytes")
                 self.send_header("Content-Length", str(end - start))
-                self.send_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
-                self.send_header("ETag", f'"{st.st_ino:x}-{st.st_size:x}-{int(st.st_mtime_ns):x}"')
+                self.send_header("Last-Modified", last_modified(st))
+                self.send_header("ETag", etag(st))
                 self.end_headers()
                 if not body:
                     return
                 with open(path, "rb") as f:
                     f.seek(start)
-                    t0 = time.perf_counter()
-                    while sent < end - start:
-                        piece = f.read(min(PIECE, end - start - sent))
-                        if not piece:
-                            break
-                        self.wfile.write(piece)
-                        sent += len(piece)
-                        ahead = sent / rate - (time.perf_counter() - t0)
-                        if ahead > 0:
-                            time.sleep(ahead)
+                    sent = self.stream(f.read, end - start)
             finally:
                 stats.end(sent)
 

@@ -1,12 +1,17 @@
-//! Reading Zarr stores over a slow link: the test serves stores written by
-//! xarray (tests/xarray/remote_store.py) with `benches/slow_http.py`, an
-//! HTTP server on loopback that waits before each response and limits each
-//! connection's rate, as an object store seen from a cloud VM does, and
-//! counts what it serves. Answers must equal xarray's; the server's counts
-//! show that reads go out many at once and that opening a consolidated store
-//! costs a handful of requests. Faults: a server that holds some requests
-//! (retried after the request timeout, the answer still right) and one that
-//! dies in the middle of a query (a clear error, no hang).
+//! Reading Zarr stores and NetCDF files over a slow link: the test serves
+//! stores written by xarray (tests/xarray/remote_store.py) with
+//! `benches/slow_http.py`, an HTTP server on loopback that waits before each
+//! response and limits each connection's rate, as an object store seen from
+//! a cloud VM does, lists folders (WebDAV PROPFIND, for globs) and counts
+//! what it serves. Answers must equal xarray's; the server's counts show
+//! that reads go out many at once, that opening a consolidated store costs a
+//! handful of requests, that a box of a remote NetCDF-4 file reads a small
+//! part of it (chunks by byte range, not a whole copy) and that a second
+//! session opens a remote collection from the headers cached by the first
+//! (`$GRIDSQL_CACHE_DIR/headers`) without reading a byte of the files.
+//! Faults: a server that holds some requests (retried after the request
+//! timeout, the answer still right) and one that dies in the middle of a
+//! query (a clear error, no hang).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -77,6 +82,25 @@ impl SlowHttp {
     }
 }
 
+/// Count and mean of `v`.
+const TOTALS: &str = "SELECT count(v) AS n, avg(v) AS a FROM t";
+
+/// The mean of `v` per time step.
+const PER_TIME: &str = "SELECT time, avg(v) AS a FROM t GROUP BY time ORDER BY time";
+
+/// Count and mean of `v` over the box of xarray's `box_count` and
+/// `box_mean`: lat 10..40, lon 100..200, the first 30 days.
+const BOX: &str = "SELECT count(v) AS n, avg(v) AS a FROM t WHERE lat BETWEEN 10 AND 40 \
+                   AND lon BETWEEN 100 AND 200 AND time < TIMESTAMP '2001-01-31'";
+
+/// The environment of a session whose cache (`GRIDSQL_CACHE_DIR`) is `dir`.
+fn cache_env(dir: &Path) -> [(&'static str, &str); 1] {
+    [(
+        "GRIDSQL_CACHE_DIR",
+        dir.to_str().expect("a UTF-8 temp dir path"),
+    )]
+}
+
 /// Writes the stores into `dir`; xarray's answers.
 fn stores(py: &Path, dir: &Path) -> Value {
     let mut cmd = Command::new(py);
@@ -138,6 +162,38 @@ fn check_totals(what: &str, out: &Output, want: &Value) {
     close(what, num(&r[0][1]), want["mean"].as_f64().expect("mean"));
 }
 
+/// The mean of `v` per time step ([`PER_TIME`]), checked against xarray's
+/// `per_time`.
+fn check_per_time(what: &str, out: &Output, want: &Value) {
+    let r = rows(what, out);
+    let per_time = want["per_time"].as_array().expect("per_time");
+    assert_eq!(r.len(), per_time.len(), "{what}: one row per time step");
+    for (row, w) in r.iter().zip(per_time) {
+        close(
+            &format!("{what} {}", row[0]),
+            num(&row[1]),
+            w.as_f64().expect("a mean"),
+        );
+    }
+}
+
+/// The count and mean of `v` over the box ([`BOX`]), checked against
+/// xarray's `box_count` and `box_mean`.
+fn check_box(what: &str, out: &Output, want: &Value) {
+    let r = rows(what, out);
+    assert_eq!(r.len(), 1, "{what}: one row");
+    assert_eq!(
+        num(&r[0][0]) as i64,
+        want["box_count"].as_i64().expect("box count"),
+        "{what}: box count"
+    );
+    close(
+        &format!("{what} box"),
+        num(&r[0][1]),
+        want["box_mean"].as_f64().expect("box mean"),
+    );
+}
+
 fn setup() -> Option<(PathBuf, tempfile::TempDir, Value)> {
     let py = python()?;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -177,7 +233,7 @@ fn remote_zarr_reads_many_chunks_at_once_and_answers_as_xarray() {
         // A full scan: 48 chunks, asked for all at once (gridsql's own
         // count, in EXPLAIN ANALYZE); the server, which starts a thread per
         // connection, sees many of them at the same time.
-        let out = query(&url, "SELECT count(v) AS n, avg(v) AS a FROM t", &[]);
+        let out = query(&url, TOTALS, &[]);
         check_totals(store, &out, &want);
         server.reset();
         let out = query(&url, "EXPLAIN ANALYZE SELECT avg(v) AS a FROM t", &[]);
@@ -209,39 +265,127 @@ fn remote_zarr_reads_many_chunks_at_once_and_answers_as_xarray() {
             "{store}: the server saw only {served} requests at once"
         );
 
-        let out = query(
-            &url,
-            "SELECT time, avg(v) AS a FROM t GROUP BY time ORDER BY time",
-            &[],
-        );
-        let r = rows(store, &out);
-        let per_time = want["per_time"].as_array().expect("per_time");
-        assert_eq!(r.len(), per_time.len(), "{store}: one row per day");
-        for (row, w) in r.iter().zip(per_time) {
-            close(
-                &format!("{store} {}", row[0]),
-                num(&row[1]),
-                w.as_f64().expect("a mean"),
-            );
-        }
+        check_per_time(store, &query(&url, PER_TIME, &[]), &want);
+        check_box(store, &query(&url, BOX, &[]), &want);
+    }
+}
 
-        let out = query(
-            &url,
-            "SELECT count(v) AS n, avg(v) AS a FROM t WHERE lat BETWEEN 10 AND 40 \
-             AND lon BETWEEN 100 AND 200 AND time < TIMESTAMP '2001-01-31'",
-            &[],
-        );
-        let r = rows(store, &out);
-        assert_eq!(
-            num(&r[0][0]) as i64,
-            want["box_count"].as_i64().expect("box count")
-        );
-        close(
-            &format!("{store} box"),
-            num(&r[0][1]),
-            want["box_mean"].as_f64().expect("box mean"),
+#[test]
+fn remote_netcdf4_box_query_reads_a_small_part_of_the_file() {
+    let Some((py, dir, want)) = setup() else {
+        return;
+    };
+    let want = &want["v4"];
+    let size = std::fs::metadata(dir.path().join("nc/v4.nc"))
+        .expect("nc/v4.nc written")
+        .len();
+    let server = SlowHttp::start(&py, dir.path(), &["--latency-ms", "10"]);
+    let url = format!("{}/nc/v4.nc", server.base);
+
+    let cache = tempfile::tempdir().expect("cache dir");
+    let out = query(&url, BOX, &cache_env(cache.path()));
+    check_box("v4.nc", &out, want);
+
+    // Again in a new process with an empty cache: the headers are walked by
+    // byte range and only the 4 chunks the box cuts (of 192, ~46 kB each)
+    // are fetched, not the file.
+    let cache = tempfile::tempdir().expect("cache dir");
+    server.reset();
+    let out = query(&url, BOX, &cache_env(cache.path()));
+    check_box("v4.nc, fresh cache", &out, want);
+    let stats = server.stats("__stats");
+    let sent = stats["bytes"].as_u64().expect("bytes");
+    eprintln!("v4.nc: the box took {sent} bytes of {size}: {stats}");
+    assert!(
+        sent * 10 < size,
+        "v4.nc: the box query (fresh cache) was sent {sent} bytes, want < 10% of the \
+         file's {size}; server counts {stats}"
+    );
+
+    let out = query(&url, TOTALS, &cache_env(cache.path()));
+    check_totals("v4.nc", &out, want);
+}
+
+#[test]
+fn remote_netcdf_collections_answer_as_xarray() {
+    let Some((py, dir, want)) = setup() else {
+        return;
+    };
+    let server = SlowHttp::start(&py, dir.path(), &["--latency-ms", "10"]);
+    // NetCDF-3 64-bit offset with an unlimited time; NetCDF-4 with deflated
+    // chunks. Globs: the folder is listed (PROPFIND).
+    for name in ["nc3", "nc4parts"] {
+        let url = format!("{}/{name}/part_*.nc", server.base);
+        let cache = tempfile::tempdir().expect("cache dir");
+        let envs = cache_env(cache.path());
+        check_totals(name, &query(&url, TOTALS, &envs), &want[name]);
+        check_per_time(name, &query(&url, PER_TIME, &envs), &want[name]);
+        eprintln!("{name}: {}", server.stats("__stats"));
+        // Read by range: no file was copied whole (the fallback's cache).
+        let copies = cache.path().join("objects");
+        assert!(
+            !copies.exists(),
+            "{name}: files were copied whole into {}",
+            copies.display()
         );
     }
+}
+
+#[test]
+fn a_second_session_opens_a_remote_collection_from_the_header_cache() {
+    let Some((py, dir, want)) = setup() else {
+        return;
+    };
+    let server = SlowHttp::start(&py, dir.path(), &["--latency-ms", "10"]);
+    let url = format!("{}/nc4parts/part_*.nc", server.base);
+    // Reads only the grid's shape and coordinates, which are in the headers
+    // (the skeletons hold small one-dimensional variables): no chunk of v.
+    let meta = "SELECT count(*) AS n, min(time) AS t0, max(time) AS t1 FROM t";
+    let meta_rows = [["192000", "2001-01-01T00:00:00", "2001-04-06T00:00:00"]];
+
+    // Session 1 reads every file's header, and data, into the cache.
+    let cache = tempfile::tempdir().expect("cache dir");
+    let out = query(&url, TOTALS, &cache_env(cache.path()));
+    check_totals("session 1", &out, &want["nc4parts"]);
+    let skeletons = std::fs::read_dir(cache.path().join("headers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(
+        skeletons > 0,
+        "session 1 left nothing in {}/headers",
+        cache.path().display()
+    );
+
+    // The metadata query in a new process on `cache`: its rows checked, the
+    // server's counts of that session returned.
+    let session = |what: &str, cache: &Path| -> Value {
+        server.reset();
+        let out = query(&url, meta, &cache_env(cache));
+        assert_eq!(rows(what, &out), meta_rows, "{what}: shape and time");
+        let stats = server.stats("__stats");
+        eprintln!("{what}: {stats}");
+        stats
+    };
+
+    // Session 2, on the same cache: listing the folder and asking for the
+    // objects' metadata are allowed, reading them is not.
+    let stats = session("session 2 (cached headers)", cache.path());
+    assert_eq!(
+        stats["gets"].as_u64().expect("gets"),
+        0,
+        "session 2 read the files again (GET requests) although session 1 cached \
+         their headers in {}/headers; server counts {stats}",
+        cache.path().display()
+    );
+
+    // The same query on an empty cache must read the headers: the count
+    // above would see it.
+    let fresh = tempfile::tempdir().expect("cache dir");
+    let stats = session("empty cache", fresh.path());
+    assert!(
+        stats["gets"].as_u64().expect("gets") > 0,
+        "an empty cache read no header; server counts {stats}"
+    );
 }
 
 #[test]

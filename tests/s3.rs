@@ -286,11 +286,21 @@ fn netcdf_glob_through_s3() {
     assert_eq!(remote[0], (10 * 128 * 344).to_string());
     assert_eq!(remote[..2], here[..2]);
     assert_close("avg(adt) over S3", num(&remote[2]), num(&here[2]), 1e-12);
-    // Only the April files were fetched, once each, into the cache.
-    let cached = std::fs::read_dir(cache.path().join("objects"))
-        .expect("cache dir")
+    // Read by range: only the April files' headers were walked, once each,
+    // into the header cache (a sparse copy and its list of ranges); no file
+    // was copied whole.
+    let skeletons = std::fs::read_dir(cache.path().join("headers"))
+        .expect("header cache")
+        .filter_map(|e| e.ok())
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(".ranges"))
         .count();
-    assert_eq!(cached, 30, "April has 30 daily files");
+    assert_eq!(skeletons, 30, "April has 30 daily files");
+    let copies = cache.path().join("objects");
+    assert!(
+        !copies.exists(),
+        "files were copied whole into {}",
+        copies.display()
+    );
 }
 
 /// Asserts a clear failure: non-zero exit, one line naming `location`, no

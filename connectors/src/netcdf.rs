@@ -13,16 +13,21 @@
 //! read once per file and variable), their bytes from positional reads and
 //! their filters are undone in Rust ([`filters`], [`direct`]), so regions
 //! decode in parallel. NetCDF-3 and HDF5 storage the Rust decoder does not
-//! handle still read through libnetcdf. Remote files are copied once into a
-//! local cache before they are opened (see [`sources`]): libhdf5, which
-//! reads the chunk index, needs a local file.
+//! handle still read through libnetcdf. libnetcdf and libhdf5 need a local
+//! file: a remote file's metadata is walked by byte range into a sparse
+//! local copy ([`skeleton`], cached on disk), its chunks fetched by range
+//! ([`ranged`]; NetCDF-3 offsets from the header, [`classic`]); only what
+//! that path cannot read is copied whole ([`sources`]).
 
 pub mod chunk_index;
+pub mod classic;
 pub mod collection;
 pub mod direct;
 pub mod filters;
 pub mod header;
+pub mod ranged;
 pub mod reader;
+pub mod skeleton;
 pub mod sources;
 pub mod worker;
 

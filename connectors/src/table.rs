@@ -121,11 +121,10 @@ impl GridTable {
     }
 
     /// Whether regions are read from a remote store request by request (a
-    /// Zarr store in a bucket or on a web server), so reading far ahead
-    /// pays ([`crate::loader`]). Remote NetCDF files are read from a local
-    /// copy.
+    /// Zarr store or NetCDF files in a bucket or on a web server), so
+    /// reading far ahead pays ([`crate::loader`]).
     pub fn reads_remote(&self) -> bool {
-        self.spec.format == Format::Zarr && self.spec.is_remote()
+        self.spec.is_remote()
     }
 }
 

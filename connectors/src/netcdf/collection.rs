@@ -21,6 +21,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::header::{Header, open_file, read_header};
 use super::reader::{FileSpan, NetcdfReader};
+use super::skeleton::{forget, skeleton};
 use super::sources::{Source, list_sources, local_path};
 use super::worker;
 use crate::error::{ConnectorError, Result};
@@ -106,22 +107,36 @@ pub async fn open_netcdf(
     })
 }
 
-/// Opens a source and reads its header on a blocking thread.
+/// Opens a source and reads its header on the libnetcdf thread: a local
+/// file itself, a remote one from its skeleton, or from a whole copy when
+/// the skeleton cannot be made or read.
 async fn read_source_header(
     src: &Source,
     group: &str,
     dataset: &str,
 ) -> Result<(netcdf::File, Header)> {
-    let path = local_path(src).await?;
-    let group = group.to_string();
-    let dataset = dataset.to_string();
-    let display = src.display.clone();
-    worker::run(&display, move || {
-        let file = open_file(&path, &dataset)?;
-        let header = read_header(&file, &group, &dataset)?;
-        Ok((file, header))
-    })
-    .await?
+    // Outer error: libnetcdf cannot open the file; inner: its header.
+    let read = |path: std::path::PathBuf| {
+        let group = group.to_string();
+        let dataset = dataset.to_string();
+        worker::run(&src.display, move || {
+            let file = open_file(&path, &dataset)?;
+            Ok::<_, ConnectorError>(read_header(&file, &group, &dataset).map(|h| (file, h)))
+        })
+    };
+    if let Some(sk) = skeleton(src).await? {
+        match read(sk.path.clone()).await? {
+            Ok(found) => return found,
+            Err(e) => {
+                log::warn!(
+                    "'{}': libnetcdf cannot open its byte-range copy ({e}); copying the file whole",
+                    src.display
+                );
+                forget(src);
+            }
+        }
+    }
+    read(local_path(src).await?).await??
 }
 
 /// Builds the grid of one file's header, reading coordinates with `reader`:

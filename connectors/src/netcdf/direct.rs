@@ -1,11 +1,44 @@
-//! Reads regions of NetCDF-4 variables straight from the file: chunk bytes
+//! Reads regions of NetCDF variables straight from their bytes: chunk bytes
 //! by positional reads at the offsets of the chunk index
-//! ([`super::chunk_index`]), decoded in Rust ([`super::filters`]), so that
-//! many regions decode at once on the scan's threads instead of queueing
-//! behind libnetcdf's process-wide lock.
+//! ([`super::chunk_index`], or a NetCDF-3 header), decoded in Rust
+//! ([`super::filters`]), so that many regions decode at once on the scan's
+//! threads instead of queueing behind libnetcdf's process-wide lock. The
+//! bytes come from a local file or, for a remote file, from the ranges
+//! [`byte_ranges`] names, fetched beforehand ([`super::ranged`]).
 
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
+
+/// Where a variable's stored bytes are read from.
+pub trait ByteSource {
+    /// Total length in bytes: offsets past it are a damaged index.
+    fn size(&self) -> u64;
+    /// Fills `buf` with the bytes at `offset`.
+    ///
+    /// # Errors
+    /// Short reads and I/O errors.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+}
+
+impl<T: ByteSource + ?Sized> ByteSource for std::sync::Arc<T> {
+    fn size(&self) -> u64 {
+        T::size(self)
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        T::read_exact_at(self, buf, offset)
+    }
+}
+
+impl ByteSource for std::fs::File {
+    fn size(&self) -> u64 {
+        self.metadata().map(|m| m.len()).unwrap_or(u64::MAX)
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        FileExt::read_exact_at(self, buf, offset)
+    }
+}
 
 use super::chunk_index::{ChunkLayout, StoredChunk};
 use super::filters;
@@ -40,7 +73,7 @@ impl Names<'_> {
 /// A region outside the variable, a short read, a damaged chunk (deflate,
 /// checksum or size); each names the dataset, variable and chunk.
 pub fn read_region(
-    file: &std::fs::File,
+    file: &dyn ByteSource,
     layout: &ChunkLayout,
     raw: RawType,
     region: &[Range<u64>],
@@ -76,16 +109,10 @@ pub fn read_region(
     } else {
         vec![0u8; n * size]
     };
-    // The part of the region inside the HDF5 extent.
-    let clip: Vec<Range<u64>> = region
-        .iter()
-        .zip(&layout.shape)
-        .map(|(r, &s)| r.start.min(s)..r.end.min(s))
-        .collect();
+    let clip = clip(layout, region);
     let origin: Vec<u64> = region.iter().map(|r| r.start).collect();
     let inside = clip.iter().all(|r| r.start < r.end);
     let chunk_elems = layout.chunk.iter().product::<u64>() as usize;
-    let grid = layout.grid();
     if n > 0 && layout.contiguous {
         match layout.chunks.first().copied().flatten() {
             Some(c) => read_contiguous(file, layout, c, region, &mut out, names)?,
@@ -100,44 +127,22 @@ pub fn read_region(
             ),
         }
     } else if n > 0 && inside {
-        let first: Vec<u64> = clip
-            .iter()
-            .zip(&layout.chunk)
-            .map(|(r, c)| r.start / c)
-            .collect();
-        let last: Vec<u64> = clip
-            .iter()
-            .zip(&layout.chunk)
-            .map(|(r, c)| (r.end - 1) / c)
-            .collect();
-        let mut pos = first.clone();
-        loop {
-            let linear = pos.iter().zip(&grid).fold(0u64, |acc, (p, g)| acc * g + p) as usize;
-            let stored = layout.chunks.get(linear).copied().flatten();
+        each_chunk(layout, &clip, |pos, stored| {
             let bytes = match stored {
-                Some(c) => Some(read_chunk(
-                    file,
-                    layout,
-                    c,
-                    chunk_elems * size,
-                    &pos,
-                    names,
-                )?),
+                Some(c) => Some(read_chunk(file, layout, c, chunk_elems * size, pos, names)?),
                 None => None,
             };
             copy_chunk(
                 layout,
-                &pos,
+                pos,
                 bytes.as_deref(),
                 &clip,
                 &origin,
                 &out_shape,
                 &mut out,
             );
-            if !advance(&mut pos, &first, &last) {
-                break;
-            }
-        }
+            Ok(())
+        })?;
     }
     Ok(typed(&out, raw, layout.big_endian))
 }
@@ -155,23 +160,88 @@ fn advance(pos: &mut [u64], first: &[u64], last: &[u64]) -> bool {
     false
 }
 
-/// Reads `region` of an unfiltered contiguous variable stored at `data`:
-/// one positional read per run of consecutive values (a run spans every
-/// trailing dimension the region covers whole).
-fn read_contiguous(
-    file: &std::fs::File,
+/// The byte ranges `read_region` reads for `region`: the stored chunks it
+/// touches, or the runs of a contiguous variable. Empty for a region
+/// `read_region` refuses (it then reports why).
+pub fn byte_ranges(layout: &ChunkLayout, region: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut out = Vec::new();
+    let valid = region.len() == layout.shape.len() && region.iter().all(|r| r.start < r.end);
+    if !valid {
+        return out;
+    }
+    if layout.contiguous {
+        if let Some(data) = layout.chunks.first().copied().flatten()
+            && region.iter().zip(&layout.shape).all(|(r, &s)| r.end <= s)
+        {
+            let _infallible = each_run(layout, data, region, |_, offset, run| {
+                out.push(offset..offset + run as u64);
+                Ok(())
+            });
+        }
+        return out;
+    }
+    let clip = clip(layout, region);
+    if clip.iter().all(|r| r.start < r.end) {
+        let _infallible = each_chunk(layout, &clip, |_, stored| {
+            if let Some(c) = stored {
+                out.push(c.offset..c.offset.saturating_add(c.size));
+            }
+            Ok(())
+        });
+    }
+    out
+}
+
+/// The part of `region` inside the variable's stored extent.
+fn clip(layout: &ChunkLayout, region: &[Range<u64>]) -> Vec<Range<u64>> {
+    region
+        .iter()
+        .zip(&layout.shape)
+        .map(|(r, &s)| r.start.min(s)..r.end.min(s))
+        .collect()
+}
+
+/// Calls `f` with the position and storage of each chunk the non-empty box
+/// `clip` touches, in C order.
+fn each_chunk(
+    layout: &ChunkLayout,
+    clip: &[Range<u64>],
+    mut f: impl FnMut(&[u64], Option<StoredChunk>) -> Result<()>,
+) -> Result<()> {
+    let grid = layout.grid();
+    let first: Vec<u64> = clip
+        .iter()
+        .zip(&layout.chunk)
+        .map(|(r, c)| r.start / c)
+        .collect();
+    let last: Vec<u64> = clip
+        .iter()
+        .zip(&layout.chunk)
+        .map(|(r, c)| (r.end - 1) / c)
+        .collect();
+    let mut pos = first.clone();
+    loop {
+        let linear = pos.iter().zip(&grid).fold(0u64, |acc, (p, g)| acc * g + p) as usize;
+        f(&pos, layout.chunks.get(linear).copied().flatten())?;
+        if !advance(&mut pos, &first, &last) {
+            return Ok(());
+        }
+    }
+}
+
+/// Calls `f` with the first index, file offset and byte length of each run
+/// of consecutive values of `region` of a contiguous variable stored at
+/// `data` (a run spans every trailing dimension the region covers whole).
+fn each_run(
     layout: &ChunkLayout,
     data: StoredChunk,
     region: &[Range<u64>],
-    out: &mut [u8],
-    names: Names<'_>,
+    mut f: impl FnMut(&[u64], u64, usize) -> Result<()>,
 ) -> Result<()> {
     let rank = region.len();
     let size = layout.elem_size as u64;
     if rank == 0 {
-        return file
-            .read_exact_at(&mut out[..size as usize], data.offset)
-            .map_err(|e| names.chunk_err(&[], format!("cannot read the scalar: {e}")));
+        return f(&[], data.offset, size as usize);
     }
     // `d0`: the first dimension of the run; all after it are covered whole.
     let mut d0 = rank.saturating_sub(1);
@@ -181,21 +251,12 @@ fn read_contiguous(
     let inner: u64 = layout.shape[d0 + 1..].iter().product();
     let run = ((region[d0].end - region[d0].start) * inner * size) as usize;
     let mut idx: Vec<u64> = region.iter().map(|r| r.start).collect();
-    let mut o = 0usize;
     loop {
         let elem = idx
             .iter()
             .zip(&layout.shape)
             .fold(0u64, |acc, (i, s)| acc * s + i);
-        let offset = data.offset + elem * size;
-        file.read_exact_at(&mut out[o..o + run], offset)
-            .map_err(|e| {
-                names.chunk_err(
-                    &idx,
-                    format!("cannot read {run} bytes at offset {offset}: {e}"),
-                )
-            })?;
-        o += run;
+        f(&idx, data.offset + elem * size, run)?;
         // Next run: the dimensions before `d0`.
         let mut d = d0;
         loop {
@@ -212,9 +273,33 @@ fn read_contiguous(
     }
 }
 
+/// Reads `region` of an unfiltered contiguous variable stored at `data`:
+/// one positional read per run of consecutive values.
+fn read_contiguous(
+    file: &dyn ByteSource,
+    layout: &ChunkLayout,
+    data: StoredChunk,
+    region: &[Range<u64>],
+    out: &mut [u8],
+    names: Names<'_>,
+) -> Result<()> {
+    let mut o = 0usize;
+    each_run(layout, data, region, |idx, offset, run| {
+        file.read_exact_at(&mut out[o..o + run], offset)
+            .map_err(|e| {
+                names.chunk_err(
+                    idx,
+                    format!("cannot read {run} bytes at offset {offset}: {e}"),
+                )
+            })?;
+        o += run;
+        Ok(())
+    })
+}
+
 /// Reads and decodes one stored chunk.
 fn read_chunk(
-    file: &std::fs::File,
+    file: &dyn ByteSource,
     layout: &ChunkLayout,
     chunk: StoredChunk,
     expected: usize,
@@ -222,7 +307,7 @@ fn read_chunk(
     names: Names<'_>,
 ) -> Result<Vec<u8>> {
     // A damaged index must not make us allocate more than the file holds.
-    let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    let file_len = file.size();
     if chunk.offset.saturating_add(chunk.size) > file_len {
         return Err(names.chunk_err(
             pos,

@@ -4,8 +4,12 @@
 //! NetCDF-4 variables whose storage the Rust decoder handles are read
 //! directly ([`super::direct`]): the chunk index is read once per file and
 //! variable on the libnetcdf thread, then chunks are read and decoded on
-//! blocking threads, several regions at once. Everything else (NetCDF-3,
-//! other HDF5 filters, compact storage) reads through libnetcdf.
+//! blocking threads, several regions at once. A remote file's chunk index
+//! comes from its skeleton ([`super::skeleton`]) and its chunks are fetched
+//! by range ([`super::ranged`]); so are a remote NetCDF-3 file's values
+//! ([`super::classic`]). Everything else (local NetCDF-3, other HDF5
+//! filters, compact storage) reads through libnetcdf, from a whole copy when
+//! the file is remote.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -14,9 +18,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::chunk_index::{ChunkLayout, IndexError, is_hdf5, read_layout};
-use super::direct::{self, Names};
+use super::classic::classic_layout;
+use super::direct::{self, ByteSource, Names};
 use super::header::{open_file, read_region};
-use super::sources::{Source, local_path};
+use super::ranged::RemoteFile;
+use super::skeleton::skeleton;
+use super::sources::{Place, Source, local_path};
 use super::worker;
 use crate::cf::RawType;
 use crate::error::{ConnectorError, Result};
@@ -33,9 +40,18 @@ pub const LIBNETCDF_ENV: &str = "GRIDSQL_NETCDF_LIBNETCDF";
 #[derive(Debug, Clone)]
 enum Route {
     /// Chunks read by offset and decoded in Rust.
-    Direct(Arc<ChunkLayout>, Arc<std::fs::File>),
+    Direct(Arc<ChunkLayout>, Bytes),
     /// Through libnetcdf.
     Libnetcdf,
+}
+
+/// Where the chunks of a direct route are read from.
+#[derive(Debug, Clone)]
+enum Bytes {
+    /// A local file.
+    Local(Arc<std::fs::File>),
+    /// A remote file, by range.
+    Remote(Arc<RemoteFile>),
 }
 
 /// One file of a dataset and the record indices it holds.
@@ -82,9 +98,14 @@ impl NetcdfReader {
         }
     }
 
-    /// Adds an already opened handle of file `i`.
+    /// Adds an already opened handle of file `i`. Handles of remote files
+    /// are not kept: theirs may be of a skeleton, which holds no data.
     pub fn with_handle(self, i: usize, file: netcdf::File) -> Self {
-        if let Ok(mut open) = self.open.lock() {
+        let local = self
+            .files
+            .get(i)
+            .is_some_and(|f| matches!(f.source.place, Place::Local(_)));
+        if local && let Ok(mut open) = self.open.lock() {
             open.insert(i, Arc::new(file));
         }
         self
@@ -135,25 +156,59 @@ impl NetcdfReader {
     }
 
     /// Reads the chunk index of variable `name` of file `i` when the file is
-    /// NetCDF-4 and its storage is one the Rust decoder handles.
+    /// NetCDF-4 and its storage is one the Rust decoder handles; for a
+    /// remote file, from its skeleton, NetCDF-3 included.
     async fn decide(&self, i: usize, name: &str, rank: usize) -> Result<Route> {
         if std::env::var(LIBNETCDF_ENV).is_ok_and(|v| v == "1") {
             return Ok(Route::Libnetcdf);
         }
-        let (path, display) = self.local_file(i).await?;
+        let source = &self
+            .files
+            .get(i)
+            .ok_or_else(|| ConnectorError::Metadata {
+                dataset: self.dataset.clone(),
+                reason: format!("file {i} out of range"),
+            })?
+            .source;
+        let display = source.display.clone();
         let (group, var) = (self.group.clone(), name.to_string());
-        let found = worker::run(&self.dataset, move || {
-            if !is_hdf5(&path) {
-                return Ok(None);
+        let found = match &source.place {
+            Place::Local(path) => {
+                let path = path.clone();
+                worker::run(&self.dataset, move || {
+                    if !is_hdf5(&path) {
+                        return Ok(None);
+                    }
+                    let layout = read_layout(&path, &group, &var, rank)?;
+                    let file = std::fs::File::open(&path)
+                        .map_err(|e| IndexError::Failed(format!("cannot open: {e}")))?;
+                    Ok(Some((layout, Bytes::Local(Arc::new(file)))))
+                })
+                .await?
             }
-            let layout = read_layout(&path, &group, &var, rank)?;
-            let file = std::fs::File::open(&path)
-                .map_err(|e| IndexError::Failed(format!("cannot open: {e}")))?;
-            Ok(Some((layout, file)))
-        })
-        .await?;
+            Place::Remote { store, path } => {
+                let Some(skeleton) = skeleton(source).await? else {
+                    return Ok(Route::Libnetcdf);
+                };
+                let remote = RemoteFile {
+                    store: Arc::clone(store),
+                    path: path.clone(),
+                    size: source.size,
+                    skeleton: Arc::clone(&skeleton),
+                };
+                worker::run(&self.dataset, move || {
+                    let layout = if is_hdf5(&skeleton.path) {
+                        read_layout(&skeleton.path, &group, &var, rank)?
+                    } else {
+                        classic_layout(&skeleton.path, &var, rank)?
+                    };
+                    Ok(Some((layout, Bytes::Remote(Arc::new(remote)))))
+                })
+                .await?
+            }
+        };
         Ok(match found {
-            Ok(Some((layout, file))) => Route::Direct(Arc::new(layout), Arc::new(file)),
+            Ok(Some((layout, bytes))) => Route::Direct(Arc::new(layout), bytes),
             Ok(None) => Route::Libnetcdf,
             Err(IndexError::Unsupported(why)) => {
                 log::info!(
@@ -163,7 +218,7 @@ impl NetcdfReader {
             }
             Err(IndexError::Failed(why)) => {
                 log::warn!(
-                    "dataset '{display}', variable '{name}': HDF5 chunk index unreadable, \
+                    "dataset '{display}', variable '{name}': chunk index unreadable, \
                      reading through libnetcdf: {why}"
                 );
                 Route::Libnetcdf
@@ -214,13 +269,21 @@ impl GridReader for NetcdfReader {
             self.dataset.clone()
         };
         let name = variable.to_string();
-        if let Route::Direct(layout, file) = self.route(i, variable, region.len()).await? {
+        if let Route::Direct(layout, bytes) = self.route(i, variable, region.len()).await? {
+            // A remote file's bytes are fetched first; decoding blocks.
+            let source: Box<dyn ByteSource + Send> = match bytes {
+                Bytes::Local(file) => Box::new(file),
+                Bytes::Remote(remote) => {
+                    let ranges = direct::byte_ranges(&layout, &local);
+                    Box::new(remote.fetch(ranges, &display).await?)
+                }
+            };
             let read = tokio::task::spawn_blocking(move || {
                 let names = Names {
                     dataset: &display,
                     variable: &name,
                 };
-                direct::read_region(&file, &layout, raw, &local, names)
+                direct::read_region(source.as_ref(), &layout, raw, &local, names)
             });
             return read.await.map_err(|e| ConnectorError::Chunk {
                 dataset: self.dataset.clone(),

@@ -2,9 +2,12 @@
 //! glob (`data/dt_global_*.nc`, `s3://bucket/sst/*.nc`), local or in an
 //! object store.
 //!
-//! libnetcdf reads local paths only, so a remote file is copied once into a
-//! local cache (`$GRIDSQL_CACHE_DIR`, else `~/.cache/gridsql/objects`) under a
-//! name derived from its URL, size and ETag; a changed object gets a new copy.
+//! A remote file is read by byte range: its metadata through a sparse local
+//! copy ([`super::skeleton`]), its chunks from the store. Only a file whose
+//! header or storage the byte-range path cannot read is copied whole into a
+//! local cache (`$GRIDSQL_CACHE_DIR/objects`, else
+//! `~/.cache/gridsql/objects`) under a name derived from its URL, size and
+//! ETag; a changed object gets a new copy.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path as FsPath, PathBuf};
@@ -244,20 +247,21 @@ async fn list_remote(location: &Location, access: &Access) -> Result<Vec<Source>
     Ok(out)
 }
 
-/// The local cache directory of remote files.
-fn cache_dir() -> PathBuf {
+/// The local cache directory: `$GRIDSQL_CACHE_DIR`, else `gridsql` in the
+/// user's cache directory.
+pub(crate) fn cache_root() -> PathBuf {
     if let Some(d) = std::env::var_os("GRIDSQL_CACHE_DIR") {
-        return PathBuf::from(d).join("objects");
+        return PathBuf::from(d);
     }
     let home = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
-    home.join("gridsql").join("objects")
+    home.join("gridsql")
 }
 
 /// A stable local name of a source version.
-fn cache_name(src: &Source) -> String {
+pub(crate) fn cache_name(src: &Source) -> String {
     // FNV-1a: stable across runs and Rust versions, unlike DefaultHasher.
     struct Fnv(u64);
     impl Hasher for Fnv {
@@ -296,7 +300,7 @@ pub async fn local_path(src: &Source) -> Result<PathBuf> {
         Place::Local(p) => return Ok(p.clone()),
         Place::Remote { store, path } => (store, path),
     };
-    let dir = cache_dir();
+    let dir = cache_root().join("objects");
     let target = dir.join(cache_name(src));
     if tokio::fs::metadata(&target)
         .await

@@ -102,7 +102,7 @@ fn cache_env(dir: &Path) -> [(&'static str, &str); 1] {
 }
 
 /// Writes the stores into `dir`; xarray's answers.
-fn stores(py: &Path, dir: &Path) -> Value {
+pub(crate) fn stores(py: &Path, dir: &Path) -> Value {
     let mut cmd = Command::new(py);
     cmd.arg(repo().join("tests/xarray/remote_store.py"))
         .arg(dir);

@@ -303,6 +303,46 @@ fn netcdf_glob_through_s3() {
     );
 }
 
+#[test]
+fn netcdf3_and_netcdf4_collections_through_s3() {
+    let Some(moto) = Moto::start() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Four files each, split along time: NetCDF-3 (64-bit offsets, time
+    // unlimited) and NetCDF-4 (deflated chunks); xarray's answers.
+    let want = crate::cloud::stores(&moto.python, dir.path());
+    moto.upload(&[
+        (&dir.path().join("nc3"), "nc3"),
+        (&dir.path().join("nc4parts"), "nc4parts"),
+    ]);
+    for name in ["nc3", "nc4parts"] {
+        let cache = tempfile::tempdir().expect("cache dir");
+        let mut envs = moto.envs().to_vec();
+        envs.push(("GRIDSQL_CACHE_DIR", cache.path().to_str().expect("utf-8")));
+        let url = format!("s3://{BUCKET}/{name}/part_*.nc");
+        let sql = "SELECT count(v) AS n, avg(v) AS a FROM t";
+        let out = gridsql_env(&["--format", "csv", &format!("t={url}"), "-c", sql], &envs);
+        let row = csv_row(&format!("{name} over S3"), &out);
+        assert_eq!(
+            num(&row[0]) as i64,
+            want[name]["count"].as_i64().expect("count"),
+            "{name}: count over S3"
+        );
+        assert_close(
+            &format!("{name}: mean over S3"),
+            num(&row[1]),
+            want[name]["mean"].as_f64().expect("mean"),
+            1e-9,
+        );
+        // Read by range, not copied whole.
+        let copies = cache.path().join("objects");
+        assert!(
+            !copies.exists(),
+            "{name}: files copied whole into {}",
+            copies.display()
+        );
+    }
+}
+
 /// Asserts a clear failure: non-zero exit, one line naming `location`, no
 /// panic. Prints the line.
 fn assert_clear_error(what: &str, out: &Output, location: &str) {

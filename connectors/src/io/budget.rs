@@ -17,8 +17,11 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 pub const DEFAULT_REQUESTS: usize = 64;
 
 /// Bytes of regions loaded ahead of decoding, by default (all partitions
-/// together): bounds the memory of deep prefetching.
-pub const DEFAULT_AHEAD_BYTES: u64 = 512 << 20;
+/// together): bounds the memory of deep prefetching. 320 MB keeps 32
+/// regions of the benchmark's 10 MB chunks in flight with the peak memory of
+/// every cloud-suite query on Zarr under 1 GiB; 512 MB was no faster and
+/// took Q5 to 1.2 GiB (docs/performance.md).
+pub const DEFAULT_AHEAD_BYTES: u64 = 320 << 20;
 
 /// Byte ranges of one object at most this far apart are read as one
 /// request, by default: at 100 MB/s and 30 ms a request, a gap of 1 MiB

@@ -29,6 +29,17 @@ use crate::cf::RawType;
 use crate::error::{ConnectorError, Result};
 use crate::grid::{GridReader, RawBuffer};
 
+/// Regions of remote files decoded at once: as many as the machine has
+/// cores. Decoding is CPU work, and a remote scan fetches dozens of regions
+/// ahead; decoding them all at once on blocking threads would only hold a
+/// compressed, an inflated and a typed copy of each.
+fn remote_decoders() -> &'static tokio::sync::Semaphore {
+    static DECODERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    DECODERS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
 /// Most files kept open at once; past it the open handles are dropped.
 const MAX_OPEN_FILES: usize = 64;
 
@@ -270,12 +281,16 @@ impl GridReader for NetcdfReader {
         };
         let name = variable.to_string();
         if let Route::Direct(layout, bytes) = self.route(i, variable, region.len()).await? {
-            // A remote file's bytes are fetched first; decoding blocks.
+            // A remote file's bytes are fetched first, then wait for a
+            // decoder; decoding blocks.
+            let mut permit = None;
             let source: Box<dyn ByteSource + Send> = match bytes {
                 Bytes::Local(file) => Box::new(file),
                 Bytes::Remote(remote) => {
                     let ranges = direct::byte_ranges(&layout, &local);
-                    Box::new(remote.fetch(ranges, &display).await?)
+                    let fetched = remote.fetch(ranges, &display).await?;
+                    permit = remote_decoders().acquire().await.ok();
+                    Box::new(fetched)
                 }
             };
             let read = tokio::task::spawn_blocking(move || {
@@ -285,7 +300,9 @@ impl GridReader for NetcdfReader {
                 };
                 direct::read_region(source.as_ref(), &layout, raw, &local, names)
             });
-            return read.await.map_err(|e| ConnectorError::Chunk {
+            let decoded = read.await;
+            drop(permit);
+            return decoded.map_err(|e| ConnectorError::Chunk {
                 dataset: self.dataset.clone(),
                 variable: variable.to_string(),
                 chunk: format!("{region:?}"),

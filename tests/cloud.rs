@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{gridsql_env, output_within, python, repo};
+use crate::util::{assert_no_whole_copy, gridsql_env, output_within, python, repo};
 
 /// `benches/slow_http.py` serving a folder, killed when dropped.
 struct SlowHttp {
@@ -150,16 +150,26 @@ fn close(what: &str, got: f64, want: f64) {
     );
 }
 
-/// The count and mean of `v`, checked against xarray's.
-fn check_totals(what: &str, out: &Output, want: &Value) {
+/// A one-row result of a count and a mean, checked against xarray's
+/// `want[count]` and `want[mean]`.
+fn check_count_mean(what: &str, out: &Output, want: &Value, count: &str, mean: &str) {
     let r = rows(what, out);
     assert_eq!(r.len(), 1, "{what}: one row");
     assert_eq!(
         num(&r[0][0]) as i64,
-        want["count"].as_i64().expect("count"),
-        "{what}: count"
+        want[count].as_i64().expect(count),
+        "{what}: {count}"
     );
-    close(what, num(&r[0][1]), want["mean"].as_f64().expect("mean"));
+    close(
+        &format!("{what} {mean}"),
+        num(&r[0][1]),
+        want[mean].as_f64().expect(mean),
+    );
+}
+
+/// The count and mean of `v` ([`TOTALS`]), checked against xarray's.
+fn check_totals(what: &str, out: &Output, want: &Value) {
+    check_count_mean(what, out, want, "count", "mean");
 }
 
 /// The mean of `v` per time step ([`PER_TIME`]), checked against xarray's
@@ -180,18 +190,7 @@ fn check_per_time(what: &str, out: &Output, want: &Value) {
 /// The count and mean of `v` over the box ([`BOX`]), checked against
 /// xarray's `box_count` and `box_mean`.
 fn check_box(what: &str, out: &Output, want: &Value) {
-    let r = rows(what, out);
-    assert_eq!(r.len(), 1, "{what}: one row");
-    assert_eq!(
-        num(&r[0][0]) as i64,
-        want["box_count"].as_i64().expect("box count"),
-        "{what}: box count"
-    );
-    close(
-        &format!("{what} box"),
-        num(&r[0][1]),
-        want["box_mean"].as_f64().expect("box mean"),
-    );
+    check_count_mean(what, out, want, "box_count", "box_mean");
 }
 
 fn setup() -> Option<(PathBuf, tempfile::TempDir, Value)> {
@@ -322,12 +321,7 @@ fn remote_netcdf_collections_answer_as_xarray() {
         check_per_time(name, &query(&url, PER_TIME, &envs), &want[name]);
         eprintln!("{name}: {}", server.stats("__stats"));
         // Read by range: no file was copied whole (the fallback's cache).
-        let copies = cache.path().join("objects");
-        assert!(
-            !copies.exists(),
-            "{name}: files were copied whole into {}",
-            copies.display()
-        );
+        assert_no_whole_copy(name, cache.path());
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{data_dir, gridsql_env, missing, output_within, python};
+use crate::util::{assert_no_whole_copy, data_dir, gridsql_env, missing, output_within, python};
 
 /// The bucket the stores are uploaded to.
 pub(crate) const BUCKET: &str = "gridsql-data";
@@ -295,12 +295,7 @@ fn netcdf_glob_through_s3() {
         .filter(|e| !e.file_name().to_string_lossy().ends_with(".ranges"))
         .count();
     assert_eq!(skeletons, 30, "April has 30 daily files");
-    let copies = cache.path().join("objects");
-    assert!(
-        !copies.exists(),
-        "files were copied whole into {}",
-        copies.display()
-    );
+    assert_no_whole_copy("daily NetCDF glob over S3", cache.path());
 }
 
 #[test]
@@ -334,12 +329,7 @@ fn netcdf3_and_netcdf4_collections_through_s3() {
             1e-9,
         );
         // Read by range, not copied whole.
-        let copies = cache.path().join("objects");
-        assert!(
-            !copies.exists(),
-            "{name}: files copied whole into {}",
-            copies.display()
-        );
+        assert_no_whole_copy(name, cache.path());
     }
 }
 

@@ -251,3 +251,15 @@ pub(crate) fn seeded_runner(default: u32) -> (proptest::test_runner::TestRunner,
         cases,
     )
 }
+
+/// Asserts that a session with `GRIDSQL_CACHE_DIR=cache` read its remote
+/// NetCDF files by byte range: nothing in the whole-copy cache (`objects/`,
+/// the fallback's).
+pub(crate) fn assert_no_whole_copy(what: &str, cache: &Path) {
+    let copies = cache.join("objects");
+    assert!(
+        !copies.exists(),
+        "{what}: files were copied whole into {}",
+        copies.display()
+    );
+}

@@ -1,7 +1,8 @@
 //! Where a NetCDF-3 variable's values lie, as a [`ChunkLayout`] the direct
 //! reader understands: a non-record variable is one contiguous block at its
 //! `begin` offset; a record variable is one "chunk" per record, a record
-//! (the values of every record variable for one index) apart. Values are big-endian and never filtered.
+//! (the values of every record variable for one index) apart. Values are
+//! big-endian and never filtered.
 //!
 //! Used for remote files, whose bytes are fetched by range; local NetCDF-3
 //! files read through libnetcdf.

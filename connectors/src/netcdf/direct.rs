@@ -9,6 +9,12 @@
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 
+use super::chunk_index::{ChunkLayout, StoredChunk};
+use super::filters;
+use crate::cf::RawType;
+use crate::error::{ConnectorError, Result};
+use crate::grid::RawBuffer;
+
 /// Where a variable's stored bytes are read from.
 pub trait ByteSource {
     /// Total length in bytes: offsets past it are a damaged index.
@@ -39,12 +45,6 @@ impl ByteSource for std::fs::File {
         FileExt::read_exact_at(self, buf, offset)
     }
 }
-
-use super::chunk_index::{ChunkLayout, StoredChunk};
-use super::filters;
-use crate::cf::RawType;
-use crate::error::{ConnectorError, Result};
-use crate::grid::RawBuffer;
 
 /// Names for errors: the dataset (or the file of a collection) and variable.
 #[derive(Debug, Clone, Copy)]

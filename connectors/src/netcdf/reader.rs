@@ -51,14 +51,14 @@ pub const LIBNETCDF_ENV: &str = "GRIDSQL_NETCDF_LIBNETCDF";
 #[derive(Debug, Clone)]
 enum Route {
     /// Chunks read by offset and decoded in Rust.
-    Direct(Arc<ChunkLayout>, Bytes),
+    Direct(Arc<ChunkLayout>, ChunkSource),
     /// Through libnetcdf.
     Libnetcdf,
 }
 
 /// Where the chunks of a direct route are read from.
 #[derive(Debug, Clone)]
-enum Bytes {
+enum ChunkSource {
     /// A local file.
     Local(Arc<std::fs::File>),
     /// A remote file, by range.
@@ -193,7 +193,7 @@ impl NetcdfReader {
                     let layout = read_layout(&path, &group, &var, rank)?;
                     let file = std::fs::File::open(&path)
                         .map_err(|e| IndexError::Failed(format!("cannot open: {e}")))?;
-                    Ok(Some((layout, Bytes::Local(Arc::new(file)))))
+                    Ok(Some((layout, ChunkSource::Local(Arc::new(file)))))
                 })
                 .await?
             }
@@ -213,13 +213,13 @@ impl NetcdfReader {
                     } else {
                         classic_layout(&skeleton.path, &var, rank)?
                     };
-                    Ok(Some((layout, Bytes::Remote(Arc::new(remote)))))
+                    Ok(Some((layout, ChunkSource::Remote(Arc::new(remote)))))
                 })
                 .await?
             }
         };
         Ok(match found {
-            Ok(Some((layout, bytes))) => Route::Direct(Arc::new(layout), bytes),
+            Ok(Some((layout, chunks))) => Route::Direct(Arc::new(layout), chunks),
             Ok(None) => Route::Libnetcdf,
             Err(IndexError::Unsupported(why)) => {
                 log::info!(
@@ -280,13 +280,13 @@ impl GridReader for NetcdfReader {
             self.dataset.clone()
         };
         let name = variable.to_string();
-        if let Route::Direct(layout, bytes) = self.route(i, variable, region.len()).await? {
+        if let Route::Direct(layout, chunks) = self.route(i, variable, region.len()).await? {
             // A remote file's bytes are fetched first, then wait for a
             // decoder; decoding blocks.
             let mut permit = None;
-            let source: Box<dyn ByteSource + Send> = match bytes {
-                Bytes::Local(file) => Box::new(file),
-                Bytes::Remote(remote) => {
+            let source: Box<dyn ByteSource + Send> = match chunks {
+                ChunkSource::Local(file) => Box::new(file),
+                ChunkSource::Remote(remote) => {
                     let ranges = direct::byte_ranges(&layout, &local);
                     let fetched = remote.fetch(ranges, &display).await?;
                     permit = remote_decoders().acquire().await.ok();

@@ -26,7 +26,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use hdf5_reader::storage::{DynStorage, Storage, StorageBuffer};
@@ -326,40 +326,40 @@ impl RangeStorage {
         hdf5_reader::error::Error::Io(std::io::Error::other(reason))
     }
 
+    /// The blocks fetched so far.
+    fn blocks(&self) -> hdf5_reader::error::Result<MutexGuard<'_, BTreeMap<u64, Bytes>>> {
+        self.blocks
+            .lock()
+            .map_err(|_| Self::io_err("poisoned".into()))
+    }
+
     /// Fetches blocks `first..=last` that are missing, in runs of at least
-    /// [`MIN_FETCH_BLOCKS`].
+    /// [`MIN_FETCH_BLOCKS`] ([`FIRST_FETCH_BLOCKS`] for the first).
     fn fetch(&self, first: u64, last: u64) -> hdf5_reader::error::Result<()> {
         let last_block = self.size.saturating_sub(1) / BLOCK;
         let mut b = first;
         while b <= last {
-            let have = self
-                .blocks
-                .lock()
-                .map_err(|_| Self::io_err("poisoned".into()))?
-                .contains_key(&b);
-            if have {
-                b += 1;
-                continue;
-            }
             // A run of missing blocks from `b`, grown to the minimum fetch.
-            let mut end = b;
-            {
-                let blocks = self
-                    .blocks
-                    .lock()
-                    .map_err(|_| Self::io_err("poisoned".into()))?;
+            let end = {
+                let blocks = self.blocks()?;
+                if blocks.contains_key(&b) {
+                    b += 1;
+                    continue;
+                }
                 let min = if blocks.is_empty() {
                     FIRST_FETCH_BLOCKS
                 } else {
                     MIN_FETCH_BLOCKS
                 };
+                let mut end = b;
                 while end < last_block
                     && (end < last || end + 1 < b + min)
                     && !blocks.contains_key(&(end + 1))
                 {
                     end += 1;
                 }
-            }
+                end
+            };
             let range = b * BLOCK..((end + 1) * BLOCK).min(self.size);
             let got = self
                 .runtime
@@ -380,10 +380,7 @@ impl RangeStorage {
                     bytes.len()
                 )));
             }
-            let mut blocks = self
-                .blocks
-                .lock()
-                .map_err(|_| Self::io_err("poisoned".into()))?;
+            let mut blocks = self.blocks()?;
             for k in b..=end {
                 let s = ((k - b) * BLOCK) as usize;
                 let e = (s + BLOCK as usize).min(bytes.len());
@@ -415,10 +412,7 @@ impl Storage for RangeStorage {
         }
         let (first, last) = (offset / BLOCK, (end - 1) / BLOCK);
         self.fetch(first, last)?;
-        let blocks = self
-            .blocks
-            .lock()
-            .map_err(|_| Self::io_err("poisoned".into()))?;
+        let blocks = self.blocks()?;
         let mut out = Vec::with_capacity(len);
         for b in first..=last {
             let block = blocks

@@ -18,9 +18,11 @@ Suites:
            100 MB/s: one object-store GET from a cloud VM): gridsql (http:// location) vs xarray + dask
            (zarr-python over fsspec HTTP, benches/xarray_remote.py), alternating; the server counts each
            system's requests, bytes and peak requests in flight. --cloud-formats zarr2,nc adds NetCDF-4.
-  cluster  Q1-Q5 on sla_v2.zarr through a Ballista cluster on loopback (release `gridsql scheduler` and
-           `gridsql executor` processes, each executor with --concurrency equal to the cores) with one and
-           with two executors, next to the same queries in one local process
+  cluster  the scaling suite: Q1-Q5 on sla_v2.zarr through Ballista clusters on loopback (release
+           `gridsql scheduler` and `gridsql executor` processes) of each size in --executors (default 1,2),
+           each executor pinned to its own core (`taskset -c`, core i mod cores) with --slots task slots
+           (default 1), all clusters up at once, alternating per query and round with the same queries in
+           one local process on all cores; answers collected whole, not printed
 
 Results (one JSON object per line) go to bench-data/results-<suite>-<days>d.jsonl; the table is printed.
 """
@@ -110,22 +112,36 @@ def wait_port(port, proc, what):
     sys.exit(f"{what} did not listen on {port}")
 
 
-def start_cluster(binary, executors):
-    """A scheduler and `executors` executors on loopback; returns (url, processes)."""
+def start_cluster(binary, executors, slots=1, pin=True):
+    """A scheduler and `executors` executors on loopback, executor i pinned to core i mod cores
+    (`taskset -c`) with `slots` task slots; returns (url, processes)."""
     port = free_port()
     procs = [subprocess.Popen([binary, "scheduler", "--bind", f"127.0.0.1:{port}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     wait_port(port, procs[0], "scheduler")
-    for _ in range(executors):
+    for i in range(executors):
         flight, grpc = free_port(), free_port()
-        p = subprocess.Popen([binary, "executor", "--scheduler", f"127.0.0.1:{port}",
-                              "--bind", f"127.0.0.1:{flight}", "--grpc-port", str(grpc),
-                              "--concurrency", str(os.cpu_count())],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cmd = [binary, "executor", "--scheduler", f"127.0.0.1:{port}",
+               "--bind", f"127.0.0.1:{flight}", "--grpc-port", str(grpc), "--concurrency", str(slots)]
+        if pin:
+            cmd = ["taskset", "-c", str(i % os.cpu_count())] + cmd
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(p)
         wait_port(flight, p, "executor")
     time.sleep(6)  # executors register with their first heartbeat
     return f"df://127.0.0.1:{port}", procs
+
+
+def peak_rss_mb(proc):
+    """A live process's peak resident memory (VmHWM), in MiB."""
+    try:
+        with open(f"/proc/{proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def stop(procs):
@@ -135,34 +151,54 @@ def stop(procs):
 
 
 def cluster_suite(a, exe, p, name, root):
+    """The scaling suite: the local run and clusters of each size in --executors, all up at once,
+    alternating per query and round."""
     binary = build_gridsql_binary()
     queries = a.queries.split(",")
-    results = {}
+    sizes = [int(n) for n in a.executors.split(",")]
+    systems = ["local"] + [f"cluster-{n}" for n in sizes]
+    times = {(q, s): [] for q in queries for s in systems}
+    sums = {}
+    clusters = {}
     out_path = os.path.join(root, f"results-cluster-{name}.jsonl")
-    with open(out_path, "a") as log:
-        for q in queries:
-            r = gridsql_one(exe, p["zarr2"], anchors.SQL[q], a.runs)
-            log.write(json.dumps(dict(r, query=q, system="local")) + "\n")
-            results[(q, "local")] = r
-        for n in (1, 2):
-            url, procs = start_cluster(binary, n)
-            try:
+    try:
+        for n in sizes:
+            clusters[n] = start_cluster(binary, n, slots=a.slots, pin=not a.no_pin)
+        with open(out_path, "a") as log:
+            for _ in range(a.rounds):
                 for q in queries:
-                    r = gridsql_one(exe, p["zarr2"], anchors.SQL[q], a.runs, cluster=url)
-                    log.write(json.dumps(dict(r, query=q, system=f"cluster-{n}")) + "\n")
-                    results[(q, f"cluster-{n}")] = r
-            finally:
-                stop(procs)
+                    for s in systems:
+                        url = None if s == "local" else clusters[int(s.split("-")[1])][0]
+                        r = gridsql_one(exe, p["zarr2"], anchors.SQL[q], a.runs, cluster=url)
+                        log.write(json.dumps(dict(r, query=q, system=s, slots=a.slots)) + "\n")
+                        times[(q, s)] += r["times"]
+                        sums[(q, s)] = r["checksum"]
+        rss = {n: [peak_rss_mb(x) for x in procs[1:]] for n, (_, procs) in clusters.items()}
+    finally:
+        for _, procs in clusters.values():
+            stop(procs)
+    med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
-    print(f"data: {a.days} days x 720 x 1440 ({p['zarr2']}); executors on the same machine\n")
-    print("| query | local s | 1 executor s | 2 executors s | 1 / 2 executors | checksums equal |")
-    print("|---|---|---|---|---|---|")
+    print(f"data: {a.days} days x 720 x 1440 ({p['zarr2']}); scheduler and executors on loopback, "
+          f"{'each executor pinned to its own core' if not a.no_pin else 'unpinned'}, "
+          f"{a.slots} task slot(s) each")
+    print(f"runs: {a.rounds} rounds x {a.runs} timed runs (query alone, answer collected, not printed), "
+          "medians\n")
+    head = " | ".join(f"{n} exec s" for n in sizes)
+    ratios = " | ".join(f"{n} exec / local" for n in sizes)
+    print(f"| query | local s | {head} | {ratios} | speed-up {sizes[0]}->{sizes[-1]} | checksums equal |")
+    print("|---" * (4 + 2 * len(sizes)) + "|")
     for q in queries:
-        lo, c1, c2 = (results[(q, k)] for k in ("local", "cluster-1", "cluster-2"))
-        same = lo["checksum"][1] == c1["checksum"][1] == c2["checksum"][1] and all(
-            abs(x["checksum"][0] - lo["checksum"][0]) <= 1e-9 * max(1.0, abs(lo["checksum"][0])) for x in (c1, c2))
-        print(f"| {q} | {lo['median']:.3f} | {c1['median']:.3f} | {c2['median']:.3f} | "
-              f"{c1['median'] / c2['median']:.2f}x | {'yes' if same else 'NO'} |")
+        lo = med[(q, "local")]
+        cols = " | ".join(f"{med[(q, f'cluster-{n}')]:.3f}" for n in sizes)
+        rat = " | ".join(f"{med[(q, f'cluster-{n}')] / lo:.2f}" for n in sizes)
+        up = med[(q, f"cluster-{sizes[0]}")] / med[(q, f"cluster-{sizes[-1]}")]
+        ref = sums[(q, "local")]
+        same = all(sums[(q, s)][1] == ref[1] and abs(sums[(q, s)][0] - ref[0]) <= 1e-9 * max(1.0, abs(ref[0]))
+                   for s in systems)
+        print(f"| {q} | {lo:.3f} | {cols} | {rat} | {up:.2f}x | {'yes' if same else 'NO'} |")
+    print("\nexecutor peak RSS (MiB): " + "; ".join(
+        f"{n} exec: " + ", ".join(f"{x:.0f}" for x in v) for n, v in rss.items()))
     print(f"results appended to {out_path}")
 
 
@@ -262,6 +298,9 @@ def main():
     ap.add_argument("--latency-ms", type=float, default=30.0, help="cloud suite: wait before each response")
     ap.add_argument("--rate-mbps", type=float, default=100.0, help="cloud suite: MB/s per connection")
     ap.add_argument("--cloud-formats", default="zarr2", help="cloud suite: zarr2, zarr3, nc (comma-separated)")
+    ap.add_argument("--executors", default="1,2", help="cluster suite: cluster sizes (comma-separated)")
+    ap.add_argument("--slots", type=int, default=1, help="cluster suite: task slots per executor")
+    ap.add_argument("--no-pin", action="store_true", help="cluster suite: do not pin executors to cores")
     a = ap.parse_args()
 
     root = os.path.join(REPO, "bench-data")

@@ -7,17 +7,21 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use ballista::prelude::SessionConfigExt;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::scheduler_process::start_server;
+use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service};
 use datafusion::prelude::SessionConfig;
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use gridsql_engine::SessionOptions;
 use gridsql_engine::cluster::{function_registry, scheduler_session, with_codecs};
 use gridsql_engine::codec::{GridLogicalCodec, GridPhysicalCodec};
+
+use crate::executor_watch::{self, LiveSlots};
 
 /// Arguments of `gridsql scheduler`.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,6 +39,18 @@ pub(crate) struct SchedulerArgs {
     /// Plan aggregates over grid scans as in-scan grid aggregates.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) grid_aggregate: bool,
+    /// Seconds a query waits for an executor when none is live before it
+    /// fails with an error saying so.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) wait_for_executors: u64,
+    /// Tasks a grid scan is cut into per task slot of the live executors
+    /// (at least the client's partitions; 0: the client's partitions): more
+    /// tasks spread the work more evenly and lose less with a lost executor,
+    /// but each task carries its own partial state. Off by default: with 8
+    /// tasks, a self-join that lost an executor mid-query once came back
+    /// with too many rows (not yet understood).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) tasks_per_slot: usize,
 }
 
 /// Arguments of `gridsql executor`.
@@ -111,6 +127,9 @@ pub(crate) async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCod
         distributed: true,
         ..SessionOptions::default()
     };
+    let slots = Arc::new(LiveSlots::default());
+    let tasks_per_slot = args.tasks_per_slot;
+    let live = Arc::clone(&slots);
     let mut config = SchedulerConfig {
         bind_host: host.clone(),
         bind_port: port,
@@ -124,12 +143,35 @@ pub(crate) async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCod
     };
     config = config
         .with_override_config_producer(Arc::new(base_config))
-        .with_override_session_builder(Arc::new(move |c| scheduler_session(&opts, c)));
+        .with_override_session_builder(Arc::new(move |c| {
+            // Tasks cut for the cluster, not for the client's cores.
+            let cut = live.get().saturating_mul(tasks_per_slot);
+            let c = if cut > c.target_partitions() {
+                c.with_target_partitions(cut)
+            } else {
+                c
+            };
+            scheduler_session(&opts, c)
+        }));
+    config
+        .validate()
+        .map_err(|e| anyhow!("scheduler configuration: {e}"))?;
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(|e| anyhow!("cannot start the scheduler: {e}"))?;
+    let config = Arc::new(config);
+    let scheduler =
+        create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::clone(&config))
+            .await
+            .map_err(|e| anyhow!("cannot start the scheduler: {e}"))?;
+    executor_watch::spawn(
+        scheduler.clone(),
+        slots,
+        Duration::from_secs(config.executor_timeout_seconds),
+        Duration::from_secs(args.wait_for_executors),
+    );
     eprintln!("gridsql scheduler listening on {addr}");
-    start_server(cluster, addr, Arc::new(config))
+    start_grpc_service(addr, scheduler)
         .await
         .map_err(|e| anyhow!("scheduler on {addr}: {e}"))?;
     Ok(ExitCode::SUCCESS)

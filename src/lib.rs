@@ -12,6 +12,7 @@ pub(crate) mod args;
 pub(crate) mod cli;
 pub(crate) mod cluster;
 pub(crate) mod demo;
+pub(crate) mod executor_watch;
 pub(crate) mod panics;
 pub(crate) mod report;
 pub(crate) mod serve;

@@ -78,6 +78,14 @@ impl Cluster {
     /// Starts a scheduler and `n` executors with `envs` (object-store
     /// credentials) and waits until a query runs.
     fn start(n: usize, envs: &[(&str, &str)]) -> Cluster {
+        let cluster = Self::start_with(n, envs, &[]);
+        cluster.wait_ready();
+        cluster
+    }
+
+    /// Starts a scheduler with `scheduler_args` and `n` executors, without
+    /// waiting for them to register.
+    fn start_with(n: usize, envs: &[(&str, &str)], scheduler_args: &[&str]) -> Cluster {
         let logs = tempfile::tempdir().expect("log dir");
         let port = free_port();
         let spawn = |args: &[String], log: &str| -> Child {
@@ -92,16 +100,15 @@ impl Cluster {
                 .spawn()
                 .expect("start gridsql")
         };
-        let mut scheduler = spawn(
-            &[
-                "scheduler".into(),
-                "--bind".into(),
-                format!("127.0.0.1:{port}"),
-                "--executor-timeout".into(),
-                "10".into(),
-            ],
-            "scheduler.log",
-        );
+        let mut args: Vec<String> = vec![
+            "scheduler".into(),
+            "--bind".into(),
+            format!("127.0.0.1:{port}"),
+            "--executor-timeout".into(),
+            "10".into(),
+        ];
+        args.extend(scheduler_args.iter().map(|a| a.to_string()));
+        let mut scheduler = spawn(&args, "scheduler.log");
         wait_for_port(port, "scheduler", &mut scheduler, logs.path());
         let mut executors = Vec::new();
         for i in 0..n {
@@ -128,14 +135,12 @@ impl Cluster {
             wait_for_port(flight, "executor", &mut child, logs.path());
             executors.push(Some(child));
         }
-        let cluster = Cluster {
+        Cluster {
             scheduler,
             executors,
             port,
             logs,
-        };
-        cluster.wait_ready();
-        cluster
+        }
     }
 
     fn url(&self) -> String {
@@ -392,6 +397,48 @@ fn processes_whose_port_is_taken_exit_with_one_line() {
             "{what}: {err}"
         );
     }
+}
+
+/// A query sent to a scheduler that has no executor fails once the
+/// scheduler's --wait-for-executors has passed, instead of waiting forever,
+/// and the scheduler's log says why; the scheduler keeps serving.
+#[test]
+fn a_query_without_executors_fails_within_the_wait() {
+    let mut cluster = Cluster::start_with(0, &[], &["--wait-for-executors", "3"]);
+    let url = cluster.url();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
+    cmd.args([
+        "--cluster",
+        &url,
+        "--format",
+        "csv",
+        "-q",
+        "-c",
+        "SELECT 1 AS one",
+    ])
+    .env("RUST_LOG", "error");
+    let started = Instant::now();
+    let out = output_within(cmd, Duration::from_secs(60));
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a query ran without executors: {err}"
+    );
+    let logs = logs_text(cluster.logs.path());
+    assert!(
+        err.contains("gridsql:") && err.contains("Cancelled"),
+        "unexpected error: {err}\n{logs}"
+    );
+    assert!(
+        logs.contains("no executor has been connected to the scheduler for 3 s"),
+        "the scheduler's log does not say why: {logs}"
+    );
+    assert!(took < Duration::from_secs(20), "failed only after {took:?}");
+    assert!(
+        matches!(cluster.scheduler.try_wait(), Ok(None)),
+        "the scheduler exited after failing the query"
+    );
 }
 
 /// The binary rejects a malformed cluster address with a clear error.

@@ -18,7 +18,8 @@ async fn run(
 }
 
 /// Runs `sql` with the rule on or off; `distributed` plans as a cluster's
-/// scheduler does (partial grid aggregates under DataFusion's final one).
+/// scheduler does (a grid aggregate per scan partition: final values, or
+/// dense partial states and their merge), run here in one process.
 async fn run_with(
     location: &str,
     sql: &str,
@@ -191,6 +192,7 @@ fn same_rows(a: &[Vec<serde_json::Value>], b: &[Vec<serde_json::Value>]) -> bool
 async fn grid_aggregate_equals_hash_aggregate() {
     let Some(data) = data_dir() else { return };
     let mut failures = Vec::new();
+    let mut modes = std::collections::BTreeSet::new();
     for (file, sql, pushed) in CASES {
         let loc = data.join(file);
         let loc = loc.to_str().expect("utf-8");
@@ -198,13 +200,22 @@ async fn grid_aggregate_equals_hash_aggregate() {
         let (b, plan_b) = run(loc, sql, false).await;
         let (c, plan_c) = run_with(loc, sql, true, true).await;
         assert!(!plan_b.contains("GridAggregateExec"), "rule off: {plan_b}");
-        // Grouped queries keep DataFusion's final aggregate over partial
-        // grid aggregates in the distributed plan.
-        if *pushed && plan_c.contains("AggregateExec: mode=Final") {
+        // Pushed aggregates are cut into one grid aggregate per scan
+        // partition in the distributed plan, with no DataFusion aggregate
+        // left above them.
+        if *pushed {
+            let df_aggregate = plan_c
+                .lines()
+                .any(|l| l.trim_start().starts_with("AggregateExec:"));
             assert!(
-                plan_c.contains("GridAggregateExec"),
+                plan_c.contains("GridAggregateExec") && !df_aggregate,
                 "distributed: {plan_c}"
             );
+            for mode in ["per_partition", "dense", "merge", "whole"] {
+                if plan_c.contains(&format!("GridAggregateExec: mode={mode} ")) {
+                    modes.insert(mode);
+                }
+            }
         }
         if !same_rows(&c, &b) {
             failures.push(format!(
@@ -235,6 +246,15 @@ async fn grid_aggregate_equals_hash_aggregate() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Both ways of cutting an aggregate into tasks were exercised: groups
+    // owned by one partition (GROUP BY time over a scan split by time) and
+    // dense states merged by index (GROUP BY lat, or month).
+    for mode in ["per_partition", "dense", "merge"] {
+        assert!(
+            modes.contains(mode),
+            "no distributed plan used mode={mode}: {modes:?}"
+        );
+    }
 }
 
 /// A volatile expression means one value per row: neither the grid-aggregate

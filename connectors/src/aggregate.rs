@@ -9,6 +9,7 @@
 //! one set per partition, merged at the end. The optimizer rule that plants
 //! it (in `gridsql-engine`) describes the query with [`spec`].
 
+pub mod dense;
 pub mod emit;
 pub mod exec;
 mod kernels;

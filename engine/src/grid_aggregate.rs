@@ -30,13 +30,17 @@ use datafusion::physical_expr::expressions::{
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr_common::physical_expr::is_volatile;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_optimizer::sanity_checker::SanityCheckPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
-use gridsql_connectors::aggregate::exec::{MAX_DENSE_GROUPS, state_width};
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+    ReplaceChildrenOptions,
+};
+use gridsql_connectors::aggregate::exec::{GridMode, MAX_DENSE_GROUPS};
 use gridsql_connectors::aggregate::{
     AggArg, AggFn, AggSpec, DimGroups, GridAggregateExec, GroupSpec,
 };
@@ -46,25 +50,33 @@ use gridsql_connectors::scan::GridScanExec;
 ///
 /// By default the whole aggregate (partial and final) becomes one
 /// `GridAggregateExec`, which merges its scan partitions' dense states in
-/// memory: the fastest plan on one machine. With `partial` set (plans for a
-/// cluster), only the partial aggregate is replaced, by a
-/// `GridAggregateExec` that emits DataFusion's partial states per scan
-/// partition; the exchange and DataFusion's final aggregate above it stay,
-/// so Ballista runs the partitions as separate tasks on its executors.
+/// memory: the fastest plan on one machine. With `distributed` set (plans
+/// for a cluster), each scan partition becomes a task of its own: when no
+/// group has cells in two partitions (a GROUP BY of time over a scan split
+/// by time), each task emits its groups' final values and nothing is
+/// exchanged; otherwise tasks emit dense partial states that one merge adds
+/// up by group index (see [`gridsql_connectors::aggregate::dense`]).
 #[derive(Debug, Default)]
 pub struct GridAggregateRule {
-    /// Replace only partial aggregates.
-    pub partial: bool,
+    /// Plan for a cluster.
+    pub distributed: bool,
 }
 
 impl PhysicalOptimizerRule for GridAggregateRule {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
+        config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_down(|node| match rewrite(&node, self.partial)? {
-            Some(new) => Ok(Transformed::new(new, true, TreeNodeRecursion::Jump)),
+        if self.distributed {
+            return distribute(plan, config);
+        }
+        plan.transform_down(|node| match rewrite(&node)? {
+            Some(new) => Ok(Transformed::new(
+                Arc::new(new) as Arc<dyn ExecutionPlan>,
+                true,
+                TreeNodeRecursion::Jump,
+            )),
             None => Ok(Transformed::no(node)),
         })
         .map(|t| t.data)
@@ -77,6 +89,110 @@ impl PhysicalOptimizerRule for GridAggregateRule {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// The cluster plan: every final aggregate over a grid scan split into
+/// tasks (see [`split`]), under what its parent expects. The replaced
+/// aggregate's partitioning is kept where the plan may rely on it: a
+/// single partition stays single, and when the cheaper plan (the tasks'
+/// output as it comes) fails DataFusion's sanity check, a hash partitioning
+/// is restored by a repartition.
+fn distribute(
+    plan: Arc<dyn ExecutionPlan>,
+    config: &ConfigOptions,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let cheap = distribute_with(Arc::clone(&plan), false)?;
+    if SanityCheckPlan::new()
+        .optimize(Arc::clone(&cheap), config)
+        .is_ok()
+    {
+        return Ok(cheap);
+    }
+    let safe = distribute_with(Arc::clone(&plan), true)?;
+    if SanityCheckPlan::new()
+        .optimize(Arc::clone(&safe), config)
+        .is_ok()
+    {
+        return Ok(safe);
+    }
+    Ok(plan)
+}
+
+fn distribute_with(
+    plan: Arc<dyn ExecutionPlan>,
+    keep_hash: bool,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let plan = plan
+        .transform_up(|node| {
+            let mut changed = false;
+            let mut children = Vec::new();
+            for c in node.children() {
+                match split(c)? {
+                    Some(new) => {
+                        changed = true;
+                        children.push(fit(new, c, keep_hash)?);
+                    }
+                    None => children.push(Arc::clone(c)),
+                }
+            }
+            if changed {
+                Ok(Transformed::yes(node.replace_children(
+                    children,
+                    ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+                )?))
+            } else {
+                Ok(Transformed::no(node))
+            }
+        })?
+        .data;
+    Ok(split(&plan)?.unwrap_or(plan))
+}
+
+/// `new` with the partitioning of `old`, the node it replaces, where a
+/// parent may depend on it.
+fn fit(
+    new: Arc<dyn ExecutionPlan>,
+    old: &Arc<dyn ExecutionPlan>,
+    keep_hash: bool,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let want = old.output_partitioning();
+    let have = new.output_partitioning().partition_count();
+    if want.partition_count() == 1 && have > 1 {
+        return Ok(Arc::new(CoalescePartitionsExec::new(new)));
+    }
+    if keep_hash && matches!(want, Partitioning::Hash(..)) {
+        return Ok(Arc::new(RepartitionExec::try_new(new, want.clone())?));
+    }
+    Ok(new)
+}
+
+/// A final aggregate over a grid scan as tasks: a grid aggregate per scan
+/// partition emitting final values when the partitions own their groups,
+/// else emitting dense partial states for one merge. Single-mode
+/// aggregates (one input partition) stay whole.
+fn split(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let Some(top) = as_aggregate(node) else {
+        return Ok(None);
+    };
+    if matches!(top.mode(), AggregateMode::Partial) {
+        return Ok(None);
+    }
+    let Some(whole) = rewrite(node)? else {
+        return Ok(None);
+    };
+    let single = matches!(
+        top.mode(),
+        AggregateMode::Single | AggregateMode::SinglePartitioned
+    );
+    if single || whole.partitions().len() < 2 {
+        return Ok(Some(Arc::new(whole)));
+    }
+    if whole.owns_groups() {
+        return Ok(Some(Arc::new(whole.split(GridMode::PerPartition)?)));
+    }
+    let dense: Arc<dyn ExecutionPlan> = Arc::new(whole.split(GridMode::Dense)?);
+    let coalesced = Arc::new(CoalescePartitionsExec::new(dense));
+    Ok(Some(Arc::new(whole.merging(coalesced)?)))
 }
 
 /// Skips nodes that only move rows between partitions or yield to the
@@ -109,15 +225,14 @@ fn as_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&GridScanExec> {
     any.downcast_ref::<GridScanExec>()
 }
 
-/// The rewrite of one node, when it is an aggregate the rule handles.
-fn rewrite(node: &Arc<dyn ExecutionPlan>, partial: bool) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+/// The whole grid aggregate that computes `node`, when it is an aggregate
+/// the rule handles.
+fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<GridAggregateExec>> {
     let Some(top) = as_aggregate(node) else {
         return Ok(None);
     };
     // The aggregate whose expressions read the scan's columns.
     let lower = match top.mode() {
-        AggregateMode::Partial if partial => top,
-        AggregateMode::Final | AggregateMode::FinalPartitioned if partial => return Ok(None),
         AggregateMode::Final | AggregateMode::FinalPartitioned => {
             match as_aggregate(through_exchanges(top.input())) {
                 Some(p) if *p.mode() == AggregateMode::Partial => p,
@@ -208,7 +323,6 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>, partial: bool) -> Result<Option<Arc<dy
         return Ok(None);
     }
     let schema = top.schema();
-    let partial = *top.mode() == AggregateMode::Partial;
     // Key columns must have the types the aggregate's schema gives them.
     let mut groups = groups;
     for (k, (_, values)) in groups.keys.iter_mut().enumerate() {
@@ -216,21 +330,6 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>, partial: bool) -> Result<Option<Arc<dy
         if values.data_type() != want {
             *values = cast(values, want)?;
         }
-    }
-    if partial {
-        let width: usize = aggs.iter().map(|a| state_width(a.func)).sum();
-        if schema.fields().len() != groups.keys.len() + width {
-            return Ok(None);
-        }
-        let exec = GridAggregateExec::try_new_partial(
-            Arc::clone(scan.table()),
-            scan.selection().clone(),
-            scan.partitions().to_vec(),
-            groups,
-            aggs,
-            schema,
-        )?;
-        return Ok(Some(Arc::new(exec)));
     }
     for (a, f) in aggs
         .iter_mut()
@@ -248,7 +347,7 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>, partial: bool) -> Result<Option<Arc<dy
         aggs,
         schema,
     )?;
-    Ok(Some(Arc::new(exec)))
+    Ok(Some(exec))
 }
 
 /// The grid dimension a scan column is, if it is one.

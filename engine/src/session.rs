@@ -23,8 +23,9 @@ pub struct SessionOptions {
     /// Compute aggregates over grid scans inside the scan (default true);
     /// off, every aggregate runs as DataFusion's hash aggregate.
     pub grid_aggregate: bool,
-    /// Plans for a cluster: grid aggregates emit partial states per scan
-    /// partition, so that the partitions run as tasks on the executors.
+    /// Plans for a cluster: each scan partition of a grid aggregate is a
+    /// task of its own, emitting final values or dense partial states (see
+    /// [`crate::grid_aggregate`]).
     pub distributed: bool,
 }
 
@@ -96,7 +97,7 @@ pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<Ses
     if opts.grid_aggregate {
         builder = builder.with_physical_optimizer_rule(Arc::new(
             crate::grid_aggregate::GridAggregateRule {
-                partial: opts.distributed,
+                distributed: opts.distributed,
             },
         ));
     }

@@ -12,7 +12,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use gridsql_connectors::aggregate::GridAggregateExec;
 use gridsql_connectors::scan::GridScanExec;
 
-/// Gives every [`GridScanExec`] and partial [`GridAggregateExec`] its
+/// Gives every [`GridScanExec`] and split [`GridAggregateExec`] its
 /// partition tags. Runs after every other rule, so none of them sees the
 /// tags (which would look to them like an input to repartition).
 #[derive(Debug, Default)]
@@ -32,7 +32,7 @@ impl PhysicalOptimizerRule for TagGridPartitions {
                 return Ok(Transformed::yes(Arc::new(scan.with_partition_tags()?)));
             }
             if let Some(agg) = node.downcast_ref::<GridAggregateExec>()
-                && agg.is_partial()
+                && agg.mode().is_split()
             {
                 return Ok(Transformed::yes(Arc::new(agg.with_partition_tags()?)));
             }

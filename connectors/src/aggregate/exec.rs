@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result as DfResult, Statistics};
@@ -21,10 +22,10 @@ use datafusion::physical_plan::{
 };
 use futures::{TryStreamExt, stream};
 
+use super::dense::dense_schema;
 use super::emit::Emitted;
 use super::spec::{AggSpec, GroupSpec};
 use super::state::States;
-pub use super::state::state_width;
 use crate::cf::CfDecoding;
 use crate::grid::{RawBuffer, Region, Selection};
 use crate::io::IoCounters;
@@ -44,6 +45,48 @@ pub fn dense_bytes(aggs: &[AggSpec], groups: usize) -> usize {
     groups.saturating_mul(per_group.max(8))
 }
 
+/// How a grid aggregate runs and what it emits.
+///
+/// On one machine the whole aggregate is one node ([`GridMode::Whole`]). On
+/// a cluster Ballista runs each output partition as a task: either every
+/// partition owns its groups outright ([`GridMode::PerPartition`]: no
+/// exchange), or partitions emit dense partial states ([`GridMode::Dense`])
+/// that one [`GridMode::Merge`] node adds up by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum GridMode {
+    /// Reads every partition and merges their states in memory; one output
+    /// partition.
+    Whole,
+    /// One output partition per scan partition, each the final values of
+    /// its own groups: no group has cells in two partitions (see
+    /// [`GridAggregateExec::owns_groups`]).
+    PerPartition,
+    /// One output partition per scan partition, each its partial states in
+    /// the dense layout of [`dense`](super::dense).
+    Dense,
+    /// Merges the dense blocks of its input (a [`GridMode::Dense`]
+    /// aggregate's partitions) by group index and emits the final values;
+    /// one output partition.
+    Merge,
+}
+
+impl GridMode {
+    fn name(self) -> &'static str {
+        match self {
+            GridMode::Whole => "whole",
+            GridMode::PerPartition => "per_partition",
+            GridMode::Dense => "dense",
+            GridMode::Merge => "merge",
+        }
+    }
+
+    /// Whether each scan partition is an output partition of its own (and
+    /// so a task of its own on a cluster).
+    pub fn is_split(self) -> bool {
+        matches!(self, GridMode::PerPartition | GridMode::Dense)
+    }
+}
+
 /// Aggregates a grid table's selection by dimension groups.
 #[derive(Debug)]
 pub struct GridAggregateExec {
@@ -52,12 +95,14 @@ pub struct GridAggregateExec {
     partitions: Vec<Vec<Region>>,
     groups: GroupSpec,
     aggs: Vec<AggSpec>,
+    /// The final output: one column per group key, then one per aggregate.
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
-    partial: bool,
-    /// In distributed plans, the partial aggregate's partition tags (see
-    /// [`partition_tags`](crate::partition_tags)); never executed.
-    tags: Option<Arc<dyn ExecutionPlan>>,
+    mode: GridMode,
+    /// Split modes in distributed plans: the partition tags (see
+    /// [`partition_tags`](crate::partition_tags)), never executed. Merge:
+    /// the dense aggregate whose blocks it merges.
+    child: Option<Arc<dyn ExecutionPlan>>,
     /// Requests to remote stores made by its partitions.
     io: Arc<IoCounters>,
 }
@@ -76,46 +121,91 @@ impl GridAggregateExec {
         aggs: Vec<AggSpec>,
         schema: SchemaRef,
     ) -> DfResult<Self> {
-        Self::build(table, selection, partitions, groups, aggs, schema, false)
+        Self::build(
+            table,
+            selection,
+            partitions,
+            groups,
+            aggs,
+            schema,
+            GridMode::Whole,
+        )
     }
 
-    /// The partial half of an aggregate, for a cluster: one output partition
-    /// per scan partition, each emitting the GROUP BY keys and DataFusion's
-    /// partial states (see [`state_width`]) of its own regions, in
-    /// `schema` (the schema of the partial `AggregateExec` it replaces), for
-    /// DataFusion's final aggregate to merge. Ballista can then run the
-    /// partitions on different executors.
+    /// This aggregate in a split mode ([`GridMode::PerPartition`] or
+    /// [`GridMode::Dense`]), untagged.
     ///
     /// # Errors
-    /// Too many groups, or a schema that does not fit the spec.
-    pub fn try_new_partial(
-        table: Arc<GridTable>,
-        selection: Selection,
-        partitions: Vec<Vec<Region>>,
-        groups: GroupSpec,
-        aggs: Vec<AggSpec>,
-        schema: SchemaRef,
-    ) -> DfResult<Self> {
-        Self::build(table, selection, partitions, groups, aggs, schema, true)
+    /// `mode` is not a split mode.
+    pub fn split(&self, mode: GridMode) -> DfResult<Self> {
+        if !mode.is_split() {
+            return Err(DataFusionError::Internal(format!(
+                "{} is not a split grid aggregate mode",
+                mode.name()
+            )));
+        }
+        self.rebuild(self.partitions.clone(), mode)
     }
 
-    /// This partial aggregate with partition tags as its child, so that a
+    /// The node that merges the dense blocks of `input` (this aggregate in
+    /// [`GridMode::Dense`], its partitions coalesced) into this aggregate's
+    /// final output.
+    ///
+    /// # Errors
+    /// The aggregate cannot be rebuilt.
+    pub fn merging(&self, input: Arc<dyn ExecutionPlan>) -> DfResult<Self> {
+        let mut merge = self.rebuild(vec![], GridMode::Merge)?;
+        merge.child = Some(input);
+        Ok(merge)
+    }
+
+    /// Whether no group has cells in two of its partitions, so that each
+    /// partition can emit its groups' final values: along some grouped
+    /// dimension, the classes (see [`GroupSpec`]) of different partitions'
+    /// regions never meet. A GROUP BY of time over a scan split by time,
+    /// say, but not a GROUP BY of cells over the same scan.
+    pub fn owns_groups(&self) -> bool {
+        if self.groups.dims.is_empty() || self.partitions.len() < 2 {
+            return false;
+        }
+        self.groups.dims.iter().any(|g| {
+            let mut owner: Vec<Option<usize>> = vec![None; g.classes as usize];
+            for (p, regions) in self.partitions.iter().enumerate() {
+                for r in regions {
+                    let Some(range) = r.get(g.dim) else {
+                        return false;
+                    };
+                    for i in range.clone() {
+                        let Some(&c) = g.class_of.get(i as usize) else {
+                            return false;
+                        };
+                        match owner[c as usize] {
+                            Some(o) if o != p => return false,
+                            _ => owner[c as usize] = Some(p),
+                        }
+                    }
+                }
+            }
+            true
+        })
+    }
+
+    /// This split aggregate with partition tags as its child, so that a
     /// Ballista scheduler can give each task its own partitions (see
-    /// [`partition_tags`](crate::partition_tags)). A final aggregate has one
-    /// partition and comes back untagged.
+    /// [`partition_tags`](crate::partition_tags)).
     ///
     /// # Errors
     /// Too many partitions to tag.
     pub fn with_partition_tags(&self) -> DfResult<Self> {
-        let mut agg = self.with_partitions(self.partitions.clone())?;
-        if self.partial {
-            agg.tags = Some(crate::partition_tags::tags(self.partitions.len())?);
+        let mut agg = self.rebuild(self.partitions.clone(), self.mode)?;
+        if self.mode.is_split() {
+            agg.child = Some(crate::partition_tags::tags(self.partitions.len())?);
         }
         Ok(agg)
     }
 
-    /// This aggregate over `partitions` instead, untagged.
-    fn with_partitions(&self, partitions: Vec<Vec<Region>>) -> DfResult<Self> {
+    /// This aggregate over `partitions` in `mode`, without a child.
+    fn rebuild(&self, partitions: Vec<Vec<Region>>, mode: GridMode) -> DfResult<Self> {
         Self::build(
             Arc::clone(&self.table),
             self.selection.clone(),
@@ -123,13 +213,11 @@ impl GridAggregateExec {
             self.groups.clone(),
             self.aggs.clone(),
             Arc::clone(&self.schema),
-            self.partial,
+            mode,
         )
     }
 
-    /// Checks the group count and the schema against the spec; a partial
-    /// aggregate has one output partition per scan partition, a final one
-    /// a single partition.
+    /// Checks the group count and the schema against the spec.
     fn build(
         table: Arc<GridTable>,
         selection: Selection,
@@ -137,7 +225,7 @@ impl GridAggregateExec {
         groups: GroupSpec,
         aggs: Vec<AggSpec>,
         schema: SchemaRef,
-        partial: bool,
+        mode: GridMode,
     ) -> DfResult<Self> {
         let n = groups.groups().unwrap_or(usize::MAX);
         if n > MAX_DENSE_GROUPS {
@@ -145,20 +233,18 @@ impl GridAggregateExec {
                 "{n} groups are too many for a grid aggregate"
             )));
         }
-        let values: usize = if partial {
-            aggs.iter().map(|a| state_width(a.func)).sum()
-        } else {
-            aggs.len()
-        };
-        if schema.fields().len() != groups.keys.len() + values {
-            return Err(DataFusionError::Internal(format!(
-                "{}grid aggregate schema does not fit its spec",
-                if partial { "partial " } else { "" }
-            )));
+        if schema.fields().len() != groups.keys.len() + aggs.len() {
+            return Err(DataFusionError::Internal(
+                "grid aggregate schema does not fit its spec".into(),
+            ));
         }
-        let output_partitions = if partial { partitions.len().max(1) } else { 1 };
+        let (output, output_partitions) = match mode {
+            GridMode::Whole | GridMode::Merge => (Arc::clone(&schema), 1),
+            GridMode::PerPartition => (Arc::clone(&schema), partitions.len().max(1)),
+            GridMode::Dense => (dense_schema(&aggs), partitions.len().max(1)),
+        };
         let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
+            EquivalenceProperties::new(output),
             Partitioning::UnknownPartitioning(output_partitions),
             EmissionType::Final,
             Boundedness::Bounded,
@@ -171,19 +257,25 @@ impl GridAggregateExec {
             aggs,
             schema,
             properties,
-            partial,
-            tags: None,
+            mode,
+            child: None,
             io: Arc::default(),
         })
     }
 
-    /// Whether this emits partial states (see [`Self::try_new_partial`]).
-    pub fn is_partial(&self) -> bool {
-        self.partial
+    /// How it runs.
+    pub fn mode(&self) -> GridMode {
+        self.mode
     }
 
-    /// Partition `p` of a partial aggregate.
-    fn execute_partial(
+    /// The final output schema (a dense aggregate emits blocks instead).
+    pub fn final_schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// Partition `p` of a split aggregate: its own regions' groups, as
+    /// final values or dense blocks.
+    fn execute_split(
         &self,
         p: usize,
         context: &Arc<TaskContext>,
@@ -195,9 +287,8 @@ impl GridAggregateExec {
         let emitted = Emitted::new(Arc::clone(&groups), |d| {
             regions.iter().filter_map(|r| r.get(d).cloned()).collect()
         });
-        let schema = Arc::clone(&self.schema);
-        let state_fields: Vec<_> = schema.fields()[self.groups.keys.len()..].to_vec();
-        let widths: Vec<usize> = self.aggs.iter().map(|a| state_width(a.func)).collect();
+        let schema = self.schema();
+        let out_types: Vec<DataType> = self.aggs.iter().map(|a| a.output.clone()).collect();
         let reservation =
             MemoryConsumer::new(format!("GridAggregateExec[{p}]")).register(context.memory_pool());
         reservation.try_grow(dense_bytes(&self.aggs, n_groups))?;
@@ -209,26 +300,89 @@ impl GridAggregateExec {
             n_groups,
             self.loading(),
         );
+        let mode = self.mode;
         let out_schema = Arc::clone(&schema);
         let fut = async move {
             let states = fut.await?;
-            let batches = emitted.batches(out_schema, batch_size, move |ids| {
-                // Held until the last batch is emitted.
-                let _reservation = &reservation;
-                let mut columns = Vec::new();
-                let mut at = 0;
-                for (st, &w) in states.states.iter().zip(&widths) {
-                    columns.extend(st.partial(ids, &state_fields[at..at + w])?);
-                    at += w;
-                }
-                Ok(columns)
-            });
+            let batches: Box<dyn Iterator<Item = DfResult<RecordBatch>> + Send> =
+                if mode == GridMode::Dense {
+                    let blocks = super::dense::blocks(states, out_schema);
+                    // Held until the last block is emitted.
+                    Box::new(blocks.inspect(move |_| {
+                        let _reservation = &reservation;
+                    }))
+                } else {
+                    Box::new(emitted.batches(out_schema, batch_size, move |ids| {
+                        let _reservation = &reservation;
+                        states
+                            .states
+                            .iter()
+                            .zip(&out_types)
+                            .map(|(st, ty)| Ok(st.finish(ids, ty)?))
+                            .collect()
+                    }))
+                };
             Ok::<_, DataFusionError>(stream::iter(batches))
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             schema,
             stream::once(fut).try_flatten(),
         )))
+    }
+
+    /// The merge: every partition of its input, added by group index, then
+    /// the final values of the selection's groups.
+    fn execute_merge(&self, context: &Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+        let input = self
+            .child
+            .clone()
+            .ok_or_else(|| DataFusionError::Internal("a grid merge has no input".into()))?;
+        let batch_size = context.session_config().batch_size();
+        let n_groups = self.groups.groups().unwrap_or(0);
+        let aggs = Arc::new(self.aggs.clone());
+        let reservation =
+            MemoryConsumer::new("GridAggregateExec[merge]").register(context.memory_pool());
+        reservation.try_grow(dense_bytes(&self.aggs, n_groups))?;
+        let emitted = self.emitted_selection();
+        let schema = Arc::clone(&self.schema);
+        let out_types: Vec<DataType> = self.aggs.iter().map(|a| a.output.clone()).collect();
+        let context = Arc::clone(context);
+        let fut = async move {
+            let mut merged = States::new(&aggs, n_groups);
+            let parts = input.properties().output_partitioning().partition_count();
+            for p in 0..parts {
+                let mut s = input.execute(p, Arc::clone(&context))?;
+                while let Some(batch) = s.try_next().await? {
+                    super::dense::merge_blocks(&mut merged, &batch)?;
+                }
+            }
+            let batches = emitted.batches(schema, batch_size, move |ids| {
+                let _reservation = &reservation;
+                merged
+                    .states
+                    .iter()
+                    .zip(&out_types)
+                    .map(|(st, ty)| Ok(st.finish(ids, ty)?))
+                    .collect()
+            });
+            Ok::<_, DataFusionError>(stream::iter(batches))
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            stream::once(fut).try_flatten(),
+        )))
+    }
+
+    /// The groups of the whole selection; over no selected cell, none (but
+    /// the one row of an aggregate without GROUP BY).
+    fn emitted_selection(&self) -> Emitted {
+        Emitted::new(Arc::new(self.groups.clone()), |d| {
+            if self.selection.is_empty() {
+                vec![]
+            } else {
+                self.selection.ranges[d].clone()
+            }
+        })
     }
 
     /// How its partitions load: sharing the I/O budget, counted here.
@@ -299,7 +453,8 @@ impl DisplayAs for GridAggregateExec {
         match t {
             DisplayFormatType::Default | DisplayFormatType::Verbose => write!(
                 f,
-                "GridAggregateExec: {} {} groups={}, aggregates=[{}], cells={}, regions={}",
+                "GridAggregateExec: mode={} {} {} groups={}, aggregates=[{}], cells={}, regions={}",
+                self.mode.name(),
                 self.table.spec.format,
                 self.table.spec.location,
                 self.groups.groups().unwrap_or(0),
@@ -327,7 +482,7 @@ impl ExecutionPlan for GridAggregateExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        self.tags.iter().collect()
+        self.child.iter().collect()
     }
 
     fn apply_expressions(
@@ -342,13 +497,19 @@ impl ExecutionPlan for GridAggregateExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() && self.tags.is_none() {
+        if self.mode == GridMode::Merge {
+            let [input] = <[_; 1]>::try_from(children).map_err(|c| {
+                DataFusionError::Internal(format!("a grid merge takes one input, not {}", c.len()))
+            })?;
+            return Ok(Arc::new(self.merging(input)?));
+        }
+        if children.is_empty() && self.child.is_none() {
             return Ok(self);
         }
         let (partitions, tags) =
             crate::partition_tags::retag(&self.partitions, &children, "GridAggregateExec")?;
-        let mut agg = self.with_partitions(partitions)?;
-        agg.tags = tags;
+        let mut agg = self.rebuild(partitions, self.mode)?;
+        agg.child = tags;
         Ok(Arc::new(agg))
     }
 
@@ -371,8 +532,12 @@ impl ExecutionPlan for GridAggregateExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        if self.partial {
-            return self.execute_partial(partition, &context);
+        match self.mode {
+            GridMode::PerPartition | GridMode::Dense => {
+                return self.execute_split(partition, &context);
+            }
+            GridMode::Merge if partition == 0 => return self.execute_merge(&context),
+            GridMode::Whole | GridMode::Merge => {}
         }
         if partition != 0 {
             return Err(DataFusionError::Internal(format!(
@@ -402,15 +567,7 @@ impl ExecutionPlan for GridAggregateExec {
                 ))
             })
             .collect();
-        // Over no selected cell, no group is emitted (but the one row of an
-        // aggregate without GROUP BY).
-        let emitted = Emitted::new(Arc::clone(&groups), |d| {
-            if self.selection.is_empty() {
-                vec![]
-            } else {
-                self.selection.ranges[d].clone()
-            }
-        });
+        let emitted = self.emitted_selection();
         let schema = Arc::clone(&self.schema);
         let out_types: Vec<DataType> = self.aggs.iter().map(|a| a.output.clone()).collect();
         let fut = async move {

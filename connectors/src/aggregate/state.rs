@@ -1,7 +1,8 @@
 //! The dense per-group state of the aggregates inside a scan, and the one
-//! definition of its layout: bytes per group ([`state_bytes`]), the columns
-//! of DataFusion's partial state ([`state_width`]) and their values
-//! ([`State::partial`]).
+//! definition of its layout: bytes per group ([`state_bytes`]) and the
+//! ranges of groups a cluster's partial aggregates exchange
+//! ([`State::dense`], [`State::merge_range`]; see
+//! [`dense`](super::dense)).
 
 use std::sync::Arc;
 
@@ -9,17 +10,6 @@ use arrow::array::{Array, ArrayRef, Float64Array, Int64Array};
 use arrow::datatypes::DataType;
 
 use super::spec::{AggFn, AggSpec};
-
-/// Columns of DataFusion's partial state of an aggregate: `avg` keeps a
-/// count and a sum, var/stddev a count, a mean and squared deviations,
-/// weighted_avg two sums and a count, the others one value.
-pub fn state_width(func: AggFn) -> usize {
-    match func {
-        AggFn::Avg => 2,
-        AggFn::Var { .. } | AggFn::Stddev { .. } | AggFn::WeightedAvg => 3,
-        _ => 1,
-    }
-}
 
 /// The running state of one aggregate over all groups.
 ///
@@ -84,36 +74,75 @@ impl State {
         if self.affine.is_none() {
             self.affine = other.affine;
         }
+        self.merge_range(0, &other.counts, &other.values, &other.extra);
+    }
+
+    /// Adds the states of groups `start..start + counts.len()` given as
+    /// their counts, values and extra values (empty where the function keeps
+    /// none), as [`State::merge`] adds a whole state. The caller checks that
+    /// the range fits.
+    pub(super) fn merge_range(
+        &mut self,
+        start: usize,
+        counts: &[u64],
+        values: &[f64],
+        extra: &[f64],
+    ) {
+        let end = (start + counts.len()).min(self.counts.len());
         if self.func.is_moment() {
-            for g in 0..self.counts.len().min(other.counts.len()) {
-                self.add_moments(g, other.counts[g], other.values[g], other.extra[g]);
+            for (i, g) in (start..end).enumerate() {
+                self.add_moments(g, counts[i], values[i], extra[i]);
             }
             return;
         }
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+        for (a, b) in self.counts[start..end].iter_mut().zip(counts) {
             *a += b;
         }
+        let values_here: &mut [f64] = if self.values.is_empty() {
+            &mut []
+        } else {
+            &mut self.values[start..end]
+        };
         match self.func {
             AggFn::Count | AggFn::Var { .. } | AggFn::Stddev { .. } => {}
             AggFn::Avg | AggFn::Sum | AggFn::WeightedAvg => {
-                for (a, b) in self.values.iter_mut().zip(&other.values) {
+                for (a, b) in values_here.iter_mut().zip(values) {
                     *a += b;
                 }
-                for (a, b) in self.extra.iter_mut().zip(&other.extra) {
-                    *a += b;
+                if !self.extra.is_empty() {
+                    for (a, b) in self.extra[start..end].iter_mut().zip(extra) {
+                        *a += b;
+                    }
                 }
             }
             AggFn::Min => {
-                for (a, b) in self.values.iter_mut().zip(&other.values) {
+                for (a, b) in values_here.iter_mut().zip(values) {
                     *a = a.min(*b);
                 }
             }
             AggFn::Max => {
-                for (a, b) in self.values.iter_mut().zip(&other.values) {
+                for (a, b) in values_here.iter_mut().zip(values) {
                     *a = a.max(*b);
                 }
             }
         }
+    }
+
+    /// The counts, values and extra values of the groups in `range` as the
+    /// dense layout sends them: sums of stored integers unpacked, so that
+    /// the receiver needs no `affine`.
+    pub(super) fn dense(&self, range: std::ops::Range<usize>) -> (&[u64], Vec<f64>, &[f64]) {
+        let values = match (self.func, self.affine) {
+            (AggFn::Count, _) => vec![],
+            (AggFn::Avg | AggFn::Sum, Some(_)) => range.clone().map(|g| self.unpacked(g)).collect(),
+            _ => self.values[range.clone()].to_vec(),
+        };
+        let extra = if self.extra.is_empty() {
+            &[][..]
+        } else {
+            &self.extra[range.clone()]
+        };
+        (&self.counts[range], values, extra)
     }
 
     /// The sum of group `g`, unpacked when sums are of stored integers.
@@ -228,80 +257,6 @@ impl State {
         } else {
             arrow::compute::cast(&array, output)
         }
-    }
-}
-
-impl State {
-    /// DataFusion's partial state of the groups `ids`, as `fields`: avg a
-    /// count and a sum, sum its sum, count its count, min/max the value (sum,
-    /// min and max NULL where no value counted), var/stddev a count, a mean
-    /// and a sum of squared deviations, weighted_avg its two sums and a
-    /// count (the UDF's `state_fields`), so that DataFusion's final
-    /// aggregate merges them as it merges its own partial aggregates.
-    ///
-    /// # Errors
-    /// `fields` not one per state column, or a cast to their types failing.
-    pub fn partial(
-        &self,
-        ids: &[usize],
-        fields: &[arrow::datatypes::FieldRef],
-    ) -> arrow::error::Result<Vec<ArrayRef>> {
-        let counts = || -> ArrayRef {
-            Arc::new(arrow::array::UInt64Array::from_iter_values(
-                ids.iter().map(|&g| self.counts[g]),
-            ))
-        };
-        let arrays: Vec<ArrayRef> = match self.func {
-            AggFn::Avg => vec![
-                counts(),
-                Arc::new(Float64Array::from_iter_values(ids.iter().map(|&g| {
-                    if self.counts[g] > 0 {
-                        self.unpacked(g)
-                    } else {
-                        0.0
-                    }
-                }))),
-            ],
-            AggFn::Count => vec![counts()],
-            AggFn::Sum | AggFn::Min | AggFn::Max => vec![self.finish(ids, &DataType::Float64)?],
-            AggFn::Var { .. } | AggFn::Stddev { .. } => vec![
-                counts(),
-                Arc::new(Float64Array::from_iter_values(
-                    ids.iter().map(|&g| self.values[g]),
-                )),
-                Arc::new(Float64Array::from_iter_values(
-                    ids.iter().map(|&g| self.extra[g]),
-                )),
-            ],
-            AggFn::WeightedAvg => vec![
-                Arc::new(Float64Array::from_iter_values(
-                    ids.iter().map(|&g| self.values[g]),
-                )),
-                Arc::new(Float64Array::from_iter_values(
-                    ids.iter().map(|&g| self.extra[g]),
-                )),
-                counts(),
-            ],
-        };
-        if arrays.len() != fields.len() {
-            return Err(arrow::error::ArrowError::SchemaError(format!(
-                "{:?} has {} partial state columns, the plan expects {}",
-                self.func,
-                arrays.len(),
-                fields.len()
-            )));
-        }
-        arrays
-            .into_iter()
-            .zip(fields)
-            .map(|(a, f)| {
-                if a.data_type() == f.data_type() {
-                    Ok(a)
-                } else {
-                    arrow::compute::cast(&a, f.data_type())
-                }
-            })
-            .collect()
     }
 }
 

@@ -7,8 +7,10 @@ use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
+use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::{ChildrenPropertiesMode, ExecutionPlan, ReplaceChildrenOptions};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use gridsql_connectors::aggregate::exec::GridMode;
 use gridsql_connectors::aggregate::{AggSpec, GridAggregateExec, GroupSpec};
 use gridsql_connectors::scan::GridScanExec;
 use gridsql_connectors::table_cache::open_cached;
@@ -58,8 +60,8 @@ impl GridPhysicalCodec {
                 dims: agg.groups().dims.clone(),
                 keys,
                 aggs,
-                schema: wire::schema_to_ipc(&agg.schema())?,
-                partial: agg.is_partial(),
+                schema: wire::schema_to_ipc(&agg.final_schema())?,
+                mode: agg.mode(),
             }));
         }
         Ok(None)
@@ -90,7 +92,7 @@ impl GridPhysicalCodec {
                 keys,
                 aggs,
                 schema,
-                partial,
+                mode,
             } => {
                 let table = open_cached(&spec, &ctx.runtime_env())
                     .map_err(|e| e.context(format!("grid aggregate of '{}'", spec.location)))?;
@@ -109,14 +111,18 @@ impl GridPhysicalCodec {
                     .collect();
                 let groups = GroupSpec { dims, keys };
                 let schema = wire::schema_from_ipc(&schema)?;
-                let exec = if partial {
-                    GridAggregateExec::try_new_partial(
-                        table, selection, partitions, groups, aggs, schema,
-                    )?
-                } else {
-                    GridAggregateExec::try_new(table, selection, partitions, groups, aggs, schema)?
-                };
-                Ok(Arc::new(exec))
+                let whole =
+                    GridAggregateExec::try_new(table, selection, partitions, groups, aggs, schema)?;
+                Ok(match mode {
+                    GridMode::Whole => Arc::new(whole),
+                    GridMode::PerPartition | GridMode::Dense => Arc::new(whole.split(mode)?),
+                    // Its input comes as the decoded node's child.
+                    GridMode::Merge => {
+                        let pending: Arc<dyn ExecutionPlan> =
+                            Arc::new(EmptyExec::new(whole.schema()));
+                        Arc::new(whole.merging(pending)?)
+                    }
+                })
             }
         }
     }
@@ -156,7 +162,7 @@ impl PhysicalExtensionCodec for GridPhysicalCodec {
             Some(node) => {
                 let plan = Self::from_wire(node?, ctx)?;
                 // The partition tags of a distributed plan, already cut to
-                // this task's partitions by the scheduler.
+                // this task's partitions by the scheduler; a merge's input.
                 if inputs.is_empty() {
                     Ok(plan)
                 } else {

@@ -16,6 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use datafusion::error::{DataFusionError, Result};
 use gridsql_connectors::TableSpec;
+use gridsql_connectors::aggregate::exec::GridMode;
 use gridsql_connectors::aggregate::{AggArg, AggFn, DimGroups};
 use gridsql_connectors::grid::Selection;
 use serde::{Deserialize, Serialize};
@@ -51,9 +52,9 @@ pub(crate) enum PlanNode {
         aggs: Vec<AggNode>,
         /// Output schema (IPC).
         schema: String,
-        /// Emits partial states per partition.
-        #[serde(default)]
-        partial: bool,
+        /// How it runs: whole, per partition, dense partial states, or
+        /// their merge.
+        mode: GridMode,
     },
 }
 

@@ -773,3 +773,135 @@ fn netcdf_coordinate_longer_than_the_cap_is_refused() {
     let err = assert_clear_error("netcdf_long_coordinate", &out, &["long.nc", "'n'"]);
     assert!(err.contains("longer than"), "{err}");
 }
+
+impl Store {
+    /// Adds array `var` on `dims` whose metadata is `tcw`'s with `edit`
+    /// applied (and no chunks: it is never read as numbers).
+    fn add_array(&self, var: &str, dims: &[&str], shape: &[u64], edit: impl Fn(&mut Value)) {
+        let mut m = read_json(&self.meta_path("tcw"));
+        m["shape"] = json!(shape);
+        match self.version {
+            V2 => m["chunks"] = json!(shape),
+            V3 => {
+                m["chunk_grid"]["configuration"]["chunk_shape"] = json!(shape);
+                m["dimension_names"] = json!(dims);
+                m["attributes"] = json!({});
+            }
+        }
+        edit(&mut m);
+        std::fs::create_dir_all(self.path.join(var)).expect("array folder");
+        write_json(&self.meta_path(var), &m);
+        let attrs = json!({"_ARRAY_DIMENSIONS": dims});
+        if self.version == V2 {
+            write_json(&self.path.join(var).join(".zattrs"), &attrs);
+        }
+        self.edit_consolidated(|c| match self.version {
+            V2 => {
+                c["metadata"][format!("{var}/.zarray")] = m.clone();
+                c["metadata"][format!("{var}/.zattrs")] = attrs.clone();
+            }
+            V3 => c["consolidated_metadata"]["metadata"][var] = m.clone(),
+        });
+    }
+}
+
+/// A variable of a type gridsql cannot read (complex numbers) does not block
+/// the table: the others answer, `grid_variables` says why, and only a query
+/// that names it fails, naming it.
+fn unsupported_variable(version: Version) {
+    let Some(s) = Store::copy(version) else {
+        return;
+    };
+    s.add_array(
+        "waves",
+        &["time", "latitude", "longitude"],
+        &[31, 73, 144],
+        |m| {
+            match version {
+                V2 => m["dtype"] = json!("<c8"),
+                V3 => m["data_type"] = json!("complex64"),
+            }
+            m["fill_value"] = json!(null);
+            if version == V3 {
+                m["fill_value"] = json!([0.0, 0.0]);
+            }
+        },
+    );
+    let case = format!("unsupported variable {version:?}");
+    let lines = csv_lines(&case, &s.query("SELECT count(tcw) FROM t"));
+    assert_eq!(lines, ["count(t.tcw)", &TCW_COUNT.to_string()], "[{case}]");
+    let roles = csv_lines(
+        &case,
+        &s.query(&format!(
+            "SELECT role, reason FROM grid_variables('{}') WHERE name = 'waves'",
+            s.location()
+        )),
+    );
+    assert_eq!(roles.len(), 2, "[{case}] {roles:?}");
+    // zarrs refuses complex64 in v2 at its fill value, in v3 as a type
+    let named = |t: &str| t.contains("complex") || t.contains("<c8");
+    assert!(
+        roles[1].starts_with("unreadable,") && named(&roles[1]),
+        "[{case}] {roles:?}"
+    );
+    let err = assert_clear_error(
+        &case,
+        &s.query("SELECT waves FROM t LIMIT 1"),
+        &[s.location(), "waves", "cannot be read"],
+    );
+    assert!(named(&err), "[{case}] {err}");
+}
+
+#[test]
+fn unsupported_variable_does_not_block_the_table_v2() {
+    unsupported_variable(V2);
+}
+
+#[test]
+fn unsupported_variable_does_not_block_the_table_v3() {
+    unsupported_variable(V3);
+}
+
+/// A string width that overflows (`|S` of 2^40 bytes, `null_terminated_bytes`
+/// of 2^40) is refused before anything is allocated; the table still opens.
+fn overflowing_string_width(version: Version) {
+    let Some(s) = Store::copy(version) else {
+        return;
+    };
+    s.add_array("label", &["time"], &[31], |m| {
+        match version {
+            V2 => {
+                m["dtype"] = json!("|S1099511627776");
+                m["compressor"] = json!(null);
+                m["filters"] = json!(null);
+            }
+            V3 => {
+                m["data_type"] =
+                    json!({"name": "null_terminated_bytes", "configuration": {"length_bytes": 1u64 << 40}});
+                m["codecs"] = json!([{"name": "bytes"}]);
+            }
+        }
+        m["fill_value"] = json!(null);
+        if version == V3 {
+            m["fill_value"] = json!("");
+        }
+    });
+    let case = format!("overflowing string width {version:?}");
+    let lines = csv_lines(&case, &s.query("SELECT count(tcw) FROM t"));
+    assert_eq!(lines, ["count(t.tcw)", &TCW_COUNT.to_string()], "[{case}]");
+    assert_clear_error(
+        &case,
+        &s.query("SELECT label FROM t LIMIT 1"),
+        &[s.location(), "label", "cannot be read", "wider than"],
+    );
+}
+
+#[test]
+fn overflowing_string_width_v2() {
+    overflowing_string_width(V2);
+}
+
+#[test]
+fn overflowing_string_width_v3() {
+    overflowing_string_width(V3);
+}

@@ -18,4 +18,5 @@ mod s3;
 mod servers;
 mod table_functions;
 mod util;
+mod wild;
 mod xarray_parity;

@@ -10,9 +10,13 @@ pub mod model;
 pub mod plan;
 pub mod reader;
 pub mod selection;
+pub mod text;
 pub mod values;
 
-pub use model::{Coords, Dimension, FileSplits, Grid, GridVariable, VariableDecoding};
+pub use model::{
+    AuxColumn, Coords, Dimension, FileSplits, Grid, GridColumn, GridVariable, VarKind,
+    VariableDecoding,
+};
 pub use plan::{Axis, ChunkGrid, Region, plan_partitions, select_partitions};
 pub use reader::GridReader;
 pub use selection::Selection;

@@ -7,7 +7,7 @@
 use crate::error::{ConnectorError, Result};
 use crate::grid::build::{CoordReads, DatasetVariables, build_grid};
 use crate::location::{Access, Location};
-use crate::netcdf::header::{open_file, read_header};
+use crate::netcdf::header::{child_groups, open_file, read_header};
 use crate::netcdf::sources::{list_sources, local_path};
 use crate::netcdf::worker;
 use crate::open::check_options;
@@ -24,13 +24,30 @@ pub struct Inventory {
     pub grid_dims: Vec<String>,
     /// Data variables of the table's grid.
     pub grid_variables: Vec<String>,
+    /// Its auxiliary columns (coordinates named by its variables, strings).
+    pub grid_aux: Vec<String>,
+    /// Groups below the one opened, `/`-separated paths from the root.
+    pub groups: Vec<String>,
 }
 
 impl Inventory {
     /// The role of a variable in the table: `dimension` (the coordinate
-    /// variable of one of its dimensions), `variable` (a column of it) or
-    /// `other` (metadata, bounds, or a variable of another grid).
+    /// variable of one of its dimensions), `variable` (a column of it),
+    /// `coordinate` (an auxiliary column of it), `unreadable` (a variable
+    /// gridsql cannot read; `grid_variables` says why) or `other`
+    /// (metadata, bounds, or a variable of another grid).
     pub fn role(&self, name: &str) -> &'static str {
+        if self
+            .dataset
+            .variables
+            .iter()
+            .any(|v| v.name == name && v.unreadable().is_some())
+        {
+            return "unreadable";
+        }
+        if self.grid_aux.iter().any(|v| v == name) {
+            return "coordinate";
+        }
         let is_coord = self
             .dataset
             .variables
@@ -55,21 +72,31 @@ impl Inventory {
 pub async fn inventory(spec: &TableSpec, access: &Access) -> Result<Inventory> {
     check_options(spec)?;
     let location = access.locate(&spec.location)?;
-    let dataset = match spec.format {
+    let (dataset, groups) = match spec.format {
         Format::Zarr => {
             let (store, path) = access.store(&location)?;
-            crate::zarr::format::dataset_variables(store, path, spec)
-                .await?
-                .0
+            let groups = crate::zarr::format::child_groups(&store, &path, spec).await?;
+            // A root that only holds groups (a DataTree) lists its groups.
+            let vars = match crate::zarr::format::dataset_variables(store, path, spec).await {
+                Ok((vars, _)) => vars,
+                Err(_) if !groups.is_empty() => DatasetVariables {
+                    dataset: spec.location.clone(),
+                    variables: vec![],
+                    global_attrs: Default::default(),
+                },
+                Err(e) => return Err(e),
+            };
+            (vars, groups)
         }
         Format::Netcdf => netcdf_variables(spec, &location, access).await?,
     };
     // The grid the table would show; coordinates are not needed for names.
-    let (grid_dims, grid_variables) =
+    let (grid_dims, grid_variables, grid_aux) =
         match build_grid(dataset.clone(), &spec.options, CoordReads::Skip).await {
             Ok(g) => (
                 g.dims.into_iter().map(|d| d.name).collect(),
                 g.variables.into_iter().map(|v| v.name).collect(),
+                g.aux.into_iter().map(|a| a.var.name).collect(),
             ),
             Err(e)
                 if spec.options.contains_key("dims") || spec.options.contains_key("variables") =>
@@ -78,13 +105,15 @@ pub async fn inventory(spec: &TableSpec, access: &Access) -> Result<Inventory> {
             }
             Err(e) => {
                 log::debug!("dataset '{}': no table grid: {e}", spec.location);
-                (vec![], vec![])
+                (vec![], vec![], vec![])
             }
         };
     Ok(Inventory {
         dataset,
         grid_dims,
         grid_variables,
+        grid_aux,
+        groups,
     })
 }
 
@@ -93,7 +122,7 @@ async fn netcdf_variables(
     spec: &TableSpec,
     location: &Location,
     access: &Access,
-) -> Result<DatasetVariables> {
+) -> Result<(DatasetVariables, Vec<String>)> {
     let group = spec.options.get("group").cloned().unwrap_or_default();
     let sources = list_sources(location, access).await?;
     let first = sources
@@ -108,7 +137,8 @@ async fn netcdf_variables(
     let dataset = display.clone();
     worker::run(&display, move || {
         let file = open_file(&path, &dataset)?;
-        read_header(&file, &group, &dataset).map(|h| h.vars)
+        let vars = read_header(&file, &group, &dataset, true)?.vars;
+        Ok((vars, child_groups(&file, &group, &dataset)?))
     })
     .await?
 }

@@ -29,6 +29,7 @@ pub mod ranged;
 pub mod reader;
 pub mod skeleton;
 pub mod sources;
+pub mod strings;
 pub mod worker;
 
 pub use collection::open_netcdf;

@@ -25,6 +25,7 @@ use datafusion::physical_plan::filter::FilterExecBuilder;
 use datafusion::physical_plan::limit::GlobalLimitExec;
 use tokio::sync::OnceCell;
 
+use crate::grid::GridColumn;
 use crate::grid::Selection;
 use crate::grid::model::meta;
 use crate::grid::plan::{ChunkGrid, plan_partitions, regions};
@@ -145,11 +146,12 @@ impl GridTableProvider {
 
     /// The chunk grid regions align to: the first projected variable's.
     fn reference_chunks(table: &GridTable, projection: &[usize]) -> ChunkGrid {
-        let ndims = table.ndims();
         let var = projection
             .iter()
-            .find(|&&c| c >= ndims)
-            .map(|&c| &table.grid.variables[c - ndims])
+            .find_map(|&c| match table.grid.column(c) {
+                Some(GridColumn::Var(v)) => table.grid.variables.get(v),
+                _ => None,
+            })
             .or_else(|| table.grid.variables.first());
         let chunks = match var {
             Some(v) => v.chunks.clone(),
@@ -179,6 +181,9 @@ impl TableProvider for GridTableProvider {
                 Some(_) => TableProviderFilterPushDown::Exact,
                 None if pushdown::in_box_dims(f, &self.schema, self.ndims).is_some() => {
                     TableProviderFilterPushDown::Exact
+                }
+                None if pushdown::coordinates::on_coordinates(f, &self.schema) => {
+                    TableProviderFilterPushDown::Inexact
                 }
                 None => TableProviderFilterPushDown::Unsupported,
             })
@@ -214,6 +219,10 @@ impl TableProvider for GridTableProvider {
                         pushdown::apply_in_box(&table, state, f, (a, b), &mut selection)?;
                     }
                     Some(_) => residual.push(f.clone()),
+                    // Inexact: DataFusion filters the rows again.
+                    None if pushdown::coordinates::on_coordinates(f, &table.schema) => {
+                        pushdown::coordinates::narrow(&table, state, f, &mut selection)?;
+                    }
                     None => return plan_err!("filter {f} cannot be pushed into a grid scan"),
                 },
             }

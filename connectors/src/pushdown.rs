@@ -22,6 +22,8 @@ use datafusion::common::{Column, DFSchema, Result as DfResult, ScalarValue, plan
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::PhysicalExpr;
 
+pub(crate) mod coordinates;
+
 use crate::geo::{lat_in_box, lon_in_box};
 use crate::grid::selection::ranges_of_mask;
 use crate::grid::{Dimension, Selection};

@@ -29,7 +29,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::grid::plan::region_cells;
-use crate::grid::{Region, Selection};
+use crate::grid::{GridColumn, Region, Selection};
 use crate::io::IoCounters;
 use crate::loader::{LoadedRegion, Loading, load_regions};
 use crate::table::GridTable;
@@ -64,6 +64,20 @@ impl GridScanExec {
         limit: Option<usize>,
     ) -> DfResult<Self> {
         let schema = Arc::new(table.schema.project(&projection)?);
+        for &c in &projection {
+            if let Some(GridColumn::Unreadable(u)) = table.grid.column(c) {
+                let v = &table.grid.unreadable[u];
+                return Err(crate::error::ConnectorError::Variable {
+                    dataset: table.spec.location.clone(),
+                    variable: v.name.clone(),
+                    reason: format!(
+                        "cannot be read: {}",
+                        v.unreadable().unwrap_or("unsupported")
+                    ),
+                }
+                .into());
+            }
+        }
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
             Partitioning::UnknownPartitioning(partitions.len().max(1)),
@@ -283,12 +297,14 @@ impl ExecutionPlan for GridScanExec {
     ) -> DfResult<SendableRecordBatchStream> {
         let regions = self.partitions.get(partition).cloned().unwrap_or_default();
         let batch_size = context.session_config().batch_size().max(1);
-        let ndims = self.table.ndims();
+        let grid = &self.table.grid;
         let variables: Vec<usize> = self
             .projection
             .iter()
-            .filter(|&&c| c >= ndims)
-            .map(|&c| c - ndims)
+            .filter_map(|&c| match grid.column(c) {
+                Some(GridColumn::Var(v)) => Some(v),
+                _ => None,
+            })
             .collect();
         let loading = Loading {
             partitions: self.partitions.len(),
@@ -370,10 +386,17 @@ impl RegionBatcher {
 
     fn batch(&self, loaded: &LoadedRegion, rows: Range<usize>) -> DfResult<RecordBatch> {
         let ndims = self.table.ndims();
+        let grid = &self.table.grid;
         let mut columns: Vec<Option<ArrayRef>> = vec![None; self.projection.len()];
         for (out, &c) in self.projection.iter().enumerate() {
-            if c < ndims {
-                columns[out] = Some(self.coordinate_column(&loaded.region, c, rows.clone())?);
+            match grid.column(c) {
+                Some(GridColumn::Dim(d)) => {
+                    columns[out] = Some(self.coordinate_column(&loaded.region, d, rows.clone())?);
+                }
+                Some(GridColumn::Aux(a)) => {
+                    columns[out] = Some(grid.aux[a].values_in(&loaded.region, rows.clone())?);
+                }
+                _ => {}
             }
         }
         for (v, buf) in &loaded.values {

@@ -12,6 +12,7 @@
 pub mod blosc_blocks;
 pub mod format;
 pub mod reader;
+pub mod text;
 
 pub use format::open_zarr;
 pub use reader::ZarrReader;

@@ -359,7 +359,10 @@ fn scan_dim(scan: &GridScanExec, col: &Column) -> Option<usize> {
 /// The grid variable a scan column is, if it is one.
 fn scan_var(scan: &GridScanExec, col: &Column) -> Option<usize> {
     let c = *scan.projection().get(col.index())?;
-    c.checked_sub(scan.table().ndims())
+    match scan.table().grid.column(c)? {
+        gridsql_connectors::grid::GridColumn::Var(v) => Some(v),
+        _ => None,
+    }
 }
 
 /// Evaluates an expression of one dimension column on that dimension's

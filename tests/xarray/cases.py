@@ -468,8 +468,9 @@ TCW_CASES = cases_for(
 )
 
 from cases_udfs import CASES as UDF_CASES  # noqa: E402  (geoscience functions, issue 4)
+from cases_wild import CASES as WILD_CASES  # noqa: E402  (strings, labels, 2-D coordinates, groups: issue 21)
 
-CASES = ADT_CASES + SST_CASES + ERA_CASES + TCW_CASES + UDF_CASES
+CASES = ADT_CASES + SST_CASES + ERA_CASES + TCW_CASES + UDF_CASES + WILD_CASES
 
 _names = [c["name"] for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

@@ -101,13 +101,16 @@ def main(argv=None):
         ap.error(f"unknown format(s): {', '.join(unknown)} (known: {', '.join(FORMATS)})")
 
     cases = [c for c in CASES if args.only is None or args.only in c["name"]]
-    datasets = list(dict.fromkeys(c["dataset"] for c in cases))
+    # A case's `group` option opens that group (xarray's `group=`), as gridsql does.
+    datasets = list(dict.fromkeys((c["dataset"], c.get("options", {}).get("group")) for c in cases))
     data_dir = os.path.abspath(args.data)
 
     results, failures, skipped = [], [], []
-    for dataset in datasets:
+    for dataset, group in datasets:
         for fmt in formats:
             pattern, kwargs = FORMATS[fmt]
+            if group is not None:
+                kwargs = {**kwargs, "group": group}
             path = os.path.join(data_dir, pattern.format(dataset))
             if not os.path.exists(path):
                 print(f"reference.py: skipping {fmt} of {dataset}: {path} not found", file=sys.stderr)
@@ -119,7 +122,8 @@ def main(argv=None):
                 failures.append(f"(open) {path}")
                 print(f"reference.py: cannot open {path}:\n{traceback.format_exc()}", file=sys.stderr)
                 continue
-            for c in (c for c in cases if c["dataset"] == dataset):
+            for c in (c for c in cases
+                      if c["dataset"] == dataset and c.get("options", {}).get("group") == group):
                 try:
                     rows = encode_rows(c["expected"](ds))
                 except Exception:

@@ -197,7 +197,11 @@ pub struct GridVariables;
 impl TableFunctionImpl for GridVariables {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let inv = read_inventory("grid_variables", &args)?;
-        let vars = &inv.dataset.variables;
+        // Groups below the one opened are listed as rows too (role `group`),
+        // so a user finds the `group` option's paths.
+        let mut vars = inv.dataset.variables.clone();
+        vars.extend(inv.groups.iter().map(|g| group_row(g)));
+        let vars = &vars;
         let strings = |f: &dyn Fn(&gridsql_connectors::grid::GridVariable) -> Option<String>| {
             Arc::new(vars.iter().map(f).collect::<StringArray>()) as ArrayRef
         };
@@ -218,11 +222,12 @@ impl TableFunctionImpl for GridVariables {
                 float("scale_factor"),
                 float("add_offset"),
                 Field::new("role", DataType::Utf8, false),
+                text("reason"),
             ],
             vec![
                 strings(&|v| Some(v.name.clone())),
                 strings(&|v| Some(v.dims.join(","))),
-                strings(&|v| Some(v.decoding.cf.raw.name().to_string())),
+                strings(&|v| Some(v.dtype_name())),
                 strings(&|v| v.attr_str("units").map(str::to_string)),
                 strings(&|v| v.attr_str("long_name").map(str::to_string)),
                 strings(&|v| {
@@ -237,9 +242,45 @@ impl TableFunctionImpl for GridVariables {
                 floats(&|v| v.attrs.get("_FillValue").and_then(AttrValue::as_f64)),
                 floats(&|v| v.decoding.cf.scale),
                 floats(&|v| v.decoding.cf.offset),
-                strings(&|v| Some(inv.role(&v.name).to_string())),
+                strings(&|v| {
+                    Some(if v.attrs.contains_key(GROUP_MARK) {
+                        "group".to_string()
+                    } else {
+                        inv.role(&v.name).to_string()
+                    })
+                }),
+                strings(&|v| v.unreadable().filter(|r| !r.is_empty()).map(str::to_string)),
             ],
         )
+    }
+}
+
+/// Marks the rows of [`GridVariables`] that are groups, not variables.
+const GROUP_MARK: &str = "gridsql.group";
+
+/// A `grid_variables` row for a group.
+fn group_row(path: &str) -> gridsql_connectors::grid::GridVariable {
+    use gridsql_connectors::cf::{AttrValue, Attributes, CfDecoding, RawType};
+    let attrs: Attributes = [
+        (GROUP_MARK.to_string(), AttrValue::Str(String::new())),
+        (
+            gridsql_connectors::grid::model::meta::STORED_TYPE.to_string(),
+            AttrValue::Str("group".into()),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    gridsql_connectors::grid::GridVariable {
+        name: path.to_string(),
+        dims: vec![],
+        shape: vec![],
+        chunks: vec![],
+        decoding: gridsql_connectors::grid::VariableDecoding {
+            cf: CfDecoding::from_attrs(RawType::U8, &Attributes::new(), None),
+            time: None,
+        },
+        attrs,
+        kind: gridsql_connectors::grid::VarKind::Unreadable(String::new()),
     }
 }
 

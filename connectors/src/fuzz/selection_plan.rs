@@ -161,6 +161,8 @@ pub fn run(data: &[u8]) -> bool {
     let grid = Grid {
         dims,
         variables: vec![variable("v", names, shape.clone(), chunks)],
+        aux: vec![],
+        unreadable: vec![],
         global_attrs: Attributes::new(),
         files,
     };
@@ -203,6 +205,7 @@ fn variable(name: &str, dims: Vec<String>, shape: Vec<u64>, chunks: Vec<u64>) ->
             time: None,
         },
         attrs: Attributes::new(),
+        kind: crate::grid::VarKind::Numeric,
     }
 }
 

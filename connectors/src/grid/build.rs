@@ -4,13 +4,15 @@
 //! its coordinates through the format's [`GridReader`].
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
-use arrow::array::{ArrayRef, new_empty_array, new_null_array};
+use arrow::array::{Array, ArrayRef, AsArray, new_empty_array, new_null_array};
 use arrow::datatypes::DataType;
 
+use super::model::AuxColumn;
 use super::values::decode_time;
-use super::{Dimension, Grid, GridReader, GridVariable, RawBuffer};
-use crate::cf::Attributes;
+use super::{Dimension, Grid, GridReader, GridVariable, RawBuffer, VarKind};
+use crate::cf::{AttrValue, Attributes};
 use crate::error::{ConnectorError, Result};
 
 /// The longest coordinate variable read into memory when a table opens, for
@@ -26,6 +28,32 @@ pub struct DatasetVariables {
     pub variables: Vec<GridVariable>,
     /// Global attributes.
     pub global_attrs: Attributes,
+}
+
+impl DatasetVariables {
+    /// The variables and global attributes of a dataset; its 0-d strings
+    /// (descriptions, a grid mapping's name) also become global attributes
+    /// of that name, unless one exists: they describe the whole table.
+    pub fn new(
+        dataset: String,
+        variables: Vec<GridVariable>,
+        mut global_attrs: Attributes,
+    ) -> Self {
+        for v in variables.iter().filter(|v| v.dims.is_empty()) {
+            if let VarKind::Text(values) = &v.kind
+                && let Some(s) = values.as_string_opt::<i32>().filter(|s| s.len() == 1)
+            {
+                global_attrs
+                    .entry(v.name.clone())
+                    .or_insert_with(|| AttrValue::Str(s.value(0).to_string()));
+            }
+        }
+        DatasetVariables {
+            dataset,
+            variables,
+            global_attrs,
+        }
+    }
 }
 
 /// Decodes a coordinate variable's values (CF, then time).
@@ -53,6 +81,9 @@ pub enum CoordReads<'a> {
 impl CoordReads<'_> {
     /// The decoded values of coordinate variable `c` of `n` values.
     async fn read(&self, c: &GridVariable, n: u64) -> Result<ArrayRef> {
+        if let VarKind::Text(values) = &c.kind {
+            return Ok(Arc::clone(values));
+        }
         let reader = match self {
             CoordReads::Skip => return Ok(new_empty_array(&c.decoding.arrow_type())),
             CoordReads::Only(_, only) if *only != c.name => {
@@ -70,6 +101,39 @@ impl CoordReads<'_> {
         };
         decode_coordinate(&buf, c)
     }
+
+    /// The decoded values of auxiliary column `v`, whole (empty when
+    /// coordinates are skipped; NULLs for a later file of a collection).
+    async fn read_whole(&self, v: &GridVariable) -> Result<ArrayRef> {
+        if let VarKind::Text(values) = &v.kind {
+            return Ok(Arc::clone(values));
+        }
+        let cells: u64 = v.shape.iter().product();
+        let reader = match self {
+            CoordReads::Skip => return Ok(new_empty_array(&v.decoding.arrow_type())),
+            CoordReads::Only(..) => {
+                return Ok(new_null_array(
+                    &v.decoding.arrow_type(),
+                    usize::try_from(cells).unwrap_or(0),
+                ));
+            }
+            CoordReads::All(r) => *r,
+        };
+        let buf = if cells == 0 {
+            RawBuffer::F64(vec![])
+        } else {
+            let region: Vec<std::ops::Range<u64>> = v.shape.iter().map(|&n| 0..n).collect();
+            reader.read(&v.name, &region).await?
+        };
+        decode_coordinate(&buf, v)
+    }
+}
+
+/// Names listed in a variable's `coordinates` attribute.
+fn coordinate_names(v: &GridVariable) -> Vec<&str> {
+    v.attr_str("coordinates")
+        .map(|c| c.split_whitespace().collect())
+        .unwrap_or_default()
 }
 
 /// Sorts variables into grids, picks the table's grid (`dims` option or the
@@ -99,10 +163,23 @@ pub async fn build_grid(
             }
         }
     }
+    // Auxiliary coordinates (named in `coordinates` attributes) are columns
+    // of the grids they label, not grids of their own, as in xarray.
+    let named: HashSet<String> = ds
+        .variables
+        .iter()
+        .flat_map(|v| coordinate_names(v).into_iter().map(str::to_string))
+        .collect();
     let data: Vec<&GridVariable> = ds
         .variables
         .iter()
-        .filter(|v| !is_coord(v) && !v.dims.is_empty() && !aux.contains(&v.name))
+        .filter(|v| {
+            matches!(v.kind, VarKind::Numeric)
+                && !is_coord(v)
+                && !v.dims.is_empty()
+                && !aux.contains(&v.name)
+                && !named.contains(&v.name)
+        })
         .collect();
     // Candidate grids: distinct dimension tuples of data variables.
     let mut grids: Vec<(Vec<String>, Vec<&GridVariable>)> = Vec::new();
@@ -114,6 +191,19 @@ pub async fn build_grid(
     }
     // A dataset of coordinates only still forms a table of its coordinates.
     if grids.is_empty() {
+        // Say why when it is because variables cannot be read.
+        if let Some((v, why)) = ds
+            .variables
+            .iter()
+            .filter(|v| !is_coord(v))
+            .find_map(|v| v.unreadable().map(|why| (v, why)))
+        {
+            return Err(ConnectorError::Variable {
+                dataset: dataset.clone(),
+                variable: v.name.clone(),
+                reason: format!("cannot be read, and no other data variable can: {why}"),
+            });
+        }
         return Err(meta_err("no data variables with dimensions".into()));
     }
     let describe_grids = || {
@@ -157,14 +247,22 @@ pub async fn build_grid(
         }
     };
     let (dim_names, mut vars) = chosen;
-    if let Some(list) = options.get("variables") {
-        let want: Vec<&str> = list
-            .split(',')
+    let on_grid = |v: &GridVariable| {
+        !v.dims.is_empty() && !is_coord(v) && v.dims.iter().all(|d| dim_names.contains(d))
+    };
+    let wanted: Option<Vec<&str>> = options.get("variables").map(|list| {
+        list.split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .collect();
-        for w in &want {
-            if !vars.iter().any(|v| v.name == *w) {
+            .collect()
+    });
+    if let Some(want) = &wanted {
+        for w in want {
+            let other = ds
+                .variables
+                .iter()
+                .any(|v| v.name == *w && !matches!(v.kind, VarKind::Numeric) && on_grid(v));
+            if !other && !vars.iter().any(|v| v.name == *w) {
                 return Err(meta_err(format!(
                     "variable '{w}' is not on dims ({}); its variables are {}",
                     dim_names.join(","),
@@ -176,6 +274,12 @@ pub async fn build_grid(
             }
         }
         vars.retain(|v| want.contains(&v.name.as_str()));
+    }
+    if vars.is_empty() {
+        return Err(meta_err(format!(
+            "the 'variables' option names no numeric variable on dims ({})",
+            dim_names.join(",")
+        )));
     }
     let shape = vars[0].shape.clone();
     for v in &vars {
@@ -218,6 +322,15 @@ pub async fn build_grid(
                         ),
                     });
                 }
+                Some(c) if c.unreadable().is_some() => {
+                    log::warn!(
+                        "dataset '{dataset}': coordinate '{}' cannot be read ({}); dimension \
+                         '{name}' shows its index",
+                        c.name,
+                        c.unreadable().unwrap_or_default()
+                    );
+                    Dimension::indexed(name, size)
+                }
                 Some(c) if c.shape[0] == size => {
                     let values = coords.read(c, size).await?;
                     let mut dim = Dimension::with_values(name, c.clone(), values);
@@ -240,11 +353,86 @@ pub async fn build_grid(
         }
     }))
     .await?;
-    let variables = vars.into_iter().cloned().collect();
+    let variables: Vec<GridVariable> = vars.into_iter().cloned().collect();
+    // In-memory columns: the auxiliary coordinates the grid's variables
+    // name, and string variables on the grid's dimensions; then the
+    // variables that cannot be read. With a `variables` option, only what
+    // it names and what those name.
+    let referenced: HashSet<&str> = variables.iter().flat_map(coordinate_names).collect();
+    let dim_coord = |v: &GridVariable| is_coord(v) && dim_names.contains(&v.name);
+    let mut aux_vars: Vec<&GridVariable> = Vec::new();
+    let mut unreadable = Vec::new();
+    for v in &ds.variables {
+        if dim_coord(v) || !on_grid(v) || variables.iter().any(|d| d.name == v.name) {
+            continue;
+        }
+        let fits = v.dims.iter().zip(&v.shape).all(|(d, &n)| {
+            dim_names
+                .iter()
+                .position(|g| g == d)
+                .and_then(|i| shape.get(i))
+                == Some(&n)
+        });
+        if !fits {
+            log::warn!(
+                "dataset '{dataset}': '{}' of shape {:?} does not fit the grid's dims; not a column",
+                v.name,
+                v.shape
+            );
+            continue;
+        }
+        let asked = wanted
+            .as_ref()
+            .is_some_and(|w| w.contains(&v.name.as_str()));
+        let listed = referenced.contains(v.name.as_str());
+        match &v.kind {
+            VarKind::Unreadable(_) if wanted.is_none() || asked || listed => {
+                unreadable.push(v.clone());
+            }
+            VarKind::Text(_) if wanted.is_none() || asked || listed => aux_vars.push(v),
+            VarKind::Numeric if listed => aux_vars.push(v),
+            _ => {}
+        }
+    }
+    let too_long = aux_vars
+        .iter()
+        .find(|v| v.shape.iter().fold(1u64, |a, &n| a.saturating_mul(n)) > MAX_COORD_LEN);
+    if let Some(v) = too_long {
+        return Err(ConnectorError::Variable {
+            dataset: dataset.clone(),
+            variable: v.name.clone(),
+            reason: format!(
+                "auxiliary coordinate of {:?} values is larger than the {MAX_COORD_LEN} values \
+                 gridsql reads into memory",
+                v.shape
+            ),
+        });
+    }
+    let aux = futures::future::try_join_all(aux_vars.into_iter().map(|v| {
+        let coords = &coords;
+        let dim_names = &dim_names;
+        async move {
+            let values = coords.read_whole(v).await?;
+            let dims = v
+                .dims
+                .iter()
+                .filter_map(|d| dim_names.iter().position(|g| g == d))
+                .collect();
+            Ok::<_, ConnectorError>(AuxColumn {
+                var: v.clone(),
+                dims,
+                values,
+            })
+        }
+    }))
+    .await?;
+    let global_attrs = ds.global_attrs;
     Ok(Grid {
         dims,
         variables,
-        global_attrs: ds.global_attrs,
+        aux,
+        unreadable,
+        global_attrs,
         files: None,
     })
 }

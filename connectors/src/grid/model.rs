@@ -29,8 +29,14 @@ pub mod meta {
     pub const CHUNKS: &str = "chunks";
     /// Stored type, e.g. `int16`.
     pub const DTYPE: &str = "dtype";
-    /// `dimension` or `variable`.
+    /// `dimension`, `variable`, `coordinate` (an auxiliary coordinate) or
+    /// `unreadable`.
     pub const ROLE: &str = "gridsql.role";
+    /// Why a column cannot be read.
+    pub const UNREADABLE: &str = "gridsql.unreadable";
+    /// The attribute under which formats keep the stored type of a variable
+    /// gridsql cannot read (never a column's metadata).
+    pub const STORED_TYPE: &str = "gridsql.stored_type";
 }
 
 /// How a variable's stored numbers become SQL values.
@@ -53,6 +59,21 @@ impl VariableDecoding {
     }
 }
 
+/// What a variable holds, beyond its shape.
+#[derive(Debug, Clone)]
+pub enum VarKind {
+    /// Numbers, decoded by the variable's [`VariableDecoding`] region by
+    /// region.
+    Numeric,
+    /// Strings (Zarr string types, NetCDF char arrays and vlen strings),
+    /// read whole when the dataset opens: labels, names, descriptions
+    /// (see [`super::text`]).
+    Text(ArrayRef),
+    /// A variable gridsql cannot read, and why. It never blocks the others:
+    /// only a query that projects it fails.
+    Unreadable(String),
+}
+
 /// A variable of a dataset.
 #[derive(Debug, Clone)]
 pub struct GridVariable {
@@ -68,9 +89,40 @@ pub struct GridVariable {
     pub decoding: VariableDecoding,
     /// All attributes.
     pub attrs: Attributes,
+    /// Numbers, strings, or unreadable.
+    pub kind: VarKind,
 }
 
 impl GridVariable {
+    /// The stored type's name: `int16`, `string`, or what the format calls
+    /// a type gridsql cannot read.
+    pub fn dtype_name(&self) -> String {
+        match &self.kind {
+            VarKind::Numeric => self.decoding.cf.raw.name().to_string(),
+            VarKind::Text(_) => "string".to_string(),
+            VarKind::Unreadable(_) => self
+                .attr_str(meta::STORED_TYPE)
+                .unwrap_or("unknown")
+                .to_string(),
+        }
+    }
+
+    /// Why the variable cannot be read, if it cannot.
+    pub fn unreadable(&self) -> Option<&str> {
+        match &self.kind {
+            VarKind::Unreadable(why) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// The Arrow type of its column.
+    pub fn arrow_type(&self) -> DataType {
+        match &self.kind {
+            VarKind::Numeric => self.decoding.arrow_type(),
+            VarKind::Text(_) | VarKind::Unreadable(_) => DataType::Utf8,
+        }
+    }
+
     /// An attribute as a string.
     pub fn attr_str(&self, key: &str) -> Option<&str> {
         self.attrs.get(key).and_then(AttrValue::as_str)
@@ -87,12 +139,12 @@ impl GridVariable {
         }
         let chunks: Vec<String> = self.chunks.iter().map(u64::to_string).collect();
         md.insert(meta::CHUNKS.to_string(), chunks.join("x"));
-        md.insert(
-            meta::DTYPE.to_string(),
-            self.decoding.cf.raw.name().to_string(),
-        );
+        md.insert(meta::DTYPE.to_string(), self.dtype_name());
         md.insert(meta::ROLE.to_string(), role.to_string());
-        Field::new(&self.name, self.decoding.arrow_type(), true).with_metadata(md)
+        if let Some(why) = self.unreadable() {
+            md.insert(meta::UNREADABLE.to_string(), why.to_string());
+        }
+        Field::new(&self.name, self.arrow_type(), true).with_metadata(md)
     }
 }
 
@@ -231,11 +283,92 @@ pub struct Grid {
     pub dims: Vec<Dimension>,
     /// Data variables, in dataset order.
     pub variables: Vec<GridVariable>,
+    /// Columns held in memory, after the variables: auxiliary coordinates
+    /// (labels, 2-D latitudes) and string variables on some of the grid's
+    /// dimensions.
+    pub aux: Vec<AuxColumn>,
+    /// Variables on the grid's dimensions that cannot be read: columns after
+    /// the auxiliary ones, so that a query naming one fails saying why.
+    pub unreadable: Vec<GridVariable>,
     /// Global attributes of the dataset (or group).
     pub global_attrs: Attributes,
     /// For a dataset of several files: the record dimension they are
     /// concatenated along and the index where each file starts.
     pub files: Option<FileSplits>,
+}
+
+/// What a column of a grid table is (index into its list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GridColumn {
+    /// A dimension.
+    Dim(usize),
+    /// A data variable, read region by region.
+    Var(usize),
+    /// An in-memory column ([`Grid::aux`]).
+    Aux(usize),
+    /// A variable that cannot be read ([`Grid::unreadable`]).
+    Unreadable(usize),
+}
+
+/// A column whose values are held in memory over some of the grid's
+/// dimensions and repeated along the others: an auxiliary coordinate named
+/// in a `coordinates` attribute (station names along `location`, 2-D
+/// latitudes of a curvilinear grid), or a string variable.
+#[derive(Debug, Clone)]
+pub struct AuxColumn {
+    /// The variable.
+    pub var: GridVariable,
+    /// The grid dimensions it spans, in its storage order (indices into
+    /// [`Grid::dims`]).
+    pub dims: Vec<usize>,
+    /// Its decoded values, C order over `dims`.
+    pub values: ArrayRef,
+}
+
+impl AuxColumn {
+    /// Schema field of the column.
+    pub fn field(&self) -> Field {
+        let mut f = self.var.field("coordinate");
+        if f.data_type() != self.values.data_type() {
+            f = f.with_data_type(self.values.data_type().clone());
+        }
+        f
+    }
+
+    /// Its values at the cells of `region` (one index range per grid
+    /// dimension, C order), `rows` of them from the region's first cell.
+    ///
+    /// # Errors
+    /// Arrow errors while gathering.
+    pub fn values_in(
+        &self,
+        region: &[Range<u64>],
+        rows: Range<usize>,
+    ) -> Result<ArrayRef, ArrowError> {
+        let lens: Vec<u64> = region.iter().map(|r| r.end - r.start).collect();
+        // Strides of the region (C order) and of the column's own array.
+        let mut region_stride = vec![1u64; lens.len()];
+        for d in (0..lens.len().saturating_sub(1)).rev() {
+            region_stride[d] = region_stride[d + 1] * lens[d + 1];
+        }
+        let own_len: Vec<u64> = self.var.shape.clone();
+        let mut own_stride = vec![1u64; own_len.len()];
+        for d in (0..own_len.len().saturating_sub(1)).rev() {
+            own_stride[d] = own_stride[d + 1] * own_len[d + 1];
+        }
+        let idx = UInt64Array::from_iter_values(rows.map(|row| {
+            let row = row as u64;
+            self.dims
+                .iter()
+                .zip(&own_stride)
+                .map(|(&g, &s)| {
+                    let at = region[g].start + (row / region_stride[g]) % lens[g].max(1);
+                    at * s
+                })
+                .sum::<u64>()
+        }));
+        arrow::compute::take(self.values.as_ref(), &idx, None)
+    }
 }
 
 /// Where the files of a multi-file dataset start along its record dimension.
@@ -248,11 +381,30 @@ pub struct FileSplits {
 }
 
 impl Grid {
-    /// The table schema: dimension columns, then variable columns.
+    /// The table schema: dimension columns, variable columns, auxiliary
+    /// columns, unreadable columns.
     pub fn schema(&self) -> SchemaRef {
         let mut fields: Vec<Field> = self.dims.iter().map(Dimension::field).collect();
         fields.extend(self.variables.iter().map(|v| v.field("variable")));
+        fields.extend(self.aux.iter().map(AuxColumn::field));
+        fields.extend(self.unreadable.iter().map(|v| v.field("unreadable")));
         Arc::new(Schema::new(fields))
+    }
+
+    /// What column `c` of the schema is.
+    pub fn column(&self, c: usize) -> Option<GridColumn> {
+        let (nd, nv, na) = (self.dims.len(), self.variables.len(), self.aux.len());
+        if c < nd {
+            Some(GridColumn::Dim(c))
+        } else if c < nd + nv {
+            Some(GridColumn::Var(c - nd))
+        } else if c < nd + nv + na {
+            Some(GridColumn::Aux(c - nd - nv))
+        } else if c < nd + nv + na + self.unreadable.len() {
+            Some(GridColumn::Unreadable(c - nd - nv - na))
+        } else {
+            None
+        }
     }
 
     /// Shape of the grid.

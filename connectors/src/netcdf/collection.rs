@@ -91,6 +91,20 @@ pub async fn open_netcdf(
                 .join(",")
         ),
     })?;
+    // Auxiliary columns along the record dimension would need every file's
+    // values; they are left out of a collection (a log line says so).
+    let mut grid = grid;
+    grid.aux.retain(|a| {
+        let along = a.dims.contains(&record);
+        if along {
+            log::info!(
+                "dataset '{dataset}': '{}' varies along the record dimension; not a column of a \
+                 collection of files",
+                a.var.name
+            );
+        }
+        !along
+    });
     let schema = grid.schema();
     let resolver = Collection {
         spec: spec.clone(),
@@ -116,16 +130,19 @@ async fn read_source_header(
     dataset: &str,
 ) -> Result<(netcdf::File, Header)> {
     // Outer error: libnetcdf cannot open the file; inner: its header.
-    let read = |path: std::path::PathBuf| {
+    // A skeleton holds no string values: they are read only from a whole file.
+    let read = |path: std::path::PathBuf, strings: bool| {
         let group = group.to_string();
         let dataset = dataset.to_string();
         worker::run(&src.display, move || {
             let file = open_file(&path, &dataset)?;
-            Ok::<_, ConnectorError>(read_header(&file, &group, &dataset).map(|h| (file, h)))
+            Ok::<_, ConnectorError>(
+                read_header(&file, &group, &dataset, strings).map(|h| (file, h)),
+            )
         })
     };
     if let Some(sk) = skeleton(src).await? {
-        match read(sk.path.clone()).await? {
+        match read(sk.path.clone(), false).await? {
             Ok(found) => return found,
             Err(e) => {
                 log::warn!(
@@ -136,7 +153,7 @@ async fn read_source_header(
             }
         }
     }
-    read(local_path(src).await?).await??
+    read(local_path(src).await?, true).await??
 }
 
 /// Builds the grid of one file's header, reading coordinates with `reader`:

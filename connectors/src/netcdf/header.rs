@@ -12,7 +12,7 @@ use crate::cf::{AttrValue, Attributes, CfDecoding, RawType};
 use crate::error::{ConnectorError, Result};
 use crate::grid::build::DatasetVariables;
 use crate::grid::model::VariableDecoding;
-use crate::grid::{GridVariable, RawBuffer};
+use crate::grid::{GridVariable, RawBuffer, VarKind};
 use crate::open::time_decoding;
 
 /// What a header holds beyond the variables.
@@ -75,7 +75,7 @@ fn attr_value(v: AttributeValue) -> AttrValue {
 
 /// Reads the attributes of an attribute iterator, skipping unreadable ones
 /// (user-defined types) with a warning.
-fn read_attrs<'a>(
+pub(super) fn read_attrs<'a>(
     attrs: impl Iterator<Item = netcdf::Attribute<'a>>,
     dataset: &str,
     owner: &str,
@@ -143,11 +143,18 @@ fn synthetic_chunks(shape: &[u64]) -> Vec<u64> {
         .collect()
 }
 
-/// Reads a file's (or group's) header into the grid model.
+/// Reads a file's (or group's) header into the grid model. String and char
+/// variables are read whole too when `strings` (the file is all there, not
+/// a skeleton of a remote one); otherwise they are listed as unreadable.
 ///
 /// # Errors
 /// A group that does not exist, or libnetcdf errors.
-pub fn read_header(file: &netcdf::File, group: &str, dataset: &str) -> Result<Header> {
+pub fn read_header(
+    file: &netcdf::File,
+    group: &str,
+    dataset: &str,
+    strings: bool,
+) -> Result<Header> {
     let meta_err = |reason: String| ConnectorError::Metadata {
         dataset: dataset.to_string(),
         reason,
@@ -176,10 +183,6 @@ pub fn read_header(file: &netcdf::File, group: &str, dataset: &str) -> Result<He
     let mut unlimited: Vec<String> = Vec::new();
     for v in &nc_vars {
         let name = v.name();
-        let Some(stored) = raw_type(&v.vartype()) else {
-            log::debug!("dataset '{dataset}', variable '{name}': non-numeric type, skipped");
-            continue;
-        };
         let attrs = read_attrs(v.attributes(), dataset, &format!("variable '{name}'"));
         let dims: Vec<String> = v.dimensions().iter().map(netcdf::Dimension::name).collect();
         let shape: Vec<u64> = v.dimensions().iter().map(|d| d.len() as u64).collect();
@@ -188,6 +191,14 @@ pub fn read_header(file: &netcdf::File, group: &str, dataset: &str) -> Result<He
                 unlimited.push(d.name());
             }
         }
+        let Some(stored) = raw_type(&v.vartype()) else {
+            let var = super::strings::string_variable(v, name, dims, shape, attrs, strings);
+            if let VarKind::Unreadable(why) = &var.kind {
+                log::info!("dataset '{dataset}', variable '{}': {why}", var.name);
+            }
+            variables.push(var);
+            continue;
+        };
         let chunks = match v.chunking() {
             Ok(Some(c)) if c.len() == shape.len() => c.iter().map(|&c| c as u64).collect(),
             _ => synthetic_chunks(&shape),
@@ -211,16 +222,53 @@ pub fn read_header(file: &netcdf::File, group: &str, dataset: &str) -> Result<He
             chunks,
             decoding: VariableDecoding { cf, time },
             attrs,
+            kind: VarKind::Numeric,
         });
     }
     Ok(Header {
-        vars: DatasetVariables {
-            dataset: dataset.to_string(),
-            variables,
-            global_attrs,
-        },
+        vars: DatasetVariables::new(dataset.to_string(), variables, global_attrs),
         unlimited,
     })
+}
+
+/// Most groups listed below one group.
+const MAX_GROUPS: usize = 10_000;
+
+/// Paths (relative to the file's root, `/`-separated) of the groups below
+/// group `group` of a NetCDF-4 file.
+///
+/// # Errors
+/// A group that does not exist, or libnetcdf errors.
+pub fn child_groups(file: &netcdf::File, group: &str, dataset: &str) -> Result<Vec<String>> {
+    fn walk(g: &netcdf::Group<'_>, path: &str, depth: usize, out: &mut Vec<String>) {
+        if depth > 16 {
+            return;
+        }
+        for c in g.groups() {
+            if out.len() >= MAX_GROUPS {
+                return;
+            }
+            let p = format!("{path}{}", c.name());
+            out.push(p.clone());
+            walk(&c, &format!("{p}/"), depth + 1, out);
+        }
+    }
+    let meta_err = |reason: String| ConnectorError::Metadata {
+        dataset: dataset.to_string(),
+        reason,
+    };
+    let group = group.trim_matches('/');
+    let mut out = Vec::new();
+    if group.is_empty() {
+        for c in file.groups().map_err(|e| meta_err(e.to_string()))? {
+            let p = c.name();
+            out.push(p.clone());
+            walk(&c, &format!("{p}/"), 1, &mut out);
+        }
+    } else if let Some(g) = file.group(group).map_err(|e| meta_err(e.to_string()))? {
+        walk(&g, &format!("{group}/"), 1, &mut out);
+    }
+    Ok(out)
 }
 
 /// Reads `region` of variable `name` (stored values, C order) as `raw`.

@@ -15,13 +15,15 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use zarrs::array::{Array, ArrayMetadata, data_type};
 use zarrs::storage::AsyncReadableStorageTraits;
 
-use super::reader::{ZarrReader, ZarrVariable};
+use super::reader::{ZarrArray, ZarrReader, ZarrVariable};
+use super::text::TextKind;
 use crate::cf::attrs::decode_v3_fill;
 use crate::cf::{AttrValue, Attributes, CfDecoding, RawType};
 use crate::error::{ConnectorError, Result};
-use crate::grid::GridVariable;
 use crate::grid::build::{CoordReads, DatasetVariables, build_grid};
 use crate::grid::model::VariableDecoding;
+use crate::grid::model::meta;
+use crate::grid::{GridVariable, VarKind};
 use crate::io::ZarrStorage;
 use crate::open::time_decoding;
 use crate::table::{GridTable, TableSpec};
@@ -58,11 +60,12 @@ pub async fn dataset_variables(
         .get("group")
         .map(|g| g.trim_matches('/').to_string())
         .unwrap_or_default();
-    let root = if group.is_empty() {
-        prefix.clone()
-    } else {
-        prefix.clone().join(group.as_str())
-    };
+    // `A/B/C` is a path of groups, each part its own key segment (names may
+    // hold any character but `/`).
+    let root = group
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .fold(prefix.clone(), |p, part| p.join(part));
     let found = discover_arrays(&store, &root, &dataset).await?;
     if found.names.is_empty() {
         return Err(ConnectorError::Metadata {
@@ -91,47 +94,187 @@ pub async fn dataset_variables(
     } else {
         HashMap::new()
     };
-    let opened = futures::future::try_join_all(found.names.into_iter().map(|name| {
+    let opened = futures::future::join_all(found.names.into_iter().map(|name| {
         let storage = Arc::clone(&storage);
         let metadata = consolidated.remove(&name);
+        let store = &store;
+        let root = &root;
         let dataset = &dataset;
         async move {
-            let path = format!("/{name}");
-            let array = match metadata {
-                Some(m) => Array::new_with_metadata(storage, &path, m),
-                None => Array::async_open(storage, &path).await,
-            }
-            .map_err(|e| ConnectorError::Variable {
-                dataset: dataset.clone(),
-                variable: name.clone(),
-                reason: e.to_string(),
-            })?;
-            Ok::<_, ConnectorError>((name, array))
+            let opened = open_array(storage, store, root, &name, metadata, dataset).await;
+            (name, opened)
         }
     }))
-    .await?;
+    .await;
     let mut variables = Vec::new();
     let mut handles: HashMap<String, ZarrVariable> = HashMap::new();
-    for (name, array) in opened {
-        let Some(raw) = raw_type(array.data_type()) else {
-            log::warn!(
-                "dataset '{dataset}': variable '{name}' has unsupported type {}; skipped",
-                array.data_type()
-            );
-            continue;
+    for (name, opened) in opened {
+        let (array, text) = match opened {
+            Ok(a) => a,
+            Err(Unopened { reason, metadata }) => {
+                log::warn!("dataset '{dataset}': variable '{name}' cannot be read: {reason}");
+                variables.push(unreadable(&name, metadata.as_ref(), reason));
+                continue;
+            }
         };
-        let (var, handle) = describe(&dataset, &name, array, raw)?;
-        handles.insert(name, handle);
+        if let Some(raw) = raw_type(array.data_type()) {
+            let (var, handle) = describe(&dataset, &name, array, raw)?;
+            handles.insert(name, handle);
+            variables.push(var);
+            continue;
+        }
+        let kind = match text {
+            Some(text) => match super::text::read_text(&array, text).await {
+                Ok(values) => VarKind::Text(values),
+                Err(reason) => VarKind::Unreadable(reason),
+            },
+            None => VarKind::Unreadable(format!("unsupported type {}", array.data_type())),
+        };
+        if let VarKind::Unreadable(reason) = &kind {
+            log::warn!("dataset '{dataset}': variable '{name}' cannot be read: {reason}");
+        }
+        let stored = array.data_type().to_string();
+        let (mut var, _) = describe(&dataset, &name, array, RawType::U8)?;
+        var.attrs
+            .insert(meta::STORED_TYPE.to_string(), AttrValue::Str(stored));
+        var.kind = kind;
         variables.push(var);
     }
     Ok((
-        DatasetVariables {
-            dataset,
-            variables,
-            global_attrs,
-        },
+        DatasetVariables::new(dataset, variables, global_attrs),
         handles,
     ))
+}
+
+/// An array zarrs could not open: why, and its metadata if it parsed.
+struct Unopened {
+    reason: String,
+    metadata: Option<ArrayMetadata>,
+}
+
+/// Opens one array: from its consolidated metadata, else from its own.
+/// String types zarrs 0.23 does not know (`|S n`, `null_terminated_bytes`)
+/// or whose v2 fill value it refuses (`<U n` with `null`) are opened with
+/// their metadata rewritten to a type zarrs reads byte for byte
+/// ([`super::text`]).
+async fn open_array(
+    storage: Arc<dyn AsyncReadableStorageTraits>,
+    store: &Arc<dyn ObjectStore>,
+    root: &Path,
+    name: &str,
+    metadata: Option<ArrayMetadata>,
+    dataset: &str,
+) -> std::result::Result<(ZarrArray, Option<TextKind>), Unopened> {
+    let path = format!("/{name}");
+    // The metadata is read and checked here before zarrs sees it: a hostile
+    // string width would make zarrs allocate its fill value.
+    let metadata = match metadata {
+        Some(m) => m,
+        None => match own_metadata(store, root, name, dataset).await {
+            Some(m) => m,
+            None => {
+                return Array::async_open(Arc::clone(&storage), &path)
+                    .await
+                    .map(|a| {
+                        let text = super::text::text_kind(a.metadata());
+                        (a, text)
+                    })
+                    .map_err(|e| Unopened {
+                        reason: e.to_string(),
+                        metadata: None,
+                    });
+            }
+        },
+    };
+    if let Err(reason) = super::text::check_width(&metadata) {
+        return Err(Unopened {
+            reason,
+            metadata: Some(metadata),
+        });
+    }
+    let text = super::text::text_kind(&metadata);
+    let rewritten = super::text::readable_metadata(&metadata);
+    Array::new_with_metadata(
+        storage,
+        &path,
+        rewritten.unwrap_or_else(|| metadata.clone()),
+    )
+    .map(|a| (a, text))
+    .map_err(|e| Unopened {
+        reason: e.to_string(),
+        metadata: Some(metadata),
+    })
+}
+
+/// An array's own metadata document (v3 `zarr.json`, v2 `.zarray` with its
+/// `.zattrs`), when it parses.
+async fn own_metadata(
+    store: &Arc<dyn ObjectStore>,
+    root: &Path,
+    name: &str,
+    dataset: &str,
+) -> Option<ArrayMetadata> {
+    let dir = root.clone().join(name);
+    if let Ok(Some(j)) = get_json(store, &dir.clone().join("zarr.json"), dataset).await {
+        return serde_json::from_value(j).ok().map(ArrayMetadata::V3);
+    }
+    let j = get_json(store, &dir.clone().join(".zarray"), dataset)
+        .await
+        .ok()??;
+    let mut m: zarrs::metadata::v2::ArrayMetadataV2 = serde_json::from_value(j).ok()?;
+    if let Ok(Some(serde_json::Value::Object(a))) =
+        get_json(store, &dir.clone().join(".zattrs"), dataset).await
+    {
+        m.attributes = a;
+    }
+    Some(ArrayMetadata::V2(m))
+}
+
+/// The model of a variable that cannot be read: dims and shape from its
+/// metadata when it parsed (so the table lists it), else none.
+fn unreadable(name: &str, metadata: Option<&ArrayMetadata>, reason: String) -> GridVariable {
+    let (shape, dims, stored, attrs) = match metadata {
+        Some(ArrayMetadata::V2(m)) => (
+            m.shape.clone(),
+            m.attributes
+                .get("_ARRAY_DIMENSIONS")
+                .and_then(|d| serde_json::from_value::<Vec<String>>(d.clone()).ok()),
+            serde_json::to_string(&m.dtype).unwrap_or_default(),
+            m.attributes.clone(),
+        ),
+        Some(ArrayMetadata::V3(m)) => (
+            m.shape.clone(),
+            m.dimension_names
+                .as_ref()
+                .map(|d| d.iter().map(|n| n.clone().unwrap_or_default()).collect()),
+            m.data_type.name().to_string(),
+            m.attributes.clone(),
+        ),
+        None => (vec![], None, "unknown".to_string(), serde_json::Map::new()),
+    };
+    let dims = dims.filter(|d| d.len() == shape.len()).unwrap_or_else(|| {
+        (0..shape.len())
+            .map(|i| format!("{name}_dim_{i}"))
+            .collect()
+    });
+    let mut attrs: Attributes = attrs
+        .iter()
+        .filter(|(k, _)| k.as_str() != "_ARRAY_DIMENSIONS")
+        .map(|(k, v)| (k.clone(), AttrValue::from_json(v)))
+        .collect();
+    attrs.insert(meta::STORED_TYPE.to_string(), AttrValue::Str(stored));
+    GridVariable {
+        name: name.to_string(),
+        dims,
+        chunks: shape.clone(),
+        shape,
+        decoding: VariableDecoding {
+            cf: CfDecoding::from_attrs(RawType::U8, &Attributes::new(), None),
+            time: None,
+        },
+        attrs,
+        kind: VarKind::Unreadable(reason),
+    }
 }
 
 /// Maps a zarrs data type to a stored type gridsql decodes.
@@ -249,6 +392,7 @@ fn describe(
         chunks,
         decoding: VariableDecoding { cf, time },
         attrs,
+        kind: VarKind::Numeric,
     };
     Ok((
         var,
@@ -388,6 +532,106 @@ async fn discover_arrays(
         names: list_arrays(store, root, dataset).await?,
         ..Discovered::default()
     })
+}
+
+/// Most groups listed below one group (a guard against hostile stores).
+const MAX_GROUPS: usize = 10_000;
+
+/// Deepest group path listed.
+const MAX_GROUP_DEPTH: usize = 16;
+
+/// Paths (relative to the store's root, `/`-separated) of the groups below
+/// the group a spec names: from consolidated metadata when the store has
+/// it, else by listing, level by level.
+///
+/// # Errors
+/// Store errors other than "not found", metadata that is not JSON.
+pub async fn child_groups(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &Path,
+    spec: &TableSpec,
+) -> Result<Vec<String>> {
+    let dataset = &spec.location;
+    let group: Vec<String> = spec
+        .options
+        .get("group")
+        .map(|g| {
+            g.split('/')
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let base = group.join("/");
+    // Keys of consolidated metadata are paths from the root.
+    let under = |path: &str| -> Option<String> {
+        let inside = base.is_empty()
+            || path
+                .strip_prefix(base.as_str())
+                .is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'));
+        inside.then(|| path.to_string())
+    };
+    // Consolidated metadata at the store's root lists every node.
+    if let Some(j) = get_json(store, &prefix.clone().join("zarr.json"), dataset).await?
+        && let Some(meta) = j
+            .pointer("/consolidated_metadata/metadata")
+            .and_then(|m| m.as_object())
+    {
+        let mut out: Vec<String> = meta
+            .iter()
+            .filter(|(_, v)| v.get("node_type").and_then(|t| t.as_str()) == Some("group"))
+            .filter_map(|(k, _)| under(k))
+            .take(MAX_GROUPS)
+            .collect();
+        out.sort();
+        return Ok(out);
+    }
+    if let Some(j) = get_json(store, &prefix.clone().join(".zmetadata"), dataset).await?
+        && let Some(meta) = j.get("metadata").and_then(|m| m.as_object())
+    {
+        let mut out: Vec<String> = meta
+            .keys()
+            .filter_map(|k| k.strip_suffix("/.zgroup"))
+            .filter_map(under)
+            .take(MAX_GROUPS)
+            .collect();
+        out.sort();
+        return Ok(out);
+    }
+    let mut out = Vec::new();
+    let mut level = vec![(group.clone(), 0usize)];
+    while let Some((path, depth)) = level.pop() {
+        if depth >= MAX_GROUP_DEPTH || out.len() >= MAX_GROUPS {
+            continue;
+        }
+        let dir = path
+            .iter()
+            .fold(prefix.clone(), |p, part| p.join(part.as_str()));
+        let listing = store
+            .list_with_delimiter(Some(&dir))
+            .await
+            .map_err(|source| ConnectorError::Store {
+                dataset: dataset.to_string(),
+                source,
+            })?;
+        for p in listing.common_prefixes {
+            let Some(name) = p.filename().map(str::to_string) else {
+                continue;
+            };
+            let is_group = exists(store, &p.clone().join(".zgroup"), dataset).await?
+                || get_json(store, &p.clone().join("zarr.json"), dataset)
+                    .await?
+                    .is_some_and(|j| j.get("node_type").and_then(|t| t.as_str()) == Some("group"));
+            if is_group {
+                let mut child = path.clone();
+                child.push(name);
+                out.push(child.join("/"));
+                level.push((child, depth + 1));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Lists the child arrays of a group without consolidated metadata.

@@ -127,4 +127,16 @@ write("selection_plan", "two_dims_desc_nan", bytes([1, 10, 3, 1, 10, 1, 7, 2, 2,
                                                     1, 7, 8, 9]))
 write("selection_plan", "three_dims_files", bytes([2, 9, 2, 3, 5, 5, 0, 1, 2, 6, 4, 3, 7, 3, 1, 0, 0, 3, 0, 1,
                                                    0, 0, 3, 0, 6, 0, 4, 8, 16, 2, 8, 1, 2, 4, 1, 7, 3, 1, 2, 3]))
+# --- grib_messages: GRIB files, cut from the shared data's (see grib_messages.rs) ---
+DATA = os.environ.get("GRIDSQL_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../shared/data"))
+ukmo = open(os.path.join(DATA, "forecast_monthly_ukmo.grib"), "rb").read()
+first = int.from_bytes(ukmo[4:7], "big")
+second_at = ukmo.index(b"GRIB", 4)
+second = int.from_bytes(ukmo[second_at + 4:second_at + 7], "big")
+write("grib_messages", "grib1_ukmo_one_message", ukmo[:first])
+write("grib_messages", "grib1_ukmo_two_messages", ukmo[:second_at + second])
+write("grib_messages", "reject-truncated", ukmo[:first - 100])
+write("grib_messages", "grib2_cmc_jpeg2000",
+      open(os.path.join(DATA, "CMC_glb_TMP_ISBL_1015_ps30km_2013052000_P006.grib2"), "rb").read())
+
 print("seeds written to", ROOT, file=sys.stderr)

@@ -225,11 +225,11 @@ fn stdout_ok(what: &str, out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Every xarray-checked case on Zarr v2 and NetCDF, run on the cluster from
-/// an in-process client session.
+/// Every xarray-checked case on Zarr v2, NetCDF and GRIB, run on the
+/// cluster from an in-process client session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_answers_match_xarray() {
-    let Some(cases) = reference_cases("v2,nc") else {
+    let Some(cases) = reference_cases("v2,nc,grib") else {
         return;
     };
     let cluster = Cluster::start(2, &[]);
@@ -255,7 +255,7 @@ async fn cluster_answers_match_xarray() {
         logs_text(cluster.logs.path())
     );
     eprintln!(
-        "{} cases on v2,nc match xarray through the cluster",
+        "{} cases on v2,nc,grib match xarray through the cluster",
         cases.len()
     );
 }

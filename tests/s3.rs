@@ -373,3 +373,36 @@ fn missing_key_or_bucket_through_s3_is_a_clear_error() {
     let url = "s3://no-such-bucket/tcw.nc.v2.zarr";
     assert_clear_error("missing bucket", &moto.gridsql(url, sql), url);
 }
+
+#[test]
+fn grib_files_through_s3() {
+    let Some(data) = data_dir() else { return };
+    let Some(moto) = Moto::start() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = [
+        "era5-levels-members.grib",
+        "CMC_glb_TMP_ISBL_1015_ps30km_2013052000_P006.grib2",
+    ];
+    for f in files {
+        std::fs::copy(data.join(f), dir.path().join(f)).expect("copy a GRIB file");
+    }
+    moto.upload(&[(dir.path(), "grib")]);
+    for (f, sql) in [
+        (
+            files[0],
+            "SELECT count(*), count(t), avg(t), max(z) FROM t WHERE \"isobaricInhPa\" = 500",
+        ),
+        (
+            files[1],
+            "SELECT count(t), avg(t) FROM t WHERE latitude BETWEEN 45 AND 55 AND longitude BETWEEN 280 AND 300",
+        ),
+    ] {
+        let remote = csv_row(
+            &format!("{f} over S3"),
+            &moto.gridsql(&format!("s3://{BUCKET}/grib/{f}"), sql),
+        );
+        let here = csv_row(&format!("{f}, local"), &local(&data.join(f), sql));
+        eprintln!("{f}: S3 {remote:?}, local {here:?}");
+        assert_eq!(remote, here, "{f}");
+    }
+}

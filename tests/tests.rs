@@ -7,6 +7,7 @@ mod cloud;
 mod cluster;
 mod docs_sql;
 mod faults;
+mod grib;
 mod grid_aggregate;
 mod hostile;
 mod locations;

@@ -20,7 +20,7 @@ fn selected_cells(plan: &str) -> u64 {
 }
 
 /// `DESCRIBE` of a file's table as CSV lines.
-fn describe(path: &std::path::Path) -> Vec<String> {
+pub(crate) fn describe(path: &std::path::Path) -> Vec<String> {
     gridsql_ok(&[
         "--format",
         "csv",

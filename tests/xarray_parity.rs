@@ -92,16 +92,17 @@ pub(crate) fn failure(
     ))
 }
 
-/// Runs every case of `formats` and asserts that all match xarray.
-async fn check_formats(formats: &str) {
+/// Runs every case of `formats` and asserts that all match xarray; there
+/// must be at least `per_format` cases of each format.
+async fn check_formats(formats: &str, per_format: usize) {
     let Some(cases) = reference_cases(formats) else {
         return;
     };
     let n_formats = formats.split(',').count();
     assert!(
-        cases.len() >= 40 * n_formats,
+        cases.len() >= per_format * n_formats,
         "expected at least {} reference cases for {formats}, got {}",
-        40 * n_formats,
+        per_format * n_formats,
         cases.len()
     );
     let mut failures = Vec::new();
@@ -120,10 +121,17 @@ async fn check_formats(formats: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zarr_stores_match_xarray() {
-    check_formats("v2,v3").await;
+    check_formats("v2,v3", 40).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn netcdf_files_match_xarray() {
-    check_formats("nc").await;
+    check_formats("nc", 40).await;
+}
+
+/// The GRIB originals of the cfgrib conversions, against xarray + cfgrib
+/// reading the GRIB file itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grib_files_match_xarray() {
+    check_formats("grib", 15).await;
 }

@@ -10,6 +10,7 @@
 
 pub mod cf_attributes;
 pub mod chunk_decode;
+pub mod grib_messages;
 pub mod selection_plan;
 pub mod zarr_metadata;
 
@@ -25,7 +26,7 @@ use crate::table::{Format, GridTable, TableSpec};
 
 /// Largest region (in cells) the bodies read: keeps one execution fast and
 /// far below libFuzzer's memory limit, while metadata can claim any size.
-const MAX_READ_CELLS: u64 = 1 << 16;
+pub(crate) const MAX_READ_CELLS: u64 = 1 << 16;
 
 /// The location of the in-memory store the bodies write (for messages).
 const STORE: &str = "fuzz.zarr";
@@ -41,6 +42,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("cf_attributes", cf_attributes::run),
     ("chunk_decode", chunk_decode::run),
     ("selection_plan", selection_plan::run),
+    ("grib_messages", grib_messages::run),
 ];
 
 /// Runs a future to completion on the current thread. The bodies only touch

@@ -89,6 +89,10 @@ pub async fn inventory(spec: &TableSpec, access: &Access) -> Result<Inventory> {
             (vars, groups)
         }
         Format::Netcdf => netcdf_variables(spec, &location, access).await?,
+        Format::Grib => (
+            crate::grib::read_grib(spec, &location, access).await?.0,
+            vec![],
+        ),
     };
     // The grid the table would show; coordinates are not needed for names.
     let (grid_dims, grid_variables, grid_aux) =

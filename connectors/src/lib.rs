@@ -15,6 +15,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod geo;
+pub mod grib;
 pub mod grid;
 pub mod inventory;
 pub mod io;

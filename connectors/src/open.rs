@@ -52,6 +52,9 @@ pub async fn open_table(spec: &TableSpec, access: &Access) -> Result<OpenedTable
             ))
         }
         Format::Netcdf => crate::netcdf::open_netcdf(&spec, &location, access).await,
+        Format::Grib => Ok(OpenedTable::Ready(
+            crate::grib::open_grib(&spec, &location, access).await?,
+        )),
     }
 }
 

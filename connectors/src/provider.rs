@@ -208,6 +208,7 @@ impl TableProvider for GridTableProvider {
         let plannable = |d: usize| table.grid.dims[d].has_all_values(pushdown::MAX_PLANNED_INDEX);
         // A box evaluates both dimensions whole.
         let in_memory = |d: usize| table.grid.dims[d].has_all_values(1 << 24);
+        let mut on_coordinates: Vec<Expr> = Vec::new();
         for f in filters {
             match self.filter_dim(f) {
                 Some(d) if plannable(d) => {
@@ -221,12 +222,13 @@ impl TableProvider for GridTableProvider {
                     Some(_) => residual.push(f.clone()),
                     // Inexact: DataFusion filters the rows again.
                     None if pushdown::coordinates::on_coordinates(f, &table.schema) => {
-                        pushdown::coordinates::narrow(&table, state, f, &mut selection)?;
+                        on_coordinates.push(f.clone());
                     }
                     None => return plan_err!("filter {f} cannot be pushed into a grid scan"),
                 },
             }
         }
+        pushdown::coordinates::narrow_all(&table, state, &on_coordinates, &mut selection)?;
         let chunks = Self::reference_chunks(&table, &projection);
         let n_regions = chunks.count_regions(&selection);
         if n_regions > (1 << 22) {

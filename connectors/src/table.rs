@@ -18,12 +18,39 @@ pub enum Format {
     Zarr,
     /// NetCDF 3 or 4.
     Netcdf,
+    /// GRIB editions 1 and 2.
+    Grib,
 }
 
 impl Format {
     /// File name extensions of NetCDF (and HDF5) files, lower case: the one
     /// list that detection, folder listings and table names use.
     pub const NETCDF_EXTENSIONS: &[&str] = &["nc", "nc3", "nc4", "netcdf", "cdf", "h5", "hdf5"];
+
+    /// File name extensions of GRIB files, lower case.
+    pub const GRIB_EXTENSIONS: &[&str] = &["grib", "grib1", "grib2", "grb", "grb1", "grb2"];
+
+    /// The format a user names (`zarr`, `netcdf` or `nc`, `grib`), any case.
+    ///
+    /// # Errors
+    /// Any other name, with the known ones.
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "zarr" => Ok(Format::Zarr),
+            "netcdf" | "nc" => Ok(Format::Netcdf),
+            "grib" => Ok(Format::Grib),
+            other => Err(format!(
+                "unknown format '{other}'; use zarr, netcdf or grib"
+            )),
+        }
+    }
+
+    /// Whether a file name ends in a GRIB extension (any case).
+    pub fn is_grib_name(name: &str) -> bool {
+        name.rsplit_once('.').is_some_and(|(_, ext)| {
+            Format::GRIB_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+        })
+    }
 
     /// Whether a file name ends in a NetCDF extension (any case).
     pub fn is_netcdf_name(name: &str) -> bool {
@@ -50,6 +77,9 @@ impl Format {
         if Format::is_netcdf_name(&lower) {
             return Some(Format::Netcdf);
         }
+        if Format::is_grib_name(&lower) {
+            return Some(Format::Grib);
+        }
         let p = location.as_local()?;
         if !p.is_dir() {
             return None;
@@ -75,6 +105,7 @@ impl std::fmt::Display for Format {
         f.write_str(match self {
             Format::Zarr => "zarr",
             Format::Netcdf => "netcdf",
+            Format::Grib => "grib",
         })
     }
 }
@@ -177,6 +208,10 @@ mod tests {
         assert_eq!(detect("x.nc4"), Some(Format::Netcdf));
         assert_eq!(detect("x.h5"), Some(Format::Netcdf));
         assert_eq!(detect("x.cdf"), Some(Format::Netcdf));
+        assert_eq!(detect("era5.grib"), Some(Format::Grib));
+        assert_eq!(detect("s3://b/gfs.t00z.pgrb2.GRB2"), Some(Format::Grib));
+        assert_eq!(Format::parse(" GRIB "), Ok(Format::Grib));
+        assert!(Format::parse("hdf4").is_err());
         assert_eq!(detect("/nonexistent/folder"), None);
     }
 }

@@ -145,7 +145,7 @@ impl Catalog {
                 return Err(format!("dataset name '{}' is used twice", d.name));
             }
             if let Some(f) = &d.format {
-                parse_format(f).map_err(|e| format!("dataset '{}': {e}", d.name))?;
+                Format::parse(f).map_err(|e| format!("dataset '{}': {e}", d.name))?;
             }
             d.location = resolve(&d.location, base);
         }
@@ -161,7 +161,7 @@ impl Catalog {
     /// The first dataset that cannot be opened, named with its location.
     pub async fn register(&self, ctx: &SessionContext, path: &Path) -> Result<(), CatalogError> {
         for d in &self.datasets {
-            let format = d.format.as_deref().map(parse_format).transpose();
+            let format = d.format.as_deref().map(Format::parse).transpose();
             let open = async {
                 let format = format.map_err(datafusion::error::DataFusionError::Configuration)?;
                 register_dataset(ctx, &d.name, &d.location, format, d.options.clone()).await
@@ -174,15 +174,6 @@ impl Catalog {
             })?;
         }
         Ok(())
-    }
-}
-
-/// `zarr` or `netcdf` (also `nc`), any case.
-fn parse_format(s: &str) -> Result<Format, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "zarr" => Ok(Format::Zarr),
-        "netcdf" | "nc" => Ok(Format::Netcdf),
-        other => Err(format!("unknown format '{other}'; use zarr or netcdf")),
     }
 }
 
@@ -241,7 +232,7 @@ mod tests {
                 .unwrap_err()
                 .contains("used twice")
         );
-        let fmt = "[[dataset]]\nname='a'\nlocation='x'\nformat='grib'";
+        let fmt = "[[dataset]]\nname='a'\nlocation='x'\nformat='hdf4'";
         assert!(
             Catalog::parse(fmt, Path::new("."))
                 .unwrap_err()

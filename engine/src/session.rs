@@ -89,6 +89,7 @@ pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<Ses
         "NETCDF".into(),
         Arc::new(GridTableFactory::new(Format::Netcdf)),
     );
+    factories.insert("GRIB".into(), Arc::new(GridTableFactory::new(Format::Grib)));
     let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)

@@ -135,6 +135,14 @@ CASES = FC_CASES + AHCCD_CASES + QSIM_CASES + ROTPOLE_CASES + GROUP_CASES
 # coordinate; a polar-stereographic grid with 2-D float64 latitude/longitude in 0..360.
 ERA5 = "era5-levels-members.grib.nc"
 CMC = "CMC_glb_TMP_ISBL_1015_ps30km_2013052000_P006.grib2.nc"
+UKMO = "forecast_monthly_ukmo.grib.nc"
+GG = "regular_gg_ml_g2.grib.nc"
+
+
+def hours(step):
+    """Forecast steps in hours (a timedelta from cfgrib, float hours from the NetCDF conversion)."""
+    step = np.asarray(step)
+    return (step / np.timedelta64(1, "h")).tolist() if step.dtype.kind == "m" else step.tolist()
 
 
 def cmc_box(ds, west, east):
@@ -164,10 +172,71 @@ GRIB_NC_CASES = cases_for(
     case("wild_cmc_box_on_2d_coordinates",
          """SELECT count(t), avg(t), min(t) FROM t
             WHERE latitude BETWEEN 45 AND 55 AND longitude BETWEEN 280 AND 300""",
-         lambda ds: (lambda b: [[int(b.count()), f64(b).mean().item(), float(b.min())]])(cmc_box(ds, 280, 300))),
+         lambda ds: (lambda b: [[int(b.count()), f64(b).mean().item(), float(b.min())]])(cmc_box(ds, 280, 300)),
+         # From the GRIB file, the grib crate scales JPEG 2000 values in float32 where ecCodes uses
+         # double: a value may differ by one float32 ulp (6e-8 relative).
+         rtol=1e-7),
     case("wild_cmc_box_in_the_wrong_longitude_convention_is_empty",
          "SELECT count(t) FROM t WHERE latitude BETWEEN 45 AND 55 AND longitude BETWEEN -80 AND -60",
          lambda ds: [[int(cmc_box(ds, -80, -60).count())]]),
+)
+
+GRIB_NC_CASES += cases_for(
+    ERA5,
+    case("wild_era5_cells_and_dimensions",
+         'SELECT count(*), count(DISTINCT number), count(DISTINCT time), count(DISTINCT "isobaricInhPa"), count(z) FROM t',
+         lambda ds: [[int(ds.z.size), ds.sizes["number"], ds.sizes["time"], ds.sizes["isobaricInhPa"],
+                      int(ds.z.count())]]),
+    case("wild_era5_z500_per_member",
+         'SELECT number, avg(z), min(z), max(z) FROM t WHERE "isobaricInhPa" = 500 GROUP BY number ORDER BY number',
+         lambda ds: (lambda z: [[int(n), a, float(lo), float(hi)] for n, a, lo, hi in zip(
+             ds.number.values, f64(z).mean(("time", "latitude", "longitude")).values.tolist(),
+             z.min(("time", "latitude", "longitude")).values, z.max(("time", "latitude", "longitude")).values)])(
+             ds.z.sel(isobaricInhPa=500))),
+    case("wild_era5_levels_descending",
+         'SELECT "isobaricInhPa", avg(t) FROM t GROUP BY "isobaricInhPa" ORDER BY "isobaricInhPa" DESC',
+         lambda ds: [[float(p), v] for p, v in zip(
+             ds.isobaricInhPa.values, f64(ds.t).mean(("number", "time", "latitude", "longitude")).values.tolist())]),
+) + cases_for(
+    UKMO,
+    case("wild_ukmo_sparse_hypercube",
+         "SELECT count(*), count(t2m), avg(t2m) FROM t",
+         lambda ds: [[int(ds.t2m.size), int(ds.t2m.count()), f64(ds.t2m).mean().item()]]),
+    case("wild_ukmo_mean_per_start_date",
+         "SELECT time, avg(t2m), count(t2m) FROM t GROUP BY time ORDER BY time",
+         lambda ds: [[tt, v, int(n)] for tt, v, n in zip(
+             ds.time.values, f64(ds.t2m).mean(("number", "step", "latitude", "longitude")).values.tolist(),
+             ds.t2m.count(("number", "step", "latitude", "longitude")).values)]),
+    case("wild_ukmo_steps_with_data",
+         "SELECT step, count(t2m) FROM t GROUP BY step HAVING count(t2m) > 0 ORDER BY step",
+         lambda ds: [[h, int(n)] for h, n in zip(hours(ds.step.values),
+                                                 ds.t2m.count(("number", "time", "latitude", "longitude")).values)
+                     if n > 0]),
+    case("wild_ukmo_valid_time_2d",
+         "SELECT time, step, valid_time FROM t WHERE number = 0 AND latitude = 45 AND longitude = 10 "
+         "ORDER BY time, step LIMIT 5",
+         lambda ds: [[tt, h, vt] for (tt, row), vrow in zip(
+             [(ds.time.values[i], hours(ds.step.values)) for i in range(ds.sizes["time"])], ds.valid_time.values)
+             for h, vt in zip(row, vrow)][:5]),
+) + cases_for(
+    GG,
+    case("wild_gg_per_level",
+         "SELECT hybrid, count(t), min(t), max(t), avg(t) FROM t GROUP BY hybrid ORDER BY hybrid",
+         lambda ds: [[float(h), int(ds.t.sel(hybrid=h).count()), float(ds.t.sel(hybrid=h).min()),
+                      float(ds.t.sel(hybrid=h).max()), f64(ds.t.sel(hybrid=h)).mean().item()]
+                     for h in ds.hybrid.values]),
+    case("wild_gg_first_gaussian_latitude",
+         "SELECT latitude, hybrid, t FROM t WHERE latitude = (SELECT max(latitude) FROM t) AND longitude = 0 "
+         "ORDER BY hybrid",
+         lambda ds: [[float(ds.latitude[0]), float(h), float(v)] for h, v in zip(
+             ds.hybrid.values, ds.t.sel(latitude=float(ds.latitude[0]), longitude=0.0).values)]),
+    case("wild_gg_weighted_mean",
+         "SELECT hybrid, sum(t * cos(radians(latitude))) / sum(cos(radians(latitude))) FROM t "
+         "GROUP BY hybrid ORDER BY hybrid",
+         lambda ds: [[float(h), v] for h, v in zip(
+             ds.hybrid.values,
+             f64(ds.t).weighted(np.cos(np.deg2rad(ds.latitude))).mean(("latitude", "longitude")).values.tolist())],
+         rtol=1e-7),
 )
 
 CASES = CASES + GRIB_NC_CASES

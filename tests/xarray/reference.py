@@ -5,7 +5,8 @@
                                      [--only SUBSTRING]
 
 For every case and every format, opens the store with xarray's default decoding
-(`xr.open_dataset(F)` for nc, `xr.open_dataset(F.v2.zarr | F.v3.zarr, engine="zarr")`), evaluates the case's
+(`xr.open_dataset(F)` for nc, `xr.open_dataset(F.v2.zarr | F.v3.zarr, engine="zarr")`, and for grib the GRIB
+original X.grib of a cfgrib conversion X.grib.nc with `engine="cfgrib"`), evaluates the case's
 `expected(ds)` and writes a JSON list of objects:
 
     {"name", "dataset", "format", "path", "options", "sql", "rows", "rtol"}
@@ -38,7 +39,16 @@ FORMATS = {
     "nc": ("{}", {}),
     "v2": ("{}.v2.zarr", {"engine": "zarr"}),
     "v3": ("{}.v3.zarr", {"engine": "zarr"}),
+    # The GRIB original of a cfgrib conversion `X.grib.nc`, read by cfgrib (no index file written).
+    "grib": ("{}", {"engine": "cfgrib", "backend_kwargs": {"indexpath": ""}}),
 }
+GRIB_EXTENSIONS = (".grib", ".grib1", ".grib2", ".grb", ".grb2")
+
+
+def grib_original(dataset):
+    """`X.grib` for a cfgrib conversion `X.grib.nc`, else None (the case has no GRIB form)."""
+    base = dataset[: -len(".nc")] if dataset.endswith(".nc") else None
+    return base if base and base.lower().endswith(GRIB_EXTENSIONS) else None
 
 
 def encode(value):
@@ -109,9 +119,15 @@ def main(argv=None):
     for dataset, group in datasets:
         for fmt in formats:
             pattern, kwargs = FORMATS[fmt]
+            if fmt == "grib":
+                if grib_original(dataset) is None:
+                    continue
+                dataset_file = grib_original(dataset)
+            else:
+                dataset_file = dataset
             if group is not None:
                 kwargs = {**kwargs, "group": group}
-            path = os.path.join(data_dir, pattern.format(dataset))
+            path = os.path.join(data_dir, pattern.format(dataset_file))
             if not os.path.exists(path):
                 print(f"reference.py: skipping {fmt} of {dataset}: {path} not found", file=sys.stderr)
                 skipped.append(path)

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `read_zarr('uri' [, 'option', 'value' ...])` | the table of a Zarr store |
 //! | `read_netcdf('uri-or-glob' [, 'option', 'value' ...])` | the table of NetCDF files |
+//! | `read_grib('uri' [, 'option', 'value' ...])` | the table of a GRIB file (cfgrib's model) |
 //! | `grid_variables('uri' [, 'format'] [, 'option', 'value' ...])` | one row per variable |
 //! | `grid_attributes('uri' [, 'format'] [, 'option', 'value' ...])` | one row per attribute |
 //!
@@ -36,6 +37,7 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
     vec![
         ("read_zarr", Arc::new(ReadGrid::new(Format::Zarr))),
         ("read_netcdf", Arc::new(ReadGrid::new(Format::Netcdf))),
+        ("read_grib", Arc::new(ReadGrid::new(Format::Grib))),
         ("grid_variables", Arc::new(GridVariables)),
         ("grid_attributes", Arc::new(GridAttributes)),
     ]
@@ -91,7 +93,7 @@ fn call_error(name: &str, location: &str, e: impl Into<DataFusionError>) -> Data
     e.into().context(format!("{name}('{location}')"))
 }
 
-/// `read_zarr` / `read_netcdf`: the table of a dataset, as `CREATE EXTERNAL TABLE` would open it.
+/// `read_zarr` / `read_netcdf` / `read_grib`: the table of a dataset, as `CREATE EXTERNAL TABLE` would open it.
 #[derive(Debug)]
 pub struct ReadGrid {
     format: Format,
@@ -104,6 +106,7 @@ impl ReadGrid {
         let name = match format {
             Format::Zarr => "read_zarr",
             Format::Netcdf => "read_netcdf",
+            Format::Grib => "read_grib",
         };
         ReadGrid { format, name }
     }
@@ -141,17 +144,14 @@ fn metadata_spec(name: &str, exprs: &[Expr], access: &Access) -> Result<TableSpe
     let args = string_args(name, exprs)?;
     let Some((location, mut rest)) = args.split_first() else {
         return plan_err!(
-            "{name} takes a location, an optional format ('zarr' or 'netcdf') and optional \
-             'option', 'value' pairs"
+            "{name} takes a location, an optional format ('zarr', 'netcdf' or 'grib') and \
+             optional 'option', 'value' pairs"
         );
     };
     let format = if !rest.len().is_multiple_of(2) {
-        let f = match rest[0].trim().to_ascii_lowercase().as_str() {
-            "zarr" => Format::Zarr,
-            "netcdf" | "nc" => Format::Netcdf,
-            other => {
-                return plan_err!("{name}: unknown format '{other}'; use 'zarr' or 'netcdf'");
-            }
+        let f = match Format::parse(&rest[0]) {
+            Ok(f) => f,
+            Err(e) => return plan_err!("{name}: {e}"),
         };
         rest = &rest[1..];
         f
@@ -163,8 +163,8 @@ fn metadata_spec(name: &str, exprs: &[Expr], access: &Access) -> Result<TableSpe
             Some(f) => f,
             None => {
                 return plan_err!(
-                    "{name}: cannot tell the format of '{location}': name it *.zarr or *.nc, \
-                     or pass 'zarr' or 'netcdf' as the second argument"
+                    "{name}: cannot tell the format of '{location}': name it *.zarr, *.nc or \
+                     *.grib, or pass 'zarr', 'netcdf' or 'grib' as the second argument"
                 );
             }
         }
@@ -440,8 +440,8 @@ mod tests {
         assert!(e.contains("given twice"), "{e}");
         let e = err("SELECT * FROM grid_variables('x.unknown')");
         assert!(e.contains("grid_variables: cannot tell the format"), "{e}");
-        let e = err("SELECT * FROM grid_attributes('x', 'grib')");
-        assert!(e.contains("grid_attributes: unknown format 'grib'"), "{e}");
+        let e = err("SELECT * FROM grid_attributes('x', 'hdf4')");
+        assert!(e.contains("grid_attributes: unknown format 'hdf4'"), "{e}");
         let e = err("SELECT * FROM read_zarr('/nonexistent/store.zarr')");
         assert!(e.contains("read_zarr('/nonexistent/store.zarr')"), "{e}");
         let e = err("SELECT * FROM read_netcdf('/nonexistent/*.nc')");

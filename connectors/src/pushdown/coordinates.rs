@@ -13,6 +13,7 @@ use arrow::datatypes::{Field, Schema};
 use datafusion::catalog::Session;
 use datafusion::common::{DFSchema, Result as DfResult};
 use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::utils::conjunction;
 use std::sync::Arc;
 
 use super::{plannable, unqualified};
@@ -32,6 +33,49 @@ pub(crate) fn on_coordinates(e: &Expr, schema: &Schema) -> bool {
                 f.metadata().get(meta::ROLE).map(String::as_str) == Some("coordinate")
             })
         })
+}
+
+/// Narrows `sel` by the filters on auxiliary coordinates, those on the same
+/// dimensions together: the window where `lat BETWEEN a AND b AND lon
+/// BETWEEN c AND d` holds on a curvilinear grid is much smaller than the
+/// intersection of the latitude band's window with the longitude band's.
+///
+/// # Errors
+/// As [`narrow`].
+pub(crate) fn narrow_all(
+    table: &GridTable,
+    state: &dyn Session,
+    filters: &[Expr],
+    sel: &mut Selection,
+) -> DfResult<()> {
+    let mut groups: Vec<(Vec<usize>, Vec<Expr>)> = Vec::new();
+    for f in filters {
+        let dims = aux_dims(table, f);
+        match groups.iter_mut().find(|(d, _)| *d == dims) {
+            Some((_, fs)) => fs.push(f.clone()),
+            None => groups.push((dims, vec![f.clone()])),
+        }
+    }
+    for (_, fs) in groups {
+        if let Some(all) = conjunction(fs) {
+            narrow(table, state, &all, sel)?;
+        }
+    }
+    Ok(())
+}
+
+/// The dimensions of the first auxiliary column a filter names (empty when
+/// it names none).
+fn aux_dims(table: &GridTable, e: &Expr) -> Vec<usize> {
+    e.column_refs()
+        .into_iter()
+        .find_map(
+            |c| match table.grid.column(table.schema.index_of(&c.name).ok()?) {
+                Some(GridColumn::Aux(a)) => Some(table.grid.aux[a].dims.clone()),
+                _ => None,
+            },
+        )
+        .unwrap_or_default()
 }
 
 /// Narrows `sel` to the window of indices where `expr` holds on the

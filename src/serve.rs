@@ -12,6 +12,8 @@ mod flight;
 mod guard;
 mod limits;
 mod pg;
+mod pg_functions;
+mod pg_savepoints;
 mod roots;
 mod state;
 mod tls;

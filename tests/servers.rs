@@ -490,7 +490,18 @@ fn postgres_psql_and_psycopg_match_xarray() {
     steps.push(json!({"name": "param_range", "op": "query",
                       "sql": with_placeholders(&range.sql, "%s", "%s"), "params": range_params()}));
     steps.push(json!({"name": "describe_extended", "op": "columns", "sql": "DESCRIBE t"}));
+    // pandas read_sql through SQLAlchemy (Superset's and Polars' way in):
+    // the dialect parses version() and probes types when it connects
+    let through_sqlalchemy: Vec<&Case> = adt.iter().take(6).collect();
+    for c in &through_sqlalchemy {
+        steps.push(
+            json!({"name": format!("sqlalchemy_{}", c.name), "op": "sqlalchemy", "sql": c.sql}),
+        );
+    }
     let out = server.postgres(&py, &server.dsn("gridsql", None), &Value::Array(steps));
+    for c in &through_sqlalchemy {
+        assert_rows(&out, &format!("sqlalchemy_{}", c.name), c);
+    }
     for c in adt.iter().chain(&sst) {
         // PostgreSQL's text format sends a float4 (sst's min/max) as its shortest
         // float32 decimal (-1.8), not the float32's exact value (-1.7999999523):
@@ -504,6 +515,49 @@ fn postgres_psql_and_psycopg_match_xarray() {
         .as_array()
         .unwrap_or_else(|| panic!("{}", out["describe_extended"]));
     assert!(cols.iter().any(|c| c == "units"), "{cols:?}");
+}
+
+/// What SQL tools ask on connect and introspection, answered as
+/// PostgreSQL does: the version SQLAlchemy parses, the session's own user and
+/// database, and the functions behind psql's `\dt+` and `\df`.
+#[test]
+fn postgres_answers_what_clients_ask_on_connect() {
+    let Some((data, _)) = prerequisites() else {
+        return;
+    };
+    let server = Server::start(&data, &[], &[]);
+    let psql = |command: &str| {
+        let mut cmd = Command::new("psql");
+        cmd.args(["-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-w"])
+            .arg(format!(
+                "host=127.0.0.1 port={} user=analyst dbname=climate",
+                server.pg_port()
+            ))
+            .args(["-c", command]);
+        let o = output_within(cmd, Duration::from_secs(120));
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{command}: {err}");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let out = psql("SELECT version(), current_user, current_database()");
+    let fields: Vec<&str> = out.split('|').collect();
+    // SQLAlchemy's pattern: `PostgreSQL (\d+)\.?(\d+)?`
+    assert!(fields[0].starts_with("PostgreSQL 16.6 (gridsql "), "{out}");
+    assert_eq!(fields[1..], ["analyst", "climate"], "{out}");
+    assert_eq!(
+        psql("SELECT pg_size_pretty(123456789), pg_size_pretty(2048), pg_function_is_visible(1)"),
+        "118 MB|2048 bytes|t"
+    );
+    assert_eq!(
+        psql("SELECT pg_get_serial_sequence('t', 'adt') IS NULL"),
+        "t"
+    );
+    let tables = psql("\\dt+");
+    assert!(
+        tables.lines().any(|l| l.split('|').nth(1) == Some("t")),
+        "{tables}"
+    );
+    psql("\\df");
 }
 
 #[test]

@@ -51,6 +51,8 @@ pub(crate) fn classify(stmt: &Statement) -> Kind {
         | Statement::StartTransaction { .. }
         | Statement::Commit { .. }
         | Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. }
         | Statement::Declare { .. }
         | Statement::Fetch { .. }
         | Statement::Close { .. }
@@ -116,6 +118,8 @@ mod tests {
         assert_eq!(kind("EXPLAIN SELECT 1"), Kind::Read);
         assert_eq!(kind("SHOW TABLES"), Kind::Read);
         assert_eq!(kind("DESCRIBE adt"), Kind::Describe("adt".into()));
+        assert_eq!(kind("SAVEPOINT a"), Kind::Read);
+        assert_eq!(kind("RELEASE SAVEPOINT a"), Kind::Read);
         assert!(matches!(kind("CREATE TABLE x AS SELECT 1"), Kind::Write(_)));
         assert!(matches!(kind("DROP TABLE adt"), Kind::Write(_)));
         assert!(matches!(kind("INSERT INTO adt VALUES (1)"), Kind::Write(_)));

@@ -105,20 +105,29 @@ struct Connection {
 impl Connection {
     fn new(state: Shared) -> datafusion::error::Result<Self> {
         let ctx = Arc::new(state.query_context()?);
-        let inner = Arc::new(DfSessionService::new(Arc::clone(&ctx)));
+        super::pg_functions::register_static(&ctx);
+        super::pg_functions::register_session(&ctx, "", DEFAULT_DATABASE);
+        let inner = Arc::new(DfSessionService::new_with_hooks(
+            Arc::clone(&ctx),
+            super::pg_savepoints::query_hooks(),
+        ));
         let parser = Arc::new(GridParser {
             inner: inner.query_parser(),
             state: Arc::clone(&state),
             ctx: Arc::clone(&ctx),
         });
-        let startup = Arc::new(match &state.credentials {
-            Some(c) => Startup::Password(Box::new(CleartextPasswordAuthStartupHandler::new(
+        let auth = match &state.credentials {
+            Some(c) => StartupAuth::Password(Box::new(CleartextPasswordAuthStartupHandler::new(
                 PasswordSource {
                     credentials: c.clone(),
                 },
                 DefaultServerParameterProvider::default(),
             ))),
-            None => Startup::Open(OpenStartup),
+            None => StartupAuth::Open(OpenStartup),
+        };
+        let startup = Arc::new(Startup {
+            auth,
+            ctx: Arc::clone(&ctx),
         });
         Ok(Connection {
             service: Arc::new(GridPgService {
@@ -146,8 +155,18 @@ impl PgWireServerHandlers for Connection {
     }
 }
 
-/// Startup with or without a password.
-enum Startup {
+/// The database name `current_database()` gives when the client names none.
+const DEFAULT_DATABASE: &str = "gridsql";
+
+/// Startup with or without a password; once the client is in, its login and
+/// database become the session's `current_user` and `current_database()`.
+struct Startup {
+    auth: StartupAuth,
+    ctx: Arc<SessionContext>,
+}
+
+/// How a client gets in.
+enum StartupAuth {
     Open(OpenStartup),
     Password(
         Box<CleartextPasswordAuthStartupHandler<PasswordSource, DefaultServerParameterProvider>>,
@@ -171,10 +190,21 @@ impl StartupHandler for Startup {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        match self {
-            Startup::Open(h) => h.on_startup(client, message).await,
-            Startup::Password(h) => h.on_startup(client, message).await,
+        match &self.auth {
+            StartupAuth::Open(h) => h.on_startup(client, message).await?,
+            StartupAuth::Password(h) => h.on_startup(client, message).await?,
         }
+        let meta = client.metadata();
+        let user = meta
+            .get(pgwire::api::METADATA_USER)
+            .cloned()
+            .unwrap_or_default();
+        let database = meta
+            .get(pgwire::api::METADATA_DATABASE)
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+        super::pg_functions::register_session(&self.ctx, &user, &database);
+        Ok(())
     }
 }
 

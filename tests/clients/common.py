@@ -15,6 +15,8 @@ def encode(value):
     """One result value as a JSON-ready value."""
     if value is None:
         return None
+    if type(value).__module__ == "numpy":  # numpy scalars (pandas results) as Python values
+        value = value.item()
     if isinstance(value, bool):
         return value
     if isinstance(value, int):

@@ -5,7 +5,8 @@
 
 Steps: {"name", "op": "query", "sql", "params"?: [...]} (params: psycopg's %s placeholders, sent with the
 extended protocol; without params the simple protocol is used, as psql does), or {"op": "columns", "sql"}
-(the result's column names only). Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
+(the result's column names only), or {"op": "sqlalchemy", "sql"} (pandas `read_sql` through a SQLAlchemy
+engine, which on connect parses `version()` and probes types as Superset and Polars do). Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
 A connection failure is reported as {"connect_error": "..."}.
 """
 
@@ -21,6 +22,19 @@ from common import decode_param, encode_rows, one_line, read_json, write_json  #
 import psycopg  # noqa: E402
 
 
+def sqlalchemy_rows(dsn, sql):
+    """pandas.read_sql through SQLAlchemy's psycopg dialect, as rows of Python values."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn, connect_timeout=20))
+    try:
+        frame = pd.read_sql(sa.text(sql), engine)
+    finally:
+        engine.dispose()
+    return encode_rows(frame.astype(object).itertuples(index=False, name=None))
+
+
 def run(args):
     steps = read_json(args.steps)
     out = {}
@@ -33,6 +47,9 @@ def run(args):
         name = step["name"]
         start = time.monotonic()
         try:
+            if step["op"] == "sqlalchemy":
+                out[name] = {"rows": sqlalchemy_rows(args.dsn, step["sql"]), "seconds": time.monotonic() - start}
+                continue
             params = step.get("params")
             with conn.cursor() as cur:
                 if params is None:

@@ -344,6 +344,15 @@ fn flight_sql_adbc_queries_prepared_statements_and_metadata_match_xarray() {
     assert_eq!(t_cols, ["time", "latitude", "longitude", "adt"]);
     assert!(tables.get("datafusion.public.sst").is_some());
     assert!(tables.get("datafusion.public.tcw").is_some());
+    // in the spellings JDBC and ADBC tools filter on
+    assert_eq!(out["objects"]["types"]["datafusion.public.t"], "TABLE");
+    let types = out["objects"]["table_types"]
+        .as_array()
+        .expect("table types");
+    assert!(
+        types.iter().any(|t| t == "TABLE") && types.iter().any(|t| t == "VIEW"),
+        "{types:?}"
+    );
     // GetTables with the schema carries the fields' CF metadata.
     let fields = out["schema"]["fields"].as_array().expect("schema fields");
     let adt_field = fields

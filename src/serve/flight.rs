@@ -11,8 +11,9 @@
 //!   or disconnects drops the stream, which stops the plan and frees its slot;
 //! - `DESCRIBE t` answers with units and long names as the shell does;
 //! - GetDbSchemas/GetTables answer without a catalog filter (the library
-//!   returns nothing then, which empties ADBC's `get_objects`), and
-//!   GetSqlInfo is answered.
+//!   returns nothing then, which empties ADBC's `get_objects`), with table
+//!   types spelled `TABLE`/`VIEW` as JDBC and ADBC tools filter on them
+//!   (GetTableTypes too), and GetSqlInfo is answered.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,9 +33,9 @@ use arrow_flight::{
     IpcMessage, SchemaAsIpc, Ticket,
 };
 use base64::Engine as _;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{Field, Schema, SchemaBuilder, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaBuilder, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::common::ParamValues;
@@ -593,7 +594,7 @@ impl FlightSqlService for GridFlightService {
                                 &catalog_name,
                                 &schema_name,
                                 &table_name,
-                                table.table_type().to_string(),
+                                jdbc_table_type(table.table_type()),
                                 &table.schema(),
                             )
                             .map_err(|e| Status::internal(e.to_string()))?;
@@ -608,10 +609,19 @@ impl FlightSqlService for GridFlightService {
 
     async fn do_get_table_types(
         &self,
-        query: CommandGetTableTypes,
+        _query: CommandGetTableTypes,
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.library.do_get_table_types(query, request).await
+        authorize(&self.state, request.metadata())?;
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "table_type",
+            DataType::Utf8,
+            false,
+        )]));
+        let types = StringArray::from(TABLE_TYPES.to_vec());
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(types)])
+            .map_err(FlightError::from);
+        Ok(Response::new(one_batch(schema, batch)))
     }
 
     async fn do_get_sql_info(
@@ -627,6 +637,19 @@ impl FlightSqlService for GridFlightService {
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+/// The table types of GetTables and GetTableTypes, spelled as JDBC and
+/// ADBC tools filter on them (`TABLE`, `VIEW`), not as DataFusion names
+/// them (`BASE TABLE`).
+const TABLE_TYPES: [&str; 3] = ["TABLE", "VIEW", "LOCAL TEMPORARY"];
+
+fn jdbc_table_type(t: datafusion::datasource::TableType) -> &'static str {
+    match t {
+        datafusion::datasource::TableType::Base => TABLE_TYPES[0],
+        datafusion::datasource::TableType::View => TABLE_TYPES[1],
+        datafusion::datasource::TableType::Temporary => TABLE_TYPES[2],
+    }
 }
 
 /// One metadata batch as a Flight stream.

@@ -10,7 +10,7 @@ Each step is a dict with "name" and "op" (and "conn", a connection name, default
     read_rest     {"stream"}: reads the rest of an open stream (rows counted)
     cancel        {"stream"}: cancels an open stream's query and closes it
     sleep         {"seconds"}
-    objects       get_objects(depth="all"): catalogs, schemas, tables and their columns
+    objects       get_objects(depth="all"): catalogs, schemas, tables, their columns and types; the table types
     table_schema  {"table"}: field names, types and metadata of a table
     info          get_info(): driver and server (vendor) name and version
 Output: {name: {"rows": [...], "seconds": t} | {"error": "one line"} | ...}; a connection that cannot be
@@ -110,13 +110,15 @@ def run(args):
                 out[name] = {"ok": True}
             elif op == "objects":
                 objects = conn.adbc_get_objects(depth="all").read_all().to_pylist()
-                tables = {}
+                tables, types = {}, {}
                 for cat in objects:
                     for schema in cat["catalog_db_schemas"] or []:
                         for t in schema["db_schema_tables"] or []:
                             key = f'{cat["catalog_name"]}.{schema["db_schema_name"]}.{t["table_name"]}'
                             tables[key] = [c["column_name"] for c in (t["table_columns"] or [])]
-                out[name] = {"catalogs": [c["catalog_name"] for c in objects], "tables": tables}
+                            types[key] = t["table_type"]
+                out[name] = {"catalogs": [c["catalog_name"] for c in objects], "tables": tables, "types": types,
+                             "table_types": conn.adbc_get_table_types()}
             elif op == "table_schema":
                 schema = conn.adbc_get_table_schema(step["table"])
                 out[name] = {

@@ -12,6 +12,7 @@ mod flight;
 mod guard;
 mod limits;
 mod pg;
+mod pg_copy;
 mod pg_functions;
 mod pg_savepoints;
 mod roots;

@@ -569,6 +569,57 @@ fn postgres_answers_what_clients_ask_on_connect() {
     psql("\\df");
 }
 
+/// `COPY (query) TO STDOUT` on a read-only server: psql's `\\copy` to a CSV
+/// file and the binary format Polars and connectorx read, both equal to
+/// xarray's answers.
+#[test]
+fn postgres_copy_to_stdout_matches_xarray() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let (adt, _) = cases(&data, &py);
+    let server = Server::start(&data, &[], &[]);
+    let per_day = case(&adt, "adt_count_per_day");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("per_day.csv");
+    let copy = format!(
+        "\\copy ({}) TO '{}' WITH (FORMAT csv, HEADER)",
+        per_day.sql,
+        file.display()
+    );
+    let (ok, out, err) = server.psql("gridsql", None, &copy);
+    assert!(ok, "\\copy failed: {err}");
+    assert!(
+        out.contains(&format!("COPY {}", per_day.rows.len())),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&file).expect("the copied file");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("time,count(t.adt),count(*)"), "{text}");
+    let got: Vec<Vec<Value>> = lines
+        .map(|l| {
+            l.split(',')
+                .map(|v| match v.parse::<f64>() {
+                    Ok(f) => json!(f),
+                    // PostgreSQL's text timestamp, as the reference writes it
+                    Err(_) => json!(v.replace(' ', "T").trim_end_matches(".000000")),
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(got.len(), per_day.rows.len(), "{text}");
+    for (g, e) in got.iter().zip(&per_day.rows) {
+        for (a, b) in g.iter().zip(e) {
+            assert!(cells_match(a, b, per_day.rtol), "COPY {a} != xarray {b}");
+        }
+    }
+    let mean = case(&adt, "adt_spatial_mean_per_day");
+    let steps = json!([{"name": "binary", "op": "copy_binary", "sql": mean.sql,
+                        "types": ["timestamp", "float8"]}]);
+    let out = server.postgres(&py, &server.dsn("gridsql", None), &steps);
+    assert_rows(&out, "binary", mean);
+}
+
 #[test]
 fn remote_clients_are_refused_outside_roots_ddl_and_engine_settings() {
     let Some((data, py)) = prerequisites() else {

@@ -1,5 +1,5 @@
 //! What a remote client may run: queries, `EXPLAIN`, `SHOW`, `DESCRIBE`,
-//! transaction no-ops and harmless `SET`s; DDL, DML, `COPY` and `SET` of
+//! transaction no-ops, `COPY ... TO STDOUT` and harmless `SET`s; DDL, DML, `COPY` and `SET` of
 //! engine settings (`datafusion.*`, which could lift the memory limit) only
 //! when the operator allows DDL.
 //!
@@ -8,7 +8,7 @@
 //! `SQLOptions` repeat the DDL/DML part as a second line of defence.
 
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{DescribeAlias, Statement};
+use datafusion::sql::sqlparser::ast::{CopyTarget, DescribeAlias, Statement};
 
 /// What a statement is, as far as the guard cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,12 @@ pub(crate) fn classify(stmt: &Statement) -> Kind {
             Kind::Read | Kind::Describe(_) => Kind::Read,
             other => other,
         },
+        // writes nothing on the server: rows go to the client
+        Statement::Copy {
+            to: true,
+            target: CopyTarget::Stdout,
+            ..
+        } => Kind::Read,
         Statement::Set(_) => Kind::Set(stmt.to_string()),
         other => Kind::Write(first_words(&other.to_string())),
     }
@@ -128,6 +134,13 @@ mod tests {
             Kind::Write(_)
         ));
         assert!(matches!(kind("COPY adt TO '/tmp/x.csv'"), Kind::Write(_)));
+        // as the PostgreSQL server parses it
+        let pg = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+            &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+            "COPY (SELECT 1) TO STDOUT (FORMAT csv)",
+        )
+        .unwrap();
+        assert_eq!(classify(&pg[0]), Kind::Read);
         assert!(matches!(
             kind("EXPLAIN CREATE TABLE x AS SELECT 1"),
             Kind::Write(_)

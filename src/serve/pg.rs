@@ -316,18 +316,27 @@ impl GridPgService {
     }
 }
 
-/// Holds the query's slot and deadline until its rows are sent.
+/// Holds the query's slot and deadline until its rows (or COPY data) are
+/// sent.
 fn limit(response: Response, admission: Admission) -> Response {
+    fn until_sent<S>(rows: S, admission: Admission) -> Limited<S, PgWireError> {
+        Limited::new(
+            rows,
+            admission,
+            |m| user_error("ERROR", "57014", m),
+            internal_error,
+        )
+    }
     match response {
         Response::Query(mut q) => {
             let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
-            q.data_rows = Box::pin(Limited::new(
-                rows,
-                admission,
-                |m| user_error("ERROR", "57014", m),
-                internal_error,
-            ));
+            q.data_rows = Box::pin(until_sent(rows, admission));
             Response::Query(q)
+        }
+        Response::CopyOut(mut c) => {
+            let rows = std::mem::replace(&mut c.data_stream, Box::pin(futures::stream::empty()));
+            c.data_stream = Box::pin(until_sent(rows, admission));
+            Response::CopyOut(c)
         }
         other => other,
     }
@@ -357,6 +366,18 @@ impl SimpleQueryHandler for GridPgService {
                 .describe(name, &Format::UnifiedText, client.metadata())
                 .await
         {
+            return Ok(vec![limit(r, admission)]);
+        }
+        if let [s] = statements.as_slice()
+            && let Some(copy) = super::pg_copy::copy_out(s)
+        {
+            let copy = copy.map_err(|m| user_error("ERROR", "0A000", m))?;
+            let run = super::pg_copy::run(&self.ctx, copy);
+            let r = tokio::time::timeout(admission.remaining(), panics::caught(run))
+                .await
+                .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
+                .map_err(internal_error)?
+                .map_err(df_error)?;
             return Ok(vec![limit(r, admission)]);
         }
         let run = <DfSessionService as SimpleQueryHandler>::do_query(&self.inner, client, query);

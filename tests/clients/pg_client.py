@@ -5,7 +5,9 @@
 
 Steps: {"name", "op": "query", "sql", "params"?: [...]} (params: psycopg's %s placeholders, sent with the
 extended protocol; without params the simple protocol is used, as psql does), or {"op": "columns", "sql"}
-(the result's column names only), or {"op": "sqlalchemy", "sql"} (pandas `read_sql` through a SQLAlchemy
+(the result's column names only), {"op": "copy_binary", "sql", "types"} (the
+query's rows through COPY ... TO STDOUT in PostgreSQL's binary format, decoded as `types`), or
+{"op": "sqlalchemy", "sql"} (pandas `read_sql` through a SQLAlchemy
 engine, which on connect parses `version()` and probes types as Superset and Polars do). Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
 A connection failure is reported as {"connect_error": "..."}.
 """
@@ -47,6 +49,14 @@ def run(args):
         name = step["name"]
         start = time.monotonic()
         try:
+            if step["op"] == "copy_binary":
+                # COPY ... TO STDOUT (FORMAT BINARY), as Polars/connectorx read results
+                with conn.cursor() as cur:
+                    with cur.copy(f'COPY ({step["sql"]}) TO STDOUT (FORMAT BINARY)') as copy:
+                        copy.set_types(step["types"])
+                        rows = list(copy.rows())
+                out[name] = {"rows": encode_rows(rows), "seconds": time.monotonic() - start}
+                continue
             if step["op"] == "sqlalchemy":
                 out[name] = {"rows": sqlalchemy_rows(args.dsn, step["sql"]), "seconds": time.monotonic() - start}
                 continue

@@ -210,10 +210,22 @@ impl Server {
 
     /// Runs `psql` with `command`; returns (success, stdout, stderr).
     fn psql(&self, user: &str, password: Option<&str>, command: &str) -> (bool, String, String) {
+        self.psql_in("gridsql", user, password, command)
+    }
+
+    /// Runs `psql` with `command` connected to `database`; returns
+    /// (success, stdout, stderr).
+    fn psql_in(
+        &self,
+        database: &str,
+        user: &str,
+        password: Option<&str>,
+        command: &str,
+    ) -> (bool, String, String) {
         let mut cmd = Command::new("psql");
         cmd.args(["-X", "-A", "-F", "|", "-v", "ON_ERROR_STOP=1", "-w"])
             .arg(format!(
-                "host=127.0.0.1 port={} user={user} dbname=gridsql",
+                "host=127.0.0.1 port={} user={user} dbname={database}",
                 self.pg_port()
             ))
             .args(["-c", command]);
@@ -536,30 +548,29 @@ fn postgres_answers_what_clients_ask_on_connect() {
     };
     let server = Server::start(&data, &[], &[]);
     let psql = |command: &str| {
-        let mut cmd = Command::new("psql");
-        cmd.args(["-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-w"])
-            .arg(format!(
-                "host=127.0.0.1 port={} user=analyst dbname=climate",
-                server.pg_port()
-            ))
-            .args(["-c", command]);
-        let o = output_within(cmd, Duration::from_secs(120));
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert!(o.status.success(), "{command}: {err}");
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
+        let (ok, out, err) = server.psql_in("climate", "analyst", None, command);
+        assert!(ok, "{command}: {err}");
+        out
     };
-    let out = psql("SELECT version(), current_user, current_database()");
+    // the row of a one-row result (after psql's header line)
+    let row = |command: &str| psql(command).lines().nth(1).unwrap_or_default().to_string();
+    let out = row("SELECT version(), current_user, current_database()");
     let fields: Vec<&str> = out.split('|').collect();
     // SQLAlchemy's pattern: `PostgreSQL (\d+)\.?(\d+)?`
     assert!(fields[0].starts_with("PostgreSQL 16.6 (gridsql "), "{out}");
     assert_eq!(fields[1..], ["analyst", "climate"], "{out}");
     assert_eq!(
-        psql("SELECT pg_size_pretty(123456789), pg_size_pretty(2048), pg_function_is_visible(1)"),
+        row("SELECT pg_size_pretty(123456789), pg_size_pretty(2048), pg_function_is_visible(1)"),
         "118 MB|2048 bytes|t"
     );
     assert_eq!(
-        psql("SELECT pg_get_serial_sequence('t', 'adt') IS NULL"),
+        row("SELECT pg_get_serial_sequence('t', 'adt') IS NULL"),
         "t"
+    );
+    // psycopg's type lookup, which SQLAlchemy runs when it connects
+    assert_eq!(
+        row("SELECT to_regtype('hstore') IS NULL, to_regtype('int4')"),
+        "t|23"
     );
     let tables = psql("\\dt+");
     assert!(

@@ -169,14 +169,19 @@ pub(crate) async fn run(
         .map(move |batch| -> PgWireResult<Vec<PgWireResult<CopyData>>> {
             let batch: RecordBatch = batch?;
             let mut out = Vec::with_capacity(batch.num_rows());
+            let arrow_fields = batch.schema_ref().fields();
+            // the header, if still unsent, goes with this batch's first row
+            let mut header = if batch.num_rows() > 0 {
+                first.lock().ok().and_then(|mut h| h.take())
+            } else {
+                None
+            };
             for row in 0..batch.num_rows() {
                 for (c, arr) in batch.columns().iter().enumerate() {
-                    let field = batch.schema_ref().field(c).clone();
-                    encode_value(&mut enc, arr, row, &field, &pg_fields[c])?;
+                    encode_value(&mut enc, arr, row, &arrow_fields[c], &pg_fields[c])?;
                 }
                 let data = enc.take_row();
-                let header = first.lock().ok().and_then(|mut h| h.take());
-                out.push(Ok(match header {
+                out.push(Ok(match header.take() {
                     Some(h) => CopyData::new(Bytes::from([h.as_bytes(), &data.data].concat())),
                     None => data,
                 }));

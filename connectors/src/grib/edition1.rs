@@ -47,52 +47,39 @@ struct Sections<'a> {
     bds: &'a [u8],
 }
 
-fn sections(msg: &[u8]) -> Result<Sections<'_>, String> {
-    let mut at = 8;
-    let head = slice(msg, at, 3, "product definition section")?;
-    let pds = slice(msg, at, u24(head), "product definition section")?;
-    if pds.len() < 28 {
+/// The section starting at byte `at` of `msg` (its first three bytes are its
+/// length), at least `min` bytes long.
+fn section<'a>(msg: &'a [u8], at: usize, what: &str, min: usize) -> Result<&'a [u8], String> {
+    let len = u24(slice(msg, at, 3, what)?);
+    let s = slice(msg, at, len, what)?;
+    if s.len() < min {
         return Err(format!(
-            "GRIB1 product definition section of {} bytes",
-            pds.len()
+            "GRIB1 {what} of {} bytes (at least {min})",
+            s.len()
         ));
     }
-    at += pds.len();
+    Ok(s)
+}
+
+fn sections(msg: &[u8]) -> Result<Sections<'_>, String> {
+    let pds = section(msg, 8, "product definition section", 28)?;
+    let mut at = 8 + pds.len();
     let flags = pds[7];
     if flags & 0x80 == 0 {
         return Err(
             "GRIB1 message without a grid description (a predefined grid) is not supported".into(),
         );
     }
-    let gds = slice(
-        msg,
-        at,
-        u24(slice(msg, at, 3, "grid description")?),
-        "grid description",
-    )?;
-    if gds.len() < 28 {
-        return Err(format!("GRIB1 grid description of {} bytes", gds.len()));
-    }
+    let gds = section(msg, at, "grid description", 28)?;
     at += gds.len();
     let bms = if flags & 0x40 != 0 {
-        let bms = slice(msg, at, u24(slice(msg, at, 3, "bit map")?), "bit map")?;
-        if bms.len() < 6 {
-            return Err("GRIB1 bit map section too short".into());
-        }
+        let bms = section(msg, at, "bit map", 6)?;
         at += bms.len();
         Some(bms)
     } else {
         None
     };
-    let bds = slice(
-        msg,
-        at,
-        u24(slice(msg, at, 3, "binary data")?),
-        "binary data",
-    )?;
-    if bds.len() < 11 {
-        return Err("GRIB1 binary data section too short".into());
-    }
+    let bds = section(msg, at, "binary data section", 11)?;
     Ok(Sections { pds, gds, bms, bds })
 }
 
@@ -231,21 +218,54 @@ pub fn decode(msg: &[u8], points: usize) -> Result<Vec<f32>, String> {
         ));
     }
     let mut out = Vec::with_capacity(points);
-    let mut bit = 0usize;
+    let mut packed = Unpacker::new(data, bits);
     for k in 0..points {
         if !is_present(k) {
             out.push(f32::NAN);
             continue;
         }
-        let mut x: u64 = 0;
-        for _ in 0..bits {
-            let b = (data[bit / 8] >> (7 - bit % 8)) & 1;
-            x = (x << 1) | u64::from(b);
-            bit += 1;
-        }
+        let x = packed.next_value();
         out.push(((reference + x as f64 * bscale) * dscale) as f32);
     }
     Ok(out)
+}
+
+/// Reads `bits`-bit unsigned integers (at most 32) packed big-endian one
+/// after the other, a byte at a time. The caller checks that the data holds
+/// every value it asks for.
+struct Unpacker<'a> {
+    data: &'a [u8],
+    bits: u32,
+    /// Bits read but not yet used, in the low `held` bits.
+    acc: u64,
+    held: u32,
+}
+
+impl<'a> Unpacker<'a> {
+    fn new(data: &'a [u8], bits: usize) -> Self {
+        Unpacker {
+            data,
+            bits: u32::try_from(bits).unwrap_or(u32::MAX),
+            acc: 0,
+            held: 0,
+        }
+    }
+
+    fn next_value(&mut self) -> u64 {
+        while self.held < self.bits {
+            let (byte, rest) = self
+                .data
+                .split_first()
+                .map_or((0, &[][..]), |(b, r)| (*b, r));
+            self.data = rest;
+            self.acc = (self.acc << 8) | u64::from(byte);
+            self.held += 8;
+        }
+        self.held -= self.bits;
+        let x = self.acc >> self.held;
+        self.acc &= (1u64 << self.held) - 1;
+        x
+    }
 }
 
 #[cfg(test)]
@@ -259,6 +279,19 @@ mod tests {
         assert_eq!(ibm_float(&[0xC2, 0x76, 0xA0, 0]), -118.625);
         assert_eq!(signed(&[0x80, 0x01]), -1);
         assert_eq!(signed(&[0x01, 0x00]), 256);
+    }
+
+    #[test]
+    fn packed_values_of_any_width() {
+        // 3-bit values 5, 1, 7, 0, 2 then padding: 101 001 111 000 010 0
+        let data = [0b1010_0111, 0b1000_0100];
+        let mut p = Unpacker::new(&data, 3);
+        let got: Vec<u64> = (0..5).map(|_| p.next_value()).collect();
+        assert_eq!(got, vec![5, 1, 7, 0, 2]);
+        let mut p = Unpacker::new(&[0xAB, 0xCD, 0xEF], 24);
+        assert_eq!(p.next_value(), 0xAB_CDEF);
+        let mut p = Unpacker::new(&[], 0);
+        assert_eq!(p.next_value(), 0);
     }
 
     #[test]

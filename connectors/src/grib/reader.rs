@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::message::{FieldAt, decode};
 use crate::error::{ConnectorError, Result};
+use crate::grid::plan::region_cells;
 use crate::grid::{GridReader, RawBuffer};
 
 /// The values of a coordinate variable, whole.
@@ -89,7 +90,7 @@ impl GribReader {
             return Err(self.bad_region(variable, region, &shape));
         }
         let (outer, grid) = region.split_at(index.outer.len());
-        let cells = region.iter().map(|r| r.end - r.start).product::<u64>();
+        let cells = region_cells(region);
         let mut out = Vec::with_capacity(usize::try_from(cells).unwrap_or(0));
         let points = usize::try_from(ny * nx).unwrap_or(usize::MAX);
         for slot in slots(outer, &index.outer) {

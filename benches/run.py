@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gridsql against xarray + dask on the benchmark store, in one run.
 
-    python benches/run.py [--days 365] [--runs 5] [--queries Q1,Q2,Q3,Q4,Q5] [--suite main|formats|cluster|cloud]
+    python benches/run.py [--days 365] [--runs 5] [--queries Q1,Q2,Q3,Q4,Q5] [--suite main|formats|cluster|cloud|refs]
 
 Generates (or reuses) the AVISO-like store of ../shared/anchors/gen.py under bench-data/<days>d/, builds
 the gridsql timing binary (`cargo bench --bench grid_queries --no-run`, release profile), then for each
@@ -23,6 +23,10 @@ Suites:
            each executor pinned to its own core (`taskset -c`, core i mod cores) with --slots task slots
            (default 1), all clusters up at once, alternating per query and round with the same queries in
            one local process on all cores; answers collected whole, not printed
+  refs     the NetCDF-4 copy (sla.nc) read through kerchunk references (kerchunk.hdf, written once
+           beside it as sla.nc.json) vs natively by gridsql, and xarray + dask reading the same references
+           through fsspec (benches/xarray_remote.py --format refs); locally, then over the cloud suite's
+           HTTP server (references whose URLs point at the served sla.nc), alternating per query and round
 
 Results (one JSON object per line) go to bench-data/results-<suite>-<days>d.jsonl; the table is printed.
 """
@@ -283,6 +287,70 @@ def cloud_suite(a, exe, name, root):
     print(f"results appended to {out_path}")
 
 
+def write_refs(nc, out, url):
+    """kerchunk references of the NetCDF-4 file `nc` whose chunks are read from `url`."""
+    from kerchunk.hdf import SingleHdf5ToZarr
+    refs = SingleHdf5ToZarr(nc, url=url, inline_threshold=100).translate()
+    with open(out, "w") as f:
+        json.dump(refs, f)
+
+
+def refs_suite(a, exe, name, root):
+    """References vs native vs xarray, locally and over the emulated link (see the module docs)."""
+    data = os.path.join(root, name)
+    nc = os.path.join(data, "sla.nc")
+    local_refs = os.path.join(data, "sla.nc.json")
+    if not os.path.exists(local_refs):
+        write_refs(nc, local_refs, nc)
+    base, server = start_slow_http(data, a.latency_ms, a.rate_mbps)
+    write_refs(nc, os.path.join(data, "sla.nc.http.json"), f"{base}/sla.nc")
+    env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    where = {"local": (nc, local_refs), "http": (f"{base}/sla.nc", f"{base}/sla.nc.http.json")}
+    rows = []
+    out_path = os.path.join(root, f"results-refs-{name}.jsonl")
+    try:
+        with open(out_path, "a") as log:
+            for place, (native, refs) in where.items():
+                for q in a.queries.split(","):
+                    per = {"gridsql-native": [], "gridsql-refs": [], "xarray-refs": []}
+                    for _ in range(a.rounds):
+                        for system in per:
+                            with tempfile.TemporaryDirectory() as cache:
+                                run_env = dict(env, GRIDSQL_CACHE_DIR=cache)
+                                if system == "xarray-refs":
+                                    cmd = [sys.executable, os.path.join(HERE, "xarray_remote.py"), "--url", refs,
+                                           "--format", "refs", "--query", q, "--runs", str(a.runs)]
+                                else:
+                                    location = native if system == "gridsql-native" else refs
+                                    cmd = [exe, "--location", location, "--sql", anchors.SQL[q],
+                                           "--runs", str(a.runs)]
+                                r = result_of(sh(cmd, env=run_env))
+                            log.write(json.dumps(dict(r, query=q, where=place, system=system)) + "\n")
+                            per[system].append(r)
+                    rows.append((q, place, per))
+    finally:
+        server.kill()
+        server.wait()
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"data: {a.days} days x 720 x 1440 as NetCDF-4 ({nc}); http: benches/slow_http.py at "
+          f"{a.latency_ms:g} ms per request and {a.rate_mbps:g} MB/s per connection")
+    print(f"runs: {a.rounds} rounds x {a.runs} timed runs per system and query (each process opens the dataset, "
+          "warms up once, then times the query alone), medians over all\n")
+    print("| query | where | gridsql native s | gridsql refs s | xarray refs s | refs / native "
+          "| xarray / gridsql (refs) | peak MiB native / refs / xarray | checksums (refs; xarray) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for q, place, per in rows:
+        med = {k: statistics.median([t for r in v for t in r["times"]]) for k, v in per.items()}
+        rss = {k: max(r["peak_rss_mb"] for r in v) for k, v in per.items()}
+        g, x = per["gridsql-refs"][-1], per["xarray-refs"][-1]
+        print(f"| {q} | {place} | {med['gridsql-native']:.3f} | {med['gridsql-refs']:.3f} "
+              f"| {med['xarray-refs']:.3f} | {med['gridsql-refs'] / med['gridsql-native']:.2f} "
+              f"| {med['xarray-refs'] / med['gridsql-refs']:.2f}x "
+              f"| {rss['gridsql-native']:.0f} / {rss['gridsql-refs']:.0f} / {rss['xarray-refs']:.0f} "
+              f"| {g['checksum'][0]:.6g}, {g['checksum'][1]}; {x['checksum'][0]:.6g}, {x['checksum'][1]} |")
+    print(f"results appended to {out_path}")
+
+
 def xarray_one(system, query, data, runs, env):
     return result_of(sh([sys.executable, os.path.join(ANCHORS, "bench.py"), "one", "--system", system,
                          "--query", query, "--data", data, "--runs", str(runs)], env=env))
@@ -294,7 +362,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2, help="alternations of gridsql and xarray per query")
     ap.add_argument("--queries", default="Q1,Q2,Q3,Q4,Q5")
-    ap.add_argument("--suite", default="main", choices=["main", "formats", "cluster", "cloud"])
+    ap.add_argument("--suite", default="main", choices=["main", "formats", "cluster", "cloud", "refs"])
     ap.add_argument("--latency-ms", type=float, default=30.0, help="cloud suite: wait before each response")
     ap.add_argument("--rate-mbps", type=float, default=100.0, help="cloud suite: MB/s per connection")
     ap.add_argument("--cloud-formats", default="zarr2", help="cloud suite: zarr2, zarr3, nc (comma-separated)")
@@ -321,6 +389,9 @@ def main():
         return
     if a.suite == "cloud":
         cloud_suite(a, exe, name, root)
+        return
+    if a.suite == "refs":
+        refs_suite(a, exe, name, root)
         return
 
     if a.suite == "main":

@@ -4,7 +4,7 @@
     python benches/xarray_remote.py --url http://127.0.0.1:PORT/sla_v2.zarr --format zarr2 --query Q1 [--runs 5]
 
 Opens the store the way a Pangeo user opens one in a bucket (zarr-python over fsspec's HTTP file system,
-or h5netcdf on an fsspec file for NetCDF-4), with dask's threaded scheduler and chunks as stored, then
+h5netcdf on an fsspec file for NetCDF-4, or kerchunk references through fsspec's reference file system), with dask's threaded scheduler and chunks as stored, then
 runs the baseline's query (anchors `xarray_query`): one warm-up run, then --runs timed runs. Prints
 `RESULT {json}` with the same keys as `bench.py one`.
 """
@@ -25,7 +25,7 @@ import bench as anchors  # noqa: E402
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", required=True)
-    ap.add_argument("--format", choices=["zarr2", "zarr3", "nc"], required=True)
+    ap.add_argument("--format", choices=["zarr2", "zarr3", "nc", "refs"], required=True)
     ap.add_argument("--query", required=True)
     ap.add_argument("--runs", type=int, default=5)
     a = ap.parse_args()
@@ -34,7 +34,12 @@ def main():
     import xarray as xr
     dask.config.set(scheduler="threads")
     t0 = time.perf_counter()
-    if a.format == "nc":
+    if a.format == "refs":
+        # kerchunk references (a JSON document, local or over HTTP) through fsspec's
+        # ReferenceFileSystem, as a Pangeo user opens a virtual dataset
+        ds = xr.open_dataset("reference://", engine="zarr", chunks={},
+                             backend_kwargs={"consolidated": False, "storage_options": {"fo": a.url}})
+    elif a.format == "nc":
         import fsspec
         f = fsspec.open(a.url, "rb").open()
         ds = xr.open_dataset(f, engine="h5netcdf", chunks={})

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use gridsql_engine::{SessionOptions, cluster_context};
 
 use crate::s3::{BUCKET, Moto, free_port};
-use crate::util::{data_dir, gridsql_env, output_within};
+use crate::util::{assert_csv_close, data_dir, gridsql_env, output_within};
 use crate::xarray_parity::{failure, reference_cases, run_case_in};
 
 /// A scheduler and its executors, each a separate `gridsql` process, killed
@@ -185,35 +185,6 @@ fn local(datasets: &[&str], sql: &str, envs: &[(&str, &str)]) -> Output {
     args.extend_from_slice(datasets);
     args.extend_from_slice(&["-c", sql]);
     gridsql_env(&args, envs)
-}
-
-/// Asserts that two CSV outputs have the same rows: numbers equal within a
-/// relative 1e-9 (sums over partitions merge in another order on a cluster),
-/// everything else exactly.
-fn assert_csv_close(what: &str, got: &str, want: &str) {
-    let (g, w): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
-    assert_eq!(
-        g.len(),
-        w.len(),
-        "{what}: {} lines, local has {}\n{got}\nvs\n{want}",
-        g.len(),
-        w.len()
-    );
-    for (a, b) in g.iter().zip(&w) {
-        let (ca, cb): (Vec<&str>, Vec<&str>) = (a.split(',').collect(), b.split(',').collect());
-        let same = ca.len() == cb.len()
-            && ca
-                .iter()
-                .zip(&cb)
-                .all(|(x, y)| match (x.parse::<f64>(), y.parse::<f64>()) {
-                    (Ok(x), Ok(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
-                    _ => x == y,
-                });
-        assert!(
-            same,
-            "{what}: cluster row {a:?} differs from local row {b:?}"
-        );
-    }
 }
 
 fn stdout_ok(what: &str, out: &Output) -> String {
@@ -448,4 +419,49 @@ fn bad_cluster_url_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("df://HOST:PORT"), "unclear error: {err}");
+}
+
+/// kerchunk references (one file, and a multi-file collection) and an
+/// Icechunk repository at a tag and at its branch, read by the executors:
+/// the same answers as the shell without the cluster.
+#[test]
+fn virtual_and_versioned_datasets_on_the_cluster() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some((_, refs)) = crate::references::virtual_fixtures(dir.path()) else {
+        return;
+    };
+    let cluster = Cluster::start(2, &[]);
+    let find = |kind: &str, f: &str| refs.find(kind, f);
+    let repo = dir.path().join("repo").display().to_string();
+    let runs: Vec<(String, String)> = vec![
+        (
+            format!("t={}", find("json-hdf5", "tcw.nc")),
+            "SELECT time, avg(tcw), count(tcw) FROM t GROUP BY time ORDER BY time".into(),
+        ),
+        (
+            format!("t={}", find("multi-file", "dt_med_allsat_phy_l4_2005T2.nc")),
+            "SELECT time, avg(adt) FROM t GROUP BY time ORDER BY time".into(),
+        ),
+        (
+            format!("t={repo}"),
+            "SELECT time, avg(sst), count(sst) FROM t GROUP BY time ORDER BY time".into(),
+        ),
+        (
+            String::new(),
+            format!(
+                "CREATE EXTERNAL TABLE v STORED AS ICECHUNK LOCATION '{repo}' OPTIONS ('tag' 'v1'); \
+                 SELECT time, avg(sst) FROM v GROUP BY time ORDER BY time"
+            ),
+        ),
+    ];
+    for (dataset, sql) in &runs {
+        let datasets: Vec<&str> = [dataset.as_str()]
+            .into_iter()
+            .filter(|d| !d.is_empty())
+            .collect();
+        let got = stdout_ok(sql, &cluster.shell(&datasets, sql));
+        let want = stdout_ok(sql, &local(&datasets, sql, &[]));
+        assert!(got.lines().count() > 10, "{sql}: too few rows\n{got}");
+        assert_csv_close(&format!("{dataset}: {sql}"), &got, &want);
+    }
 }

@@ -1086,3 +1086,93 @@ fn load_32_clients_for_30_seconds_all_answers_match_xarray() {
         "{out}"
     );
 }
+
+/// kerchunk references and an Icechunk repository through both protocols of
+/// a server with allowed roots: inside the roots they answer as the native
+/// store; a document inside the roots that references a file outside them
+/// is refused.
+#[test]
+fn virtual_and_versioned_datasets_through_the_servers() {
+    let Some((_, py)) = prerequisites() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some((data, refs)) = crate::references::virtual_fixtures(dir.path()) else {
+        return;
+    };
+    let tcw = refs.find("json-hdf5", "tcw.nc");
+    let repo_dir = dir.path().join("repo").display().to_string();
+    // a document under the roots that points at a file that is not
+    let other = tempfile::tempdir().expect("temp dir");
+    let secret = other.path().join("secret.bin");
+    std::fs::write(&secret, [7u8; 64]).expect("write");
+    let leak = dir.path().join("leak.json");
+    std::fs::write(
+        &leak,
+        serde_json::json!({"version": 1, "refs": {
+            ".zgroup": "{\"zarr_format\":2}",
+            "v/.zarray": "{\"shape\":[16],\"chunks\":[16],\"dtype\":\"<f4\",\"fill_value\":null,\"order\":\"C\",\"filters\":null,\"compressor\":null,\"zarr_format\":2}",
+            "v/.zattrs": "{\"_ARRAY_DIMENSIONS\":[\"x\"]}",
+            "v/0": [secret.display().to_string(), 0, 64]}})
+        .to_string(),
+    )
+    .expect("write");
+    let server = Server::start(
+        &data,
+        &[
+            "--allow-root",
+            &format!("{}/", data.display()),
+            "--allow-root",
+            &format!("{}/", dir.path().display()),
+        ],
+        &[],
+    );
+    let through_refs =
+        format!("SELECT count(tcw) AS n, avg(tcw) AS m, max(tcw) AS x FROM read_zarr('{tcw}')");
+    let native = "SELECT count(tcw) AS n, avg(tcw) AS m, max(tcw) AS x FROM tcw";
+    let at_tag =
+        format!("SELECT count(DISTINCT time) AS n FROM read_icechunk('{repo_dir}', 'tag', 'v1')");
+    let log = format!("SELECT count(*) AS n FROM icechunk_log('{repo_dir}')");
+    let leaked = format!("SELECT sum(v) FROM read_zarr('{}')", leak.display());
+    // PostgreSQL
+    let (ok, refs_out, err) = server.psql("gridsql", None, &through_refs);
+    assert!(ok, "{err}");
+    let (ok, native_out, err) = server.psql("gridsql", None, native);
+    assert!(ok, "{err}");
+    crate::util::assert_csv_close(
+        "references vs the native store through PostgreSQL",
+        &refs_out.replace('|', ","),
+        &native_out.replace('|', ","),
+    );
+    let (ok, out, err) = server.psql("gridsql", None, &at_tag);
+    assert!(ok && out.lines().nth(1) == Some("24"), "{out}{err}");
+    let (ok, out, err) = server.psql("gridsql", None, &log);
+    assert!(ok && out.lines().nth(1) == Some("3"), "{out}{err}");
+    let (ok, _, err) = server.psql("gridsql", None, &leaked);
+    assert!(
+        !ok && err.contains("outside the server's allowed roots"),
+        "{err}"
+    );
+    // Flight SQL
+    let steps = json!([
+        {"name": "refs", "op": "query", "sql": through_refs},
+        {"name": "native", "op": "query", "sql": native},
+        {"name": "tag", "op": "query", "sql": at_tag},
+        {"name": "leak", "op": "query", "sql": leaked},
+    ]);
+    let out = server.flight(&py, None, &steps);
+    let (refs_row, native_row) = (&out["refs"]["rows"][0], &out["native"]["rows"][0]);
+    assert_eq!(refs_row[0], native_row[0], "{out}");
+    for i in 1..3 {
+        assert!(
+            cells_match(&refs_row[i], &native_row[i], 1e-9),
+            "column {i}: {out}"
+        );
+    }
+    assert_eq!(out["tag"]["rows"], json!([[24]]), "{out}");
+    let refused = out["leak"]["error"].as_str().unwrap_or_default();
+    assert!(
+        refused.contains("outside the server's allowed roots"),
+        "{out}"
+    );
+}

@@ -263,3 +263,30 @@ pub(crate) fn assert_no_whole_copy(what: &str, cache: &Path) {
         copies.display()
     );
 }
+
+/// Asserts that two CSV outputs have the same rows: numbers equal within a
+/// relative 1e-9 (sums over partitions or chunks merge in another order on a
+/// cluster or through another chunking),
+/// everything else exactly.
+pub(crate) fn assert_csv_close(what: &str, got: &str, want: &str) {
+    let (g, w): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
+    assert_eq!(
+        g.len(),
+        w.len(),
+        "{what}: {} lines, expected {}\n{got}\nvs\n{want}",
+        g.len(),
+        w.len()
+    );
+    for (a, b) in g.iter().zip(&w) {
+        let (ca, cb): (Vec<&str>, Vec<&str>) = (a.split(',').collect(), b.split(',').collect());
+        let same = ca.len() == cb.len()
+            && ca
+                .iter()
+                .zip(&cb)
+                .all(|(x, y)| match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+                    _ => x == y,
+                });
+        assert!(same, "{what}: row {a:?} differs from {b:?}");
+    }
+}

@@ -73,8 +73,14 @@ pub async fn inventory(spec: &TableSpec, access: &Access) -> Result<Inventory> {
     check_options(spec)?;
     let location = access.locate(&spec.location)?;
     let (dataset, groups) = match spec.format {
-        Format::Zarr => {
-            let (store, path) = access.store(&location)?;
+        Format::Zarr | Format::Icechunk => {
+            let (store, path) = if spec.format == Format::Icechunk {
+                let (store, path, _) =
+                    crate::icechunk::icechunk_store(access, &location, spec).await?;
+                (store, path)
+            } else {
+                crate::references::zarr_store(access, &location).await?
+            };
             let groups = crate::zarr::format::child_groups(&store, &path, spec).await?;
             // A root that only holds groups (a DataTree) lists its groups.
             let vars = match crate::zarr::format::dataset_variables(store, path, spec).await {

@@ -18,13 +18,16 @@
 //! - [`zarr_storage::ZarrStorage`]: how `zarrs` reads through
 //!   `object_store`, without a `HEAD` before a partial read;
 //! - [`counters`]: those counts, process-wide for progress displays and per
-//!   query for `EXPLAIN ANALYZE`.
+//!   query for `EXPLAIN ANALYZE`;
+//! - [`read_only`]: what the read-only stores over kerchunk references and
+//!   Icechunk snapshots share.
 //!
 //! Local files keep their fast path: they are not wrapped, and the loader
 //! reads them a couple of regions ahead as before.
 
 pub mod budget;
 pub mod counters;
+pub mod read_only;
 pub mod scheduled;
 pub mod zarr_storage;
 

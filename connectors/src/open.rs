@@ -10,22 +10,27 @@ use crate::table::{Format, OpenedTable, TableSpec};
 /// Table options every format understands.
 pub const KNOWN_OPTIONS: &[&str] = &["group", "dims", "variables"];
 
-/// Rejects table options no format understands, naming the known ones.
+/// The table options of a format: [`KNOWN_OPTIONS`], and for Icechunk the
+/// version ([`crate::icechunk::VERSION_OPTIONS`]).
+pub fn options_of(format: Format) -> Vec<&'static str> {
+    let mut known = KNOWN_OPTIONS.to_vec();
+    if format == Format::Icechunk {
+        known.extend(crate::icechunk::VERSION_OPTIONS);
+    }
+    known
+}
+
+/// Rejects table options the spec's format does not understand, naming the
+/// known ones.
 ///
 /// # Errors
 /// The first unknown option.
 pub fn check_options(spec: &TableSpec) -> Result<()> {
-    match spec
-        .options
-        .keys()
-        .find(|k| !KNOWN_OPTIONS.contains(&k.as_str()))
-    {
+    let known = options_of(spec.format);
+    match spec.options.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(ConnectorError::Option {
             option: k.clone(),
-            reason: format!(
-                "unknown option; known options are {}",
-                KNOWN_OPTIONS.join(", ")
-            ),
+            reason: format!("unknown option; known options are {}", known.join(", ")),
         }),
         None => Ok(()),
     }
@@ -46,7 +51,7 @@ pub async fn open_table(spec: &TableSpec, access: &Access) -> Result<OpenedTable
     };
     match spec.format {
         Format::Zarr => {
-            let (store, path) = access.store(&location)?;
+            let (store, path) = crate::references::zarr_store(access, &location).await?;
             Ok(OpenedTable::Ready(
                 crate::zarr::open_zarr(store, path, &spec).await?,
             ))
@@ -55,6 +60,13 @@ pub async fn open_table(spec: &TableSpec, access: &Access) -> Result<OpenedTable
         Format::Grib => Ok(OpenedTable::Ready(
             crate::grib::open_grib(&spec, &location, access).await?,
         )),
+        Format::Icechunk => {
+            let (store, path, pinned) =
+                crate::icechunk::icechunk_store(access, &location, &spec).await?;
+            Ok(OpenedTable::Ready(
+                crate::zarr::open_zarr(store, path, &pinned).await?,
+            ))
+        }
     }
 }
 

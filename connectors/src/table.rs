@@ -20,6 +20,8 @@ pub enum Format {
     Netcdf,
     /// GRIB editions 1 and 2.
     Grib,
+    /// An Icechunk repository (Zarr v3, versioned), at one version.
+    Icechunk,
 }
 
 impl Format {
@@ -39,8 +41,9 @@ impl Format {
             "zarr" => Ok(Format::Zarr),
             "netcdf" | "nc" => Ok(Format::Netcdf),
             "grib" => Ok(Format::Grib),
+            "icechunk" => Ok(Format::Icechunk),
             other => Err(format!(
-                "unknown format '{other}'; use zarr, netcdf or grib"
+                "unknown format '{other}'; use zarr, netcdf, grib or icechunk"
             )),
         }
     }
@@ -59,10 +62,13 @@ impl Format {
         })
     }
 
-    /// The format a location's name tells: `*.zarr` is Zarr; a name with a
+    /// The format a location's name tells: `*.zarr` is Zarr, and so are
+    /// `*.json` and `*.parq` (kerchunk references in JSON and in the Parquet
+    /// layout, [`crate::references`]); a name with a
     /// NetCDF extension (or a glob of them) is NetCDF; a local folder holding
     /// `zarr.json`, `.zgroup`, `.zmetadata` or `.zarray` is Zarr; a local
-    /// folder holding NetCDF files (a multi-file dataset) is NetCDF. `None`
+    /// folder holding NetCDF files (a multi-file dataset) is NetCDF; a local
+    /// folder holding `snapshots/` and `refs/` is an Icechunk repository. `None`
     /// when nothing tells. Only canonical locations are looked at, so a
     /// server checks a location before anything of it is read.
     pub fn detect(location: &Location) -> Option<Format> {
@@ -71,7 +77,10 @@ impl Format {
             Location::Remote { segments, .. } => segments.last()?.clone(),
         };
         let lower = name.to_ascii_lowercase();
-        if lower.ends_with(".zarr") || lower.ends_with(".zarr.zip") {
+        if [".zarr", ".zarr.zip", ".json", ".parq"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
             return Some(Format::Zarr);
         }
         if Format::is_netcdf_name(&lower) {
@@ -83,6 +92,9 @@ impl Format {
         let p = location.as_local()?;
         if !p.is_dir() {
             return None;
+        }
+        if p.join("snapshots").is_dir() && p.join("refs").is_dir() {
+            return Some(Format::Icechunk);
         }
         if ["zarr.json", ".zgroup", ".zmetadata", ".zarray"]
             .iter()
@@ -106,6 +118,7 @@ impl std::fmt::Display for Format {
             Format::Zarr => "zarr",
             Format::Netcdf => "netcdf",
             Format::Grib => "grib",
+            Format::Icechunk => "icechunk",
         })
     }
 }
@@ -209,6 +222,8 @@ mod tests {
         assert_eq!(detect("x.h5"), Some(Format::Netcdf));
         assert_eq!(detect("x.cdf"), Some(Format::Netcdf));
         assert_eq!(detect("era5.grib"), Some(Format::Grib));
+        assert_eq!(detect("s3://b/refs/adt.json"), Some(Format::Zarr));
+        assert_eq!(detect("s3://b/refs/adt.parq"), Some(Format::Zarr));
         assert_eq!(detect("s3://b/gfs.t00z.pgrb2.GRB2"), Some(Format::Grib));
         assert_eq!(Format::parse(" GRIB "), Ok(Format::Grib));
         assert!(Format::parse("hdf4").is_err());

@@ -16,7 +16,7 @@ pub fn detect_format(location: &str) -> Result<Format> {
     let canonical = Location::parse(location).map_err(DataFusionError::from)?;
     Format::detect(&canonical).ok_or_else(|| {
         DataFusionError::Plan(format!(
-            "cannot tell the format of '{location}': name it *.zarr, *.nc or *.grib, or use CREATE EXTERNAL TABLE ... STORED AS ZARR|NETCDF|GRIB"
+            "cannot tell the format of '{location}': name it *.zarr, *.json or *.parq (kerchunk references), *.nc or *.grib, or use CREATE EXTERNAL TABLE ... STORED AS ZARR|NETCDF|GRIB|ICECHUNK"
         ))
     })
 }
@@ -32,7 +32,8 @@ pub fn table_name_for(location: &str) -> String {
         .unwrap_or(location);
     let mut stem = base.to_string();
     let lower = stem.to_ascii_lowercase();
-    let ext = std::iter::once("zarr")
+    let ext = ["zarr", "json", "parq"]
+        .into_iter()
         .chain(Format::NETCDF_EXTENSIONS.iter().copied())
         .chain(Format::GRIB_EXTENSIONS.iter().copied())
         .find(|e| lower.len() > e.len() + 1 && lower.ends_with(&format!(".{e}")));

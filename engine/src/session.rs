@@ -90,6 +90,10 @@ pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<Ses
         Arc::new(GridTableFactory::new(Format::Netcdf)),
     );
     factories.insert("GRIB".into(), Arc::new(GridTableFactory::new(Format::Grib)));
+    factories.insert(
+        "ICECHUNK".into(),
+        Arc::new(GridTableFactory::new(Format::Icechunk)),
+    );
     let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)

@@ -128,7 +128,33 @@ GROUP_CASES = cases_for(
          options={"group": "product"}),
 )
 
-CASES = FC_CASES + AHCCD_CASES + QSIM_CASES + ROTPOLE_CASES + GROUP_CASES
+A1B = "A1B-99999a-river-sep-2070-2099.nc"
+
+# NetCDF-3 classic: per-region samples and the per-percentile CDF (a second grid, by 'dims').
+A1B_CASES = cases_for(
+    A1B,
+    case("wild_a1b_per_region",
+         """SELECT georegion, avg(temp_dmax_tmean_abs), count(temp_dmax_tmean_abs), max(temp_dmax_tmean_abs)
+            FROM t GROUP BY georegion ORDER BY georegion""",
+         lambda ds: [[i, f64(ds.temp_dmax_tmean_abs.isel(georegion=i)).mean().item(),
+                      int(ds.temp_dmax_tmean_abs.isel(georegion=i).count()),
+                      f64(ds.temp_dmax_tmean_abs.isel(georegion=i)).max().item()]
+                     for i in range(ds.sizes["georegion"])]),
+    case("wild_a1b_sample_window",
+         "SELECT avg(temp_dmax_tmean_abs), count(*) FROM t WHERE sample BETWEEN 100 AND 199 AND georegion < 5",
+         lambda ds: (lambda w: [[f64(w).mean().item(), int(w.size)]])(
+             ds.temp_dmax_tmean_abs.isel(georegion=slice(0, 5)).where(
+                 (ds.sample >= 100) & (ds.sample <= 199), drop=True))),
+    case("wild_a1b_cdf_per_percentile",
+         """SELECT percentile, avg(cdf_temp_dmax_tmean_abs), min(cdf_temp_dmax_tmean_abs) FROM t
+            GROUP BY percentile ORDER BY percentile""",
+         lambda ds: [[float(p), f64(ds.cdf_temp_dmax_tmean_abs.sel(percentile=p)).mean().item(),
+                      f64(ds.cdf_temp_dmax_tmean_abs.sel(percentile=p)).min().item()]
+                     for p in ds.percentile.values],
+         options={"dims": "time,georegion,percentile"}),
+)
+
+CASES = FC_CASES + AHCCD_CASES + QSIM_CASES + ROTPOLE_CASES + GROUP_CASES + A1B_CASES
 
 # GRIB files as cfgrib decodes them, through the NetCDF conversion xarray + cfgrib wrote (and its Zarr copies):
 # cfgrib's hypercube (number, time, isobaricInhPa, latitude, longitude), valid_time(time) an auxiliary

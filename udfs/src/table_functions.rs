@@ -5,6 +5,8 @@
 //! | `read_zarr('uri' [, 'option', 'value' ...])` | the table of a Zarr store |
 //! | `read_netcdf('uri-or-glob' [, 'option', 'value' ...])` | the table of NetCDF files |
 //! | `read_grib('uri' [, 'option', 'value' ...])` | the table of a GRIB file (cfgrib's model) |
+//! | `read_icechunk('uri' [, 'branch'\|'tag'\|'snapshot', 'value'] [, 'option', 'value' ...])` | an Icechunk repository at one version |
+//! | `icechunk_log('uri' [, 'branch'])` | the snapshots of a branch (default `main`), newest first |
 //! | `grid_variables('uri' [, 'format'] [, 'option', 'value' ...])` | one row per variable |
 //! | `grid_attributes('uri' [, 'format'] [, 'option', 'value' ...])` | one row per attribute |
 //!
@@ -19,8 +21,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
 use datafusion::datasource::MemTable;
@@ -29,7 +31,7 @@ use gridsql_connectors::blocking::run_async;
 use gridsql_connectors::cf::AttrValue;
 use gridsql_connectors::inventory::{Inventory, inventory};
 use gridsql_connectors::location::Access;
-use gridsql_connectors::open::{KNOWN_OPTIONS, open_table};
+use gridsql_connectors::open::{open_table, options_of};
 use gridsql_connectors::{Format, GridTableProvider, TableSpec};
 
 /// Every gridsql table function with its SQL name, ready to register.
@@ -38,6 +40,8 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         ("read_zarr", Arc::new(ReadGrid::new(Format::Zarr))),
         ("read_netcdf", Arc::new(ReadGrid::new(Format::Netcdf))),
         ("read_grib", Arc::new(ReadGrid::new(Format::Grib))),
+        ("read_icechunk", Arc::new(ReadGrid::new(Format::Icechunk))),
+        ("icechunk_log", Arc::new(IcechunkLog)),
         ("grid_variables", Arc::new(GridVariables)),
         ("grid_attributes", Arc::new(GridAttributes)),
     ]
@@ -63,8 +67,9 @@ fn string_args(name: &str, exprs: &[Expr]) -> Result<Vec<String>> {
         .collect()
 }
 
-/// Table options from `'option', 'value'` pairs.
-fn options(name: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
+/// Table options of `format` from `'option', 'value'` pairs.
+fn options(name: &str, format: Format, pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let known = options_of(format);
     if !pairs.len().is_multiple_of(2) {
         return plan_err!(
             "{name}: options come in 'option', 'value' pairs; '{}' has no value",
@@ -74,11 +79,11 @@ fn options(name: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for pair in pairs.chunks_exact(2) {
         let key = pair[0].trim().to_ascii_lowercase();
-        if !KNOWN_OPTIONS.contains(&key.as_str()) {
+        if !known.contains(&key.as_str()) {
             return plan_err!(
                 "{name}: unknown option '{}'; known options are {}",
                 pair[0],
-                KNOWN_OPTIONS.join(", ")
+                known.join(", ")
             );
         }
         if out.insert(key, pair[1].clone()).is_some() {
@@ -107,6 +112,7 @@ impl ReadGrid {
             Format::Zarr => "read_zarr",
             Format::Netcdf => "read_netcdf",
             Format::Grib => "read_grib",
+            Format::Icechunk => "read_icechunk",
         };
         ReadGrid { format, name }
     }
@@ -121,7 +127,7 @@ impl ReadGrid {
         Ok(TableSpec {
             format: self.format,
             location: location.clone(),
-            options: options(name, rest)?,
+            options: options(name, self.format, rest)?,
         })
     }
 }
@@ -172,7 +178,7 @@ fn metadata_spec(name: &str, exprs: &[Expr], access: &Access) -> Result<TableSpe
     Ok(TableSpec {
         format,
         location: location.clone(),
-        options: options(name, rest)?,
+        options: options(name, format, rest)?,
     })
 }
 
@@ -481,5 +487,60 @@ mod tests {
             ScalarValue::try_from_array(got[0].column(0), 0).expect("value"),
             ScalarValue::Int64(Some(1_406_464))
         );
+    }
+}
+
+/// `icechunk_log('repo' [, 'branch'])`: the snapshots of a branch, newest
+/// first, so that a user can pick one for `OPTIONS ('snapshot' '...')`.
+#[derive(Debug)]
+pub struct IcechunkLog;
+
+impl TableFunctionImpl for IcechunkLog {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let name = "icechunk_log";
+        let strings = string_args(name, args.exprs())?;
+        let (location, branch) = match strings.as_slice() {
+            [l] => (l, None),
+            [l, b] => (l, Some(b.as_str())),
+            _ => return plan_err!("{name} takes a repository location and an optional branch"),
+        };
+        let access = Access::of(args.session());
+        let canonical = access
+            .locate(location)
+            .map_err(|e| call_error(name, location, e))?;
+        let log = run_async(
+            name,
+            gridsql_connectors::icechunk::snapshot_log(&access, &canonical, branch),
+        )?
+        .map_err(|e| call_error(name, location, e))?;
+        let utc: Arc<str> = Arc::from("UTC");
+        let fields = vec![
+            Field::new("snapshot_id", DataType::Utf8, false),
+            Field::new(
+                "committed_at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::clone(&utc))),
+                false,
+            ),
+            Field::new("message", DataType::Utf8, false),
+            Field::new("parent_id", DataType::Utf8, true),
+        ];
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                log.iter().map(|s| s.id.as_str()),
+            )),
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(
+                    log.iter().map(|s| s.committed_at.timestamp_micros()),
+                )
+                .with_timezone(utc),
+            ),
+            Arc::new(StringArray::from_iter_values(
+                log.iter().map(|s| s.message.as_str()),
+            )),
+            Arc::new(StringArray::from_iter(
+                log.iter().map(|s| s.parent.as_deref()),
+            )),
+        ];
+        mem_table(fields, columns)
     }
 }

@@ -53,6 +53,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot open '{}' as table {}", d.location, d.name))?;
     }
     roots::install(&ctx, Arc::new(config.roots.clone()));
+    if let Some(w) = &config.write_roots {
+        roots::install_write(&ctx, w.clone());
+    }
     if config.pg.is_some() {
         pg::setup(&ctx)?;
     }

@@ -465,3 +465,40 @@ fn virtual_and_versioned_datasets_on_the_cluster() {
         assert_csv_close(&format!("{dataset}: {sql}"), &got, &want);
     }
 }
+
+/// COPY to a grid with the query on the cluster: the sink travels to an
+/// executor, which writes the store; read back, it equals the store the
+/// same COPY writes without the cluster.
+#[test]
+fn copy_to_a_grid_on_the_cluster() {
+    let Some(data) = data_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(2, &[]);
+    let table = format!("t={}", data.join("sst.mnmean.nc").display());
+    let copy = |target: &Path| {
+        format!(
+            "COPY (SELECT time, lat, lon, sst FROM t WHERE lat BETWEEN -20 AND 20 AND lon BETWEEN 120 AND 280) \
+             TO '{}' STORED AS ZARR OPTIONS ('zarr_format' '2')",
+            target.display()
+        )
+    };
+    let (remote, here) = (
+        dir.path().join("cluster.zarr"),
+        dir.path().join("local.zarr"),
+    );
+    stdout_ok(
+        "COPY on the cluster",
+        &cluster.shell(&[&table], &copy(&remote)),
+    );
+    stdout_ok("COPY locally", &local(&[&table], &copy(&here), &[]));
+    let read = "SELECT count(*), count(sst), avg(sst), min(time), max(lat) FROM w";
+    let got = stdout_ok(
+        read,
+        &local(&[&format!("w={}", remote.display())], read, &[]),
+    );
+    let want = stdout_ok(read, &local(&[&format!("w={}", here.display())], read, &[]));
+    assert!(got.lines().count() == 2, "{got}");
+    assert_csv_close("the cluster's COPY read back", &got, &want);
+}

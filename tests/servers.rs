@@ -1176,3 +1176,57 @@ fn virtual_and_versioned_datasets_through_the_servers() {
         "{out}"
     );
 }
+
+/// COPY to a grid through the Flight SQL server (the PostgreSQL server's
+/// parser, PostgreSQL's dialect, has no `STORED AS`): refused on a read-only
+/// server and on one without write roots, written under
+/// `--allow-write-root` and nowhere else.
+#[test]
+fn copy_to_a_grid_needs_ddl_and_a_write_root() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let writable = dir.path().join("out");
+    std::fs::create_dir_all(&writable).expect("folder");
+    let copy = |target: &std::path::Path| {
+        format!(
+            "COPY (SELECT CAST(date_part('month', time) AS BIGINT) AS month, lat, lon, avg(sst) AS sst \
+             FROM sst GROUP BY 1, 2, 3) TO '{}' STORED AS ZARR OPTIONS ('dims' 'month,lat,lon')",
+            target.display()
+        )
+    };
+    let inside = writable.join("clim.zarr");
+    let outside = dir.path().join("clim.zarr");
+    let steps = json!([
+        {"name": "inside", "op": "query", "sql": copy(&inside)},
+        {"name": "outside", "op": "query", "sql": copy(&outside)},
+    ]);
+    let error_of =
+        |out: &Value, step: &str| out[step]["error"].as_str().unwrap_or_default().to_string();
+    let read_only = Server::start(&data, &[], &[]);
+    let out = read_only.flight(&py, None, &steps);
+    assert!(error_of(&out, "inside").contains("read-only"), "{out}");
+    drop(read_only);
+    let no_write_root = Server::start(&data, &["--allow-ddl"], &[]);
+    let out = no_write_root.flight(&py, None, &steps);
+    assert!(
+        error_of(&out, "inside").contains("--allow-write-root"),
+        "{out}"
+    );
+    drop(no_write_root);
+    let root = format!("{}/", writable.display());
+    let server = Server::start(&data, &["--allow-ddl", "--allow-write-root", &root], &[]);
+    let out = server.flight(&py, None, &steps);
+    assert!(out["inside"]["error"].is_null(), "{out}");
+    assert!(error_of(&out, "outside").contains("outside"), "{out}");
+    assert!(!outside.exists(), "nothing written outside the write root");
+    let back = crate::util::gridsql_ok(&[
+        "--format",
+        "csv",
+        &format!("w={}", inside.display()),
+        "-c",
+        "SELECT count(*), count(sst) FROM w",
+    ]);
+    assert_eq!(back.lines().nth(1), Some("192240,131856"), "{back}");
+}

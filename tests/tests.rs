@@ -5,6 +5,7 @@
 mod cli;
 mod cloud;
 mod cluster;
+mod copy_to;
 mod docs_sql;
 mod faults;
 mod grib;

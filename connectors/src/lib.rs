@@ -32,6 +32,7 @@ pub mod references;
 pub mod scan;
 pub mod table;
 pub mod table_cache;
+pub mod write;
 pub mod zarr;
 
 pub use error::{ConnectorError, Result};

@@ -17,5 +17,5 @@ mod stores;
 
 pub use access::Access;
 pub use canonical::{GLOB_CHARS, Location};
-pub use roots::AllowedRoots;
+pub use roots::{AllowedRoots, WriteRoots};
 pub use stores::{StoreLimits, store_for};

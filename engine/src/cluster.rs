@@ -37,8 +37,9 @@ pub async fn cluster_context(opts: &SessionOptions, url: &str) -> Result<Session
     let state = session_state(opts, config)?;
     let ctx = SessionContext::remote_with_state(url, state).await?;
     // Ballista rebuilds the state for its planner; register the functions
-    // on what it built.
+    // and the analyzer rule that carries COPY's options on what it built.
     gridsql_udfs::register_all(&ctx);
+    ctx.add_analyzer_rule(Arc::new(crate::copy_to::EmbedCopyOptions));
     Ok(ctx)
 }
 

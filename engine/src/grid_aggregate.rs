@@ -69,17 +69,11 @@ impl PhysicalOptimizerRule for GridAggregateRule {
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if self.distributed {
-            return distribute(plan, config);
+            return replace_checked(plan, config, &split);
         }
-        plan.transform_down(|node| match rewrite(&node)? {
-            Some(new) => Ok(Transformed::new(
-                Arc::new(new) as Arc<dyn ExecutionPlan>,
-                true,
-                TreeNodeRecursion::Jump,
-            )),
-            None => Ok(Transformed::no(node)),
+        replace_checked(plan, config, &|node| {
+            Ok(rewrite(node)?.map(|g| Arc::new(g) as Arc<dyn ExecutionPlan>))
         })
-        .map(|t| t.data)
     }
 
     fn name(&self) -> &str {
@@ -91,24 +85,30 @@ impl PhysicalOptimizerRule for GridAggregateRule {
     }
 }
 
-/// The cluster plan: every final aggregate over a grid scan split into
-/// tasks (see [`split`]), under what its parent expects. The replaced
-/// aggregate's partitioning is kept where the plan may rely on it: a
-/// single partition stays single, and when the cheaper plan (the tasks'
-/// output as it comes) fails DataFusion's sanity check, a hash partitioning
-/// is restored by a repartition.
-fn distribute(
+/// A node's grid replacement, if it has one: the whole grid aggregate
+/// ([`rewrite`]) locally, the tasks of one ([`split`]) on a cluster.
+type Replace = dyn Fn(&Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>>;
+
+/// Every final aggregate over a grid scan replaced by `replace`, under what
+/// its parent expects. The replaced aggregate's partitioning is kept where
+/// the plan may rely on it: a single partition stays single, and when the
+/// cheaper plan (the grid aggregate's output as it comes) fails
+/// DataFusion's sanity check (a join of the aggregate with its scan wants
+/// both sides hash-partitioned alike), a hash partitioning is restored by a
+/// repartition.
+fn replace_checked(
     plan: Arc<dyn ExecutionPlan>,
     config: &ConfigOptions,
+    replace: &Replace,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let cheap = distribute_with(Arc::clone(&plan), false)?;
+    let cheap = replace_with(Arc::clone(&plan), false, replace)?;
     if SanityCheckPlan::new()
         .optimize(Arc::clone(&cheap), config)
         .is_ok()
     {
         return Ok(cheap);
     }
-    let safe = distribute_with(Arc::clone(&plan), true)?;
+    let safe = replace_with(Arc::clone(&plan), true, replace)?;
     if SanityCheckPlan::new()
         .optimize(Arc::clone(&safe), config)
         .is_ok()
@@ -118,16 +118,17 @@ fn distribute(
     Ok(plan)
 }
 
-fn distribute_with(
+fn replace_with(
     plan: Arc<dyn ExecutionPlan>,
     keep_hash: bool,
+    replace: &Replace,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let plan = plan
         .transform_up(|node| {
             let mut changed = false;
             let mut children = Vec::new();
             for c in node.children() {
-                match split(c)? {
+                match replace(c)? {
                     Some(new) => {
                         changed = true;
                         children.push(fit(new, c, keep_hash)?);
@@ -145,7 +146,7 @@ fn distribute_with(
             }
         })?
         .data;
-    Ok(split(&plan)?.unwrap_or(plan))
+    Ok(replace(&plan)?.unwrap_or(plan))
 }
 
 /// `new` with the partitioning of `old`, the node it replaces, where a

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod cluster;
 pub mod codec;
+pub mod copy_to;
 pub mod datasets;
 pub mod describe;
 pub mod grid_aggregate;

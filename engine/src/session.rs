@@ -98,7 +98,8 @@ pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<Ses
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_table_factories(factories);
+        .with_table_factories(factories)
+        .with_analyzer_rule(Arc::new(crate::copy_to::EmbedCopyOptions));
     if opts.grid_aggregate {
         builder = builder.with_physical_optimizer_rule(Arc::new(
             crate::grid_aggregate::GridAggregateRule {
@@ -112,7 +113,12 @@ pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<Ses
     }
     // Functions are registered through a context so that table functions,
     // which have no builder method, come along.
-    let ctx = SessionContext::new_with_state(builder.build());
+    let mut state = builder.build();
+    // COPY ... TO ... STORED AS ZARR | NETCDF
+    for format in crate::copy_to::GridFormatFactory::all() {
+        state.register_file_format(format, true)?;
+    }
+    let ctx = SessionContext::new_with_state(state);
     gridsql_udfs::register_all(&ctx);
     Ok(ctx.state())
 }

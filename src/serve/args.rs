@@ -42,6 +42,10 @@ pub(crate) struct ServeArgs {
     /// repeatable) with read_zarr/read_netcdf/grid_variables/grid_attributes.
     #[arg(long = "allow-root", value_name = "PREFIX")]
     pub(crate) allow_roots: Vec<String>,
+    /// Let clients write grids (`COPY ... TO ... STORED AS ZARR|NETCDF`, with
+    /// --allow-ddl) under this prefix (a folder or URL prefix; repeatable).
+    #[arg(long = "allow-write-root", value_name = "PREFIX")]
+    pub(crate) allow_write_roots: Vec<String>,
     /// Let clients run DDL and DML (CREATE, DROP, INSERT, COPY, SET datafusion.*).
     #[arg(long)]
     pub(crate) allow_ddl: bool,
@@ -84,6 +88,7 @@ pub(crate) struct ServeConfig {
     pub(crate) pg: Option<SocketAddr>,
     pub(crate) cluster: Option<String>,
     pub(crate) roots: AllowedRoots,
+    pub(crate) write_roots: Option<AllowedRoots>,
     pub(crate) allow_ddl: bool,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) limits: QueryLimits,
@@ -139,6 +144,9 @@ impl ServeConfig {
             locations.extend(c.datasets.iter().map(|d| d.location.clone()));
         }
         let roots = AllowedRoots::new(&prefixes, &locations)?;
+        let write_roots = (!args.allow_write_roots.is_empty())
+            .then(|| AllowedRoots::new(&args.allow_write_roots, &[]))
+            .transpose()?;
         let max_concurrent = args.max_concurrent_queries.max(1);
         let memory_limit = match args.memory_limit {
             Some(m) => m,
@@ -166,6 +174,7 @@ impl ServeConfig {
             pg,
             cluster: args.cluster,
             roots,
+            write_roots,
             allow_ddl: args.allow_ddl,
             credentials,
             limits,

@@ -11,9 +11,17 @@
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
-use gridsql_connectors::location::AllowedRoots;
+use gridsql_connectors::location::{AllowedRoots, WriteRoots};
 
 /// Puts `roots` into `ctx`'s configuration, for every query's session.
 pub(crate) fn install(ctx: &SessionContext, roots: Arc<AllowedRoots>) {
     ctx.state_ref().write().config_mut().set_extension(roots);
+}
+
+/// Puts the write roots (`--allow-write-root`) into `ctx`'s configuration.
+pub(crate) fn install_write(ctx: &SessionContext, roots: AllowedRoots) {
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .set_extension(Arc::new(WriteRoots(roots)));
 }

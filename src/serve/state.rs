@@ -88,6 +88,13 @@ impl ServeState {
         }
         let plan = state.statement_to_plan(stmt).await?;
         self.sql_options().verify_plan(&plan)?;
+        // COPY to a grid: the target under --allow-write-root, in the
+        // canonical form the sink then opens
+        let plan = gridsql_engine::copy_to::checked_copy(
+            plan,
+            std::sync::Arc::clone(state.runtime_env()),
+            state.config(),
+        )?;
         Ok(Planned::Plan(plan))
     }
 }

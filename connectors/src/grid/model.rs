@@ -37,6 +37,10 @@ pub mod meta {
     /// The attribute under which formats keep the stored type of a variable
     /// gridsql cannot read (never a column's metadata).
     pub const STORED_TYPE: &str = "gridsql.stored_type";
+    /// `descending` on a dimension whose coordinates are stored from the
+    /// largest down (latitudes from 90), so that a grid written from a
+    /// result keeps the source's order.
+    pub const ORDER: &str = "gridsql.order";
 }
 
 /// How a variable's stored numbers become SQL values.
@@ -256,6 +260,23 @@ impl Dimension {
         }
     }
 
+    /// Whether the coordinates go from the largest down.
+    pub fn is_descending(&self) -> bool {
+        let Coords::Values(v) = &self.coords else {
+            return false;
+        };
+        if v.len() < 2 || !self.is_monotonic() {
+            return false;
+        }
+        match (
+            ScalarValue::try_from_array(v, 0),
+            ScalarValue::try_from_array(v, v.len() - 1),
+        ) {
+            (Ok(first), Ok(last)) => first > last,
+            _ => false,
+        }
+    }
+
     /// Whether the values never change direction (an index always holds).
     pub fn is_monotonic(&self) -> bool {
         match &self.coords {
@@ -267,7 +288,16 @@ impl Dimension {
     /// Schema field of the dimension's column.
     pub fn field(&self) -> Field {
         match &self.coord_var {
-            Some(v) => v.field("dimension"),
+            Some(v) => {
+                let f = v.field("dimension");
+                if self.is_descending() {
+                    let mut md = f.metadata().clone();
+                    md.insert(meta::ORDER.to_string(), "descending".to_string());
+                    f.with_metadata(md)
+                } else {
+                    f
+                }
+            }
             None => {
                 let md = HashMap::from([(meta::ROLE.to_string(), "dimension".to_string())]);
                 Field::new(&self.name, DataType::Int64, true).with_metadata(md)

@@ -12,7 +12,7 @@ use object_store::path::Path;
 
 use super::confined::ConfinedLocalStore;
 use super::stores::object_path;
-use super::{AllowedRoots, Location, store_for};
+use super::{AllowedRoots, Location, WriteRoots, store_for};
 use crate::error::{ConnectorError, Result};
 
 /// What a session may open and where its stores come from.
@@ -26,6 +26,8 @@ use crate::error::{ConnectorError, Result};
 pub struct Access {
     runtime: Arc<RuntimeEnv>,
     roots: Option<Arc<AllowedRoots>>,
+    /// Whether the stores it opens accept writes (a COPY's target).
+    writes: bool,
 }
 
 impl Access {
@@ -39,6 +41,31 @@ impl Access {
         Access {
             runtime,
             roots: config.get_extension::<AllowedRoots>(),
+            writes: false,
+        }
+    }
+
+    /// The access of a session's writes (`COPY ... TO` a grid): anywhere in
+    /// a session without roots (the shell); on a server, only under its
+    /// write roots.
+    ///
+    /// # Errors
+    /// A server session without write roots.
+    pub fn for_writing(runtime: Arc<RuntimeEnv>, config: &SessionConfig) -> Result<Self> {
+        match (
+            config.get_extension::<AllowedRoots>(),
+            config.get_extension::<WriteRoots>(),
+        ) {
+            (None, _) => Ok(Access::unrestricted(runtime)),
+            (Some(_), Some(w)) => Ok(Access {
+                runtime,
+                roots: Some(Arc::new(w.0.clone())),
+                writes: true,
+            }),
+            (Some(_), None) => Err(ConnectorError::Refused {
+                location: "the COPY target".into(),
+                reason: "not writable: this server has no --allow-write-root".into(),
+            }),
         }
     }
 
@@ -48,6 +75,7 @@ impl Access {
         Access {
             runtime,
             roots: None,
+            writes: false,
         }
     }
 
@@ -87,7 +115,7 @@ impl Access {
         self.check(location)?;
         match (&self.roots, location) {
             (Some(roots), Location::Local(_)) => Ok((
-                Arc::new(ConfinedLocalStore::new(Arc::clone(roots))),
+                Arc::new(ConfinedLocalStore::new(Arc::clone(roots)).writable(self.writes)),
                 object_path(location)?,
             )),
             _ => store_for(location, &self.runtime),

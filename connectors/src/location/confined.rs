@@ -1,7 +1,10 @@
-//! A read-only local store that refuses, key by key, what lies outside the
-//! allowed roots: a Zarr store inside a root may hold a chunk or a folder
-//! that is a symbolic link leading out, and `LocalFileSystem` follows links.
-//! Each read resolves the key's file (`realpath`) and checks that place.
+//! A local store that refuses, key by key, what lies outside the allowed
+//! roots: a Zarr store inside a root may hold a chunk or a folder that is a
+//! symbolic link leading out, and `LocalFileSystem` follows links. Each
+//! read resolves the key's file (`realpath`) and checks that place. It is
+//! read-only, but for the writes of a COPY under a server's write roots
+//! ([`ConfinedLocalStore::writable`]): each write or delete checks the place
+//! its key resolves to (through the links of the part that exists).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -23,6 +26,7 @@ use super::{AllowedRoots, Location};
 pub(crate) struct ConfinedLocalStore {
     inner: LocalFileSystem,
     roots: Arc<AllowedRoots>,
+    writable: bool,
 }
 
 impl ConfinedLocalStore {
@@ -30,7 +34,45 @@ impl ConfinedLocalStore {
         ConfinedLocalStore {
             inner: LocalFileSystem::new(),
             roots,
+            writable: false,
         }
+    }
+
+    /// The same store, accepting writes inside the roots.
+    pub(crate) fn writable(mut self, writable: bool) -> Self {
+        self.writable = writable;
+        self
+    }
+
+    /// Refuses a write to a key whose place (its existing part resolved
+    /// through links, the rest appended) is outside the roots, or any write
+    /// when the store is read-only.
+    fn check_write(&self, location: &Path, what: &str) -> Result<()> {
+        if !self.writable {
+            return Err(Self::read_only(what));
+        }
+        let file = self.inner.path_to_filesystem(location)?;
+        let mut existing = file.as_path();
+        let mut rest = Vec::new();
+        let real = loop {
+            if let Ok(real) = std::fs::canonicalize(existing) {
+                break real;
+            }
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => break existing.to_path_buf(),
+            }
+        };
+        let place = rest.iter().rev().fold(real, |p, n| p.join(n));
+        self.roots.check(&Location::Local(place)).map_err(|e| {
+            object_store::Error::PermissionDenied {
+                path: location.to_string(),
+                source: Box::new(e),
+            }
+        })
     }
 
     /// Refuses a key whose file (after following links) is outside the
@@ -63,8 +105,14 @@ impl std::fmt::Display for ConfinedLocalStore {
 
 #[async_trait]
 impl ObjectStore for ConfinedLocalStore {
-    async fn put_opts(&self, _: &Path, _: PutPayload, _: PutOptions) -> Result<PutResult> {
-        Err(Self::read_only("put"))
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        self.check_write(location, "put")?;
+        self.inner.put_opts(location, payload, options).await
     }
 
     async fn put_multipart_opts(
@@ -89,7 +137,16 @@ impl ObjectStore for ConfinedLocalStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        locations.map(|_| Err(Self::read_only("delete"))).boxed()
+        // a copy of the checks, for the stream to own
+        let this = ConfinedLocalStore {
+            inner: LocalFileSystem::new(),
+            roots: Arc::clone(&self.roots),
+            writable: self.writable,
+        };
+        let checked = locations
+            .map(move |l| l.and_then(|p| this.check_write(&p, "delete").map(|()| p)))
+            .boxed();
+        self.inner.delete_stream(checked)
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {

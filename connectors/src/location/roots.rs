@@ -120,3 +120,10 @@ mod tests {
         assert!(e.contains("only its catalog"), "{e}");
     }
 }
+
+/// Where a server's clients may write (`COPY ... TO` a grid), from
+/// `--allow-write-root`: in the session configuration beside the
+/// [`AllowedRoots`] it reads from. A session with read roots and no write
+/// roots writes nowhere ([`super::Access::for_writing`]).
+#[derive(Debug, Clone, Default)]
+pub struct WriteRoots(pub AllowedRoots);

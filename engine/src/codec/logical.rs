@@ -1,12 +1,17 @@
 //! The logical codec: grid table providers from the client to the scheduler.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use ballista_core::serde::BallistaLogicalExtensionCodec;
 use datafusion::catalog::TableProvider;
+use datafusion::common::GetExt;
 use datafusion::common::TableReference;
 use datafusion::datasource::file_format::FileFormatFactory;
+
+/// The prefix of an encoded grid format (`COPY ... STORED AS ZARR`).
+const GRID_FORMAT: &str = "gridsql-grid-format:";
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, WindowUDF};
@@ -88,12 +93,21 @@ impl LogicalExtensionCodec for GridLogicalCodec {
         }
     }
 
+    /// The grid formats of `COPY ... STORED AS ZARR | NETCDF` travel by
+    /// name (their options travel in the COPY itself); Ballista's codecs
+    /// would take them for one of theirs.
     fn try_decode_file_format(
         &self,
         buf: &[u8],
         ctx: &TaskContext,
     ) -> Result<Arc<dyn FileFormatFactory>> {
-        self.inner.try_decode_file_format(buf, ctx)
+        let Some(rest) = buf.strip_prefix(GRID_FORMAT.as_bytes()) else {
+            return self.inner.try_decode_file_format(buf, ctx);
+        };
+        let (name, options): (String, HashMap<String, String>) = serde_json::from_slice(rest)
+            .map_err(|e| DataFusionError::Internal(format!("grid format on the wire: {e}")))?;
+        crate::copy_to::GridFormatFactory::named(&name, options)
+            .ok_or_else(|| DataFusionError::Internal(format!("no grid format '{name}'")))
     }
 
     fn try_encode_file_format(
@@ -101,7 +115,15 @@ impl LogicalExtensionCodec for GridLogicalCodec {
         buf: &mut Vec<u8>,
         node: Arc<dyn FileFormatFactory>,
     ) -> Result<()> {
-        self.inner.try_encode_file_format(buf, node)
+        let any: &dyn std::any::Any = node.as_ref();
+        match any.downcast_ref::<crate::copy_to::GridFormatFactory>() {
+            Some(ours) => {
+                buf.extend_from_slice(GRID_FORMAT.as_bytes());
+                serde_json::to_writer(&mut *buf, &(ours.get_ext(), ours.options()))
+                    .map_err(|e| DataFusionError::Internal(e.to_string()))
+            }
+            None => self.inner.try_encode_file_format(buf, node),
+        }
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {

@@ -1,5 +1,5 @@
-//! The physical codec: grid scans and grid aggregates from the scheduler to
-//! the executors.
+//! The physical codec: grid scans, grid aggregates and the sinks of COPY to
+//! a grid, from the scheduler to the executors.
 
 use std::sync::Arc;
 
@@ -16,6 +16,8 @@ use gridsql_connectors::scan::GridScanExec;
 use gridsql_connectors::table_cache::open_cached;
 
 use super::wire::{self, AggNode, OutputType, PlanNode};
+use crate::copy_to::GridSink;
+use datafusion::datasource::sink::DataSinkExec;
 
 /// Ballista's physical codec plus gridsql's scans and aggregates.
 #[derive(Debug, Default)]
@@ -64,6 +66,18 @@ impl GridPhysicalCodec {
                 mode: agg.mode(),
             }));
         }
+        if let Some(exec) = node.downcast_ref::<DataSinkExec>() {
+            let sink: &dyn std::any::Any = exec.sink();
+            if let Some(grid) = sink.downcast_ref::<GridSink>() {
+                let (output, target, options) = grid.wire();
+                return Ok(Some(PlanNode::Sink {
+                    output: output.to_string(),
+                    target: target.to_string(),
+                    options: options.clone(),
+                    schema: wire::schema_to_ipc(exec.sink().schema())?,
+                }));
+            }
+        }
         Ok(None)
     }
 
@@ -83,6 +97,18 @@ impl GridPhysicalCodec {
                 Ok(Arc::new(GridScanExec::try_new(
                     table, projection, selection, partitions, limit,
                 )?))
+            }
+            PlanNode::Sink {
+                output,
+                target,
+                options,
+                schema,
+            } => {
+                let schema = wire::schema_from_ipc(&schema)?;
+                let sink = GridSink::new(&output, target, Arc::clone(&schema), options)?;
+                // Its input comes as the decoded node's child.
+                let pending: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(schema));
+                Ok(Arc::new(DataSinkExec::new(pending, Arc::new(sink), None)))
             }
             PlanNode::Aggregate {
                 spec,
@@ -210,5 +236,27 @@ impl PhysicalExtensionCodec for GridPhysicalCodec {
 
     fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
         self.inner.try_encode_udwf(node, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    #[test]
+    fn a_grid_sink_travels() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+        let sink = GridSink::new(
+            "zarr",
+            "/tmp/x.zarr".into(),
+            Arc::clone(&schema),
+            Default::default(),
+        )
+        .expect("sink");
+        let input: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(schema));
+        let exec = DataSinkExec::new(input, Arc::new(sink), None);
+        let node = GridPhysicalCodec::to_wire(&exec).expect("encodes");
+        assert!(matches!(node, Some(PlanNode::Sink { .. })), "{node:?}");
     }
 }

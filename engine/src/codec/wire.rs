@@ -56,6 +56,17 @@ pub(crate) enum PlanNode {
         /// their merge.
         mode: GridMode,
     },
+    /// The sink of a COPY to a grid (its input comes as the node's child).
+    Sink {
+        /// `zarr` or `netcdf`.
+        output: String,
+        /// The canonical target.
+        target: String,
+        /// COPY's options.
+        options: std::collections::HashMap<String, String>,
+        /// The sink's input schema (IPC).
+        schema: String,
+    },
 }
 
 /// One aggregate of a grid aggregate.

@@ -1,0 +1,515 @@
+//! `COPY (query) TO 'out.zarr' STORED AS ZARR` and `... STORED AS NETCDF`:
+//! DataFusion plans COPY through the file format registered for the name
+//! after `STORED AS`; gridsql's formats only write. The sink collects the
+//! result (under the session's memory pool), lays it out as a grid
+//! ([`gridsql_connectors::write`]) and writes it to the target, which on a
+//! server must be under its write roots (`--allow-write-root`).
+//!
+//! Reading the written store back is `CREATE EXTERNAL TABLE ... STORED AS
+//! ZARR|NETCDF`, through gridsql's table factories, not these formats.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{GetExt, Result, not_impl_err};
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::{FileFormat, FileFormatFactory};
+use datafusion::datasource::physical_plan::{
+    FileOpener, FileScanConfig, FileSinkConfig, FileSource,
+};
+use datafusion::datasource::sink::{DataSink, DataSinkExec};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{LexRequirement, PhysicalExpr};
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
+use futures::StreamExt;
+use gridsql_connectors::location::Access;
+use gridsql_connectors::write::{WriteOptions, layout, netcdf_out, zarr_out};
+use object_store::ObjectStoreExt;
+
+/// The grid formats COPY writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GridOutput {
+    /// A Zarr store (v2 or v3).
+    Zarr,
+    /// A NetCDF-4 file.
+    Netcdf,
+}
+
+/// The format factory of one name after `STORED AS` (`zarr`, `netcdf`,
+/// `nc`).
+#[derive(Debug)]
+pub struct GridFormatFactory {
+    output: GridOutput,
+    name: &'static str,
+    /// COPY's options, carried in the format itself when the plan travels
+    /// to a cluster (the wire form of COPY has no options of its own).
+    options: HashMap<String, String>,
+}
+
+impl GridFormatFactory {
+    /// The factories to register: `zarr`, `netcdf`, `nc`.
+    pub fn all() -> Vec<Arc<dyn FileFormatFactory>> {
+        vec![
+            Arc::new(GridFormatFactory {
+                output: GridOutput::Zarr,
+                name: "zarr",
+                options: HashMap::new(),
+            }),
+            Arc::new(GridFormatFactory {
+                output: GridOutput::Netcdf,
+                name: "netcdf",
+                options: HashMap::new(),
+            }),
+            Arc::new(GridFormatFactory {
+                output: GridOutput::Netcdf,
+                name: "nc",
+                options: HashMap::new(),
+            }),
+        ]
+    }
+}
+
+impl GridFormatFactory {
+    /// The factory of one name (`zarr`, `netcdf`, `nc`) holding `options`,
+    /// as a codec decodes it.
+    pub fn named(
+        name: &str,
+        options: HashMap<String, String>,
+    ) -> Option<Arc<dyn FileFormatFactory>> {
+        let output = match name {
+            "zarr" => GridOutput::Zarr,
+            "netcdf" | "nc" => GridOutput::Netcdf,
+            _ => return None,
+        };
+        let name = if name == "zarr" {
+            "zarr"
+        } else if name == "nc" {
+            "nc"
+        } else {
+            "netcdf"
+        };
+        Some(Arc::new(GridFormatFactory {
+            output,
+            name,
+            options,
+        }))
+    }
+
+    /// The options the factory carries.
+    pub fn options(&self) -> &HashMap<String, String> {
+        &self.options
+    }
+}
+
+/// Puts a COPY's options into its grid format, so that they travel with the
+/// plan to a cluster's scheduler (DataFusion's wire form of COPY drops
+/// them). Runs as an analyzer rule, on the client, before the plan leaves.
+#[derive(Debug, Default)]
+pub struct EmbedCopyOptions;
+
+impl datafusion::optimizer::AnalyzerRule for EmbedCopyOptions {
+    fn analyze(
+        &self,
+        plan: datafusion::logical_expr::LogicalPlan,
+        _: &datafusion::config::ConfigOptions,
+    ) -> Result<datafusion::logical_expr::LogicalPlan> {
+        use datafusion::datasource::file_format::{DefaultFileType, format_as_file_type};
+        use datafusion::logical_expr::{LogicalPlan, dml::CopyTo};
+        let LogicalPlan::Copy(copy) = &plan else {
+            return Ok(plan);
+        };
+        let any: &dyn Any = copy.file_type.as_any();
+        let Some(ours) = any
+            .downcast_ref::<DefaultFileType>()
+            .map(|d| d.as_format_factory())
+            .and_then(|f| {
+                let any: &dyn Any = f.as_ref();
+                any.downcast_ref::<GridFormatFactory>()
+            })
+        else {
+            return Ok(plan);
+        };
+        // On a scheduler the COPY arrives without options and the format
+        // with them: keep what the format holds, add what the COPY says.
+        if copy.options.is_empty() {
+            return Ok(plan);
+        }
+        let mut options = ours.options.clone();
+        options.extend(copy.options.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let Some(with_options) = GridFormatFactory::named(ours.name, options) else {
+            return Ok(plan);
+        };
+        Ok(LogicalPlan::Copy(CopyTo::new(
+            Arc::clone(&copy.input),
+            copy.output_url.clone(),
+            copy.partition_by.clone(),
+            format_as_file_type(with_options),
+            copy.options.clone(),
+        )))
+    }
+
+    fn name(&self) -> &str {
+        "embed_copy_options"
+    }
+}
+
+impl GetExt for GridFormatFactory {
+    fn get_ext(&self) -> String {
+        self.name.to_string()
+    }
+}
+
+impl FileFormatFactory for GridFormatFactory {
+    fn create(
+        &self,
+        _state: &dyn Session,
+        format_options: &HashMap<String, String>,
+    ) -> Result<Arc<dyn FileFormat>> {
+        let mut raw = self.options.clone();
+        raw.extend(format_options.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(Arc::new(GridFileFormat {
+            output: self.output,
+            name: self.name,
+            options: WriteOptions::parse(&raw).map_err(DataFusionError::from)?,
+            raw_options: raw,
+        }))
+    }
+
+    fn default(&self) -> Arc<dyn FileFormat> {
+        Arc::new(GridFileFormat {
+            output: self.output,
+            name: self.name,
+            raw_options: HashMap::new(),
+            options: WriteOptions::parse(&HashMap::new())
+                .unwrap_or_else(|_| unreachable!("no options parse")),
+        })
+    }
+}
+
+/// A grid format as DataFusion's COPY sees it: a writer only.
+#[derive(Debug)]
+pub struct GridFileFormat {
+    output: GridOutput,
+    name: &'static str,
+    raw_options: HashMap<String, String>,
+    options: WriteOptions,
+}
+
+fn reads_elsewhere<T>() -> Result<T> {
+    not_impl_err!(
+        "grid formats are read with CREATE EXTERNAL TABLE ... STORED AS ZARR|NETCDF or read_zarr/read_netcdf"
+    )
+}
+
+#[async_trait]
+impl FileFormat for GridFileFormat {
+    fn get_ext(&self) -> String {
+        self.name.to_string()
+    }
+
+    fn get_ext_with_compression(&self, _: &FileCompressionType) -> Result<String> {
+        Ok(self.get_ext())
+    }
+
+    fn compression_type(&self) -> Option<FileCompressionType> {
+        None
+    }
+
+    async fn infer_schema(
+        &self,
+        _: &dyn Session,
+        _: &Arc<dyn object_store::ObjectStore>,
+        _: &[object_store::ObjectMeta],
+    ) -> Result<SchemaRef> {
+        reads_elsewhere()
+    }
+
+    async fn infer_stats(
+        &self,
+        _: &dyn Session,
+        _: &Arc<dyn object_store::ObjectStore>,
+        _: SchemaRef,
+        _: &object_store::ObjectMeta,
+    ) -> Result<datafusion::common::Statistics> {
+        reads_elsewhere()
+    }
+
+    async fn create_physical_plan(
+        &self,
+        _: &dyn Session,
+        _: FileScanConfig,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        reads_elsewhere()
+    }
+
+    async fn create_writer_physical_plan(
+        &self,
+        input: Arc<dyn ExecutionPlan>,
+        _state: &dyn Session,
+        conf: FileSinkConfig,
+        order_requirements: Option<LexRequirement>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if !conf.table_partition_cols.is_empty() {
+            return not_impl_err!(
+                "COPY to a grid has no PARTITIONED BY; name dimensions with 'dims'"
+            );
+        }
+        let sink = Arc::new(GridSink {
+            output: self.output,
+            target: conf.original_url.clone(),
+            schema: Arc::clone(conf.output_schema()),
+            raw_options: self.raw_options.clone(),
+            options: self.options.clone(),
+        });
+        Ok(Arc::new(DataSinkExec::new(input, sink, order_requirements)))
+    }
+
+    fn file_source(&self, table_schema: TableSchema) -> Arc<dyn FileSource> {
+        Arc::new(WriteOnlySource {
+            table_schema,
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+}
+
+/// The read side DataFusion's trait asks every file format for; grid
+/// formats are never scanned through it (see [`reads_elsewhere`]).
+struct WriteOnlySource {
+    table_schema: TableSchema,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl FileSource for WriteOnlySource {
+    fn create_file_opener(
+        &self,
+        _: Arc<dyn object_store::ObjectStore>,
+        _: &FileScanConfig,
+        _: usize,
+    ) -> Result<Arc<dyn FileOpener>> {
+        reads_elsewhere()
+    }
+
+    fn table_schema(&self) -> &TableSchema {
+        &self.table_schema
+    }
+
+    fn with_batch_size(&self, _: usize) -> Arc<dyn FileSource> {
+        Arc::new(WriteOnlySource {
+            table_schema: self.table_schema.clone(),
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+
+    fn metrics(&self) -> &ExecutionPlanMetricsSet {
+        &self.metrics
+    }
+
+    fn file_type(&self) -> &str {
+        "grid"
+    }
+
+    /// No expressions: the source never scans.
+    fn apply_expressions(
+        &self,
+        _: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+}
+
+/// Writes a COPY's result as a grid.
+#[derive(Debug)]
+pub struct GridSink {
+    output: GridOutput,
+    target: String,
+    schema: SchemaRef,
+    raw_options: HashMap<String, String>,
+    options: WriteOptions,
+}
+
+impl GridSink {
+    /// The sink of a COPY to `target` (`zarr` or `netcdf` output), as the
+    /// codec rebuilds it on an executor.
+    ///
+    /// # Errors
+    /// Bad options or output name.
+    pub fn new(
+        output: &str,
+        target: String,
+        schema: SchemaRef,
+        raw_options: HashMap<String, String>,
+    ) -> Result<Self> {
+        let output = match output {
+            "zarr" => GridOutput::Zarr,
+            "netcdf" => GridOutput::Netcdf,
+            other => return not_impl_err!("no grid output '{other}'"),
+        };
+        let options = WriteOptions::parse(&raw_options).map_err(DataFusionError::from)?;
+        Ok(GridSink {
+            output,
+            target,
+            schema,
+            raw_options,
+            options,
+        })
+    }
+
+    /// What the codec sends: output name, target, options.
+    pub fn wire(&self) -> (&'static str, &str, &HashMap<String, String>) {
+        let output = match self.output {
+            GridOutput::Zarr => "zarr",
+            GridOutput::Netcdf => "netcdf",
+        };
+        (output, &self.target, &self.raw_options)
+    }
+}
+
+/// A COPY to a grid with its target checked for writing and replaced by
+/// its canonical form, so that the sink (in this process or on an
+/// executor) opens exactly what was checked; other plans unchanged. A
+/// server runs this on every plan: on a cluster, executors have no roots.
+///
+/// # Errors
+/// A target outside the session's write roots, or a server without any.
+pub fn checked_copy(
+    plan: datafusion::logical_expr::LogicalPlan,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    config: &datafusion::prelude::SessionConfig,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::logical_expr::{LogicalPlan, dml::CopyTo};
+    let LogicalPlan::Copy(copy) = &plan else {
+        return Ok(plan);
+    };
+    if !["zarr", "netcdf", "nc"].contains(&copy.file_type.get_ext().to_ascii_lowercase().as_str()) {
+        return Ok(plan);
+    }
+    let access = Access::for_writing(runtime, config).map_err(DataFusionError::from)?;
+    let canonical = access
+        .locate(&copy.output_url)
+        .map_err(DataFusionError::from)?
+        .to_string();
+    Ok(LogicalPlan::Copy(CopyTo::new(
+        Arc::clone(&copy.input),
+        canonical,
+        copy.partition_by.clone(),
+        Arc::clone(&copy.file_type),
+        copy.options.clone(),
+    )))
+}
+
+impl DisplayAs for GridSink {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "GridSink: {:?} to {}", self.output, self.target)
+    }
+}
+
+#[async_trait]
+impl DataSink for GridSink {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    async fn write_all(
+        &self,
+        mut data: SendableRecordBatchStream,
+        context: &Arc<TaskContext>,
+    ) -> Result<u64> {
+        // the result, counted against the session's memory limit
+        let reservation =
+            MemoryConsumer::new(format!("COPY to {}", self.target)).register(context.memory_pool());
+        let mut batches: Vec<RecordBatch> = Vec::new();
+        let mut rows = 0u64;
+        while let Some(batch) = data.next().await {
+            let batch = batch?;
+            reservation.try_grow(batch.get_array_memory_size())?;
+            rows += batch.num_rows() as u64;
+            batches.push(batch);
+        }
+        let schema = batches
+            .first()
+            .map(|b| b.schema())
+            .unwrap_or_else(|| Arc::clone(&self.schema));
+        let grid = layout::lay_out(&batches, &schema, self.options.dims.as_deref())
+            .map_err(DataFusionError::from)?;
+        drop(batches);
+        let access =
+            Access::for_writing(Arc::clone(&context.runtime_env()), context.session_config())
+                .map_err(DataFusionError::from)?;
+        let location = access.locate(&self.target).map_err(DataFusionError::from)?;
+        let dataset = location.to_string();
+        match self.output {
+            GridOutput::Zarr => {
+                let (store, path) = access.store(&location).map_err(DataFusionError::from)?;
+                zarr_out::write_zarr(grid, store, path, &self.options, &dataset)
+                    .await
+                    .map_err(DataFusionError::from)?;
+            }
+            GridOutput::Netcdf => {
+                write_netcdf(grid, &access, &location, &self.options, &dataset).await?;
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Writes a NetCDF file: beside a local target then renamed, or into a
+/// temporary folder then uploaded.
+async fn write_netcdf(
+    grid: layout::GridResult,
+    access: &Access,
+    location: &gridsql_connectors::location::Location,
+    options: &WriteOptions,
+    dataset: &str,
+) -> Result<()> {
+    let fail = |e: String| DataFusionError::Execution(format!("COPY to '{dataset}': {e}"));
+    let (store, path) = access.store(location).map_err(DataFusionError::from)?;
+    if store.head(&path).await.is_ok() && !options.overwrite {
+        return Err(fail(
+            "the target exists; add OPTIONS ('overwrite' 'true') to replace it".into(),
+        ));
+    }
+    let (scratch, _dir) = match location.as_local() {
+        Some(target) => (netcdf_out::partial_name(target), None),
+        None => {
+            let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
+            (dir.path().join("out.nc"), Some(dir))
+        }
+    };
+    let file = scratch.clone();
+    let options = options.clone();
+    let name = dataset.to_string();
+    let written = tokio::task::spawn_blocking(move || {
+        netcdf_out::write_netcdf_file(&grid, &file, &options, &name)
+    })
+    .await
+    .map_err(|e| fail(e.to_string()))?;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&scratch);
+        return Err(e.into());
+    }
+    match location.as_local() {
+        Some(target) => std::fs::rename(&scratch, target).map_err(|e| {
+            let _ = std::fs::remove_file(&scratch);
+            fail(format!("cannot move the written file into place: {e}"))
+        }),
+        None => {
+            let bytes = std::fs::read(&scratch).map_err(|e| fail(e.to_string()))?;
+            store
+                .put(&path, bytes.into())
+                .await
+                .map(|_| ())
+                .map_err(|e| fail(e.to_string()))
+        }
+    }
+}

@@ -257,3 +257,36 @@ async fn virtual_chunks_are_read_from_their_checked_location() {
         "{refused}"
     );
 }
+
+/// The repository uploaded to the S3-compatible server, read there at the
+/// tag and at the branch: the answers of the local repository.
+#[test]
+fn a_repository_in_s3_reads_as_the_local_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(_) = write_repo(dir.path()) else {
+        return;
+    };
+    let Some(moto) = crate::s3::Moto::start() else {
+        return;
+    };
+    let repo = dir.path().join("repo");
+    moto.upload(&[(repo.as_path(), "repo")]);
+    let envs = moto.envs();
+    let remote = format!("s3://{}/repo", crate::s3::BUCKET);
+    for options in ["OPTIONS ('tag' 'v1')", ""] {
+        let sql = |location: &str| {
+            format!(
+                "CREATE EXTERNAL TABLE t STORED AS ICECHUNK LOCATION '{location}' {options}; \
+                 SELECT count(sst), avg(sst), count(DISTINCT time) FROM t"
+            )
+        };
+        let got = crate::util::gridsql_env(&["--format", "csv", "-c", &sql(&remote)], &envs);
+        assert!(
+            got.status.success(),
+            "{remote} {options}: {}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        let want = gridsql_ok(&["--format", "csv", "-c", &sql(&repo.display().to_string())]);
+        assert_eq!(String::from_utf8_lossy(&got.stdout), want, "{options}");
+    }
+}

@@ -502,3 +502,43 @@ fn copy_to_a_grid_on_the_cluster() {
     assert!(got.lines().count() == 2, "{got}");
     assert_csv_close("the cluster's COPY read back", &got, &want);
 }
+
+/// Aggregates grouped by dimensions the scan is not split along (dense
+/// partial states from every task, merged once) count every value, whatever
+/// the number of scan partitions, also under an outer aggregate. (The
+/// merge's coalescing was dropped from such plans, and each cluster task
+/// merged only its share: 1/p of the values with p partitions.)
+#[test]
+fn grouped_aggregates_merge_every_tasks_states() {
+    let Some(data) = data_dir() else {
+        return;
+    };
+    let cluster = Cluster::start(2, &[]);
+    let table = format!("t={}", data.join("sst.mnmean.nc.v3.zarr").display());
+    let sql = "SELECT count(*), sum(n), sum(s) FROM \
+               (SELECT lat, lon, count(sst) AS n, sum(sst) AS s FROM t GROUP BY lat, lon)";
+    let want = stdout_ok(sql, &local(&[&table], sql, &[]));
+    assert!(want.contains("1406464"), "{want}");
+    let url = cluster.url();
+    for partitions in ["1", "2", "4"] {
+        let got = stdout_ok(
+            sql,
+            &gridsql_env(
+                &[
+                    "--cluster",
+                    &url,
+                    "--partitions",
+                    partitions,
+                    "--format",
+                    "csv",
+                    "-q",
+                    &table,
+                    "-c",
+                    sql,
+                ],
+                &[],
+            ),
+        );
+        assert_csv_close(&format!("{partitions} partitions"), &got, &want);
+    }
+}

@@ -11,6 +11,7 @@ use datafusion::common::{Result as DfResult, Statistics};
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::physical_expr::Distribution;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::MetricsSet;
@@ -475,6 +476,18 @@ impl DisplayAs for GridAggregateExec {
 impl ExecutionPlan for GridAggregateExec {
     fn name(&self) -> &'static str {
         "GridAggregateExec"
+    }
+
+    /// A merge needs every dense block in one partition: said so, the
+    /// coalescing under it stays in the plan, and a cluster's task builder
+    /// (which cuts a stage's leaves to its task's partitions unless they
+    /// sit under a collapse) gives the merge every block, not its task's
+    /// share.
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        match self.mode {
+            GridMode::Merge => vec![Distribution::SinglePartition],
+            _ => vec![Distribution::UnspecifiedDistribution; self.children().len()],
+        }
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {

@@ -468,7 +468,8 @@ fn virtual_and_versioned_datasets_on_the_cluster() {
 
 /// COPY to a grid with the query on the cluster: the sink travels to an
 /// executor, which writes the store; read back, it equals the store the
-/// same COPY writes without the cluster.
+/// same COPY writes without the cluster (a box, and a monthly climatology
+/// whose partial states are merged on the cluster).
 #[test]
 fn copy_to_a_grid_on_the_cluster() {
     let Some(data) = data_dir() else {
@@ -501,6 +502,31 @@ fn copy_to_a_grid_on_the_cluster() {
     let want = stdout_ok(read, &local(&[&format!("w={}", here.display())], read, &[]));
     assert!(got.lines().count() == 2, "{got}");
     assert_csv_close("the cluster's COPY read back", &got, &want);
+    // an aggregate (dense partial states merged on the cluster) written back
+    let climatology = |target: &Path| {
+        format!(
+            "COPY (SELECT CAST(date_part('month', time) AS BIGINT) AS month, lat, lon, avg(sst) AS sst \
+             FROM t GROUP BY 1, 2, 3) TO '{}' STORED AS NETCDF OPTIONS ('dims' 'month,lat,lon')",
+            target.display()
+        )
+    };
+    let (remote, here) = (dir.path().join("cluster.nc"), dir.path().join("local.nc"));
+    stdout_ok(
+        "climatology on the cluster",
+        &cluster.shell(&[&table], &climatology(&remote)),
+    );
+    stdout_ok(
+        "climatology locally",
+        &local(&[&table], &climatology(&here), &[]),
+    );
+    let read = "SELECT count(*), count(sst), avg(sst), min(month), max(lat) FROM w";
+    let got = stdout_ok(
+        read,
+        &local(&[&format!("w={}", remote.display())], read, &[]),
+    );
+    let want = stdout_ok(read, &local(&[&format!("w={}", here.display())], read, &[]));
+    assert!(want.contains("192240,131856"), "{want}");
+    assert_csv_close("the cluster's climatology read back", &got, &want);
 }
 
 /// Aggregates grouped by dimensions the scan is not split along (dense

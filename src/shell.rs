@@ -9,7 +9,6 @@ mod plot;
 mod print;
 mod progress;
 mod repl;
-mod units;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

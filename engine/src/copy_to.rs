@@ -112,9 +112,14 @@ impl GridFormatFactory {
     }
 }
 
-/// Puts a COPY's options into its grid format, so that they travel with the
-/// plan to a cluster's scheduler (DataFusion's wire form of COPY drops
-/// them). Runs as an analyzer rule, on the client, before the plan leaves.
+/// Prepares a COPY to a grid, as an analyzer rule (on the client, before a
+/// plan leaves for a cluster):
+///
+/// - puts the COPY's options into its grid format, so that they travel with
+///   the plan to a scheduler (DataFusion's wire form of COPY drops them);
+/// - gives the result columns that lost their `units` (aggregates,
+///   anomalies) the units [`crate::units::column_units`] finds, the rule the
+///   plots use, as field metadata the writer then turns into attributes.
 #[derive(Debug, Default)]
 pub struct EmbedCopyOptions;
 
@@ -142,19 +147,25 @@ impl datafusion::optimizer::AnalyzerRule for EmbedCopyOptions {
         };
         // On a scheduler the COPY arrives without options and the format
         // with them: keep what the format holds, add what the COPY says.
-        if copy.options.is_empty() {
+        let file_type = if copy.options.is_empty() {
+            Arc::clone(&copy.file_type)
+        } else {
+            let mut options = ours.options.clone();
+            options.extend(copy.options.iter().map(|(k, v)| (k.clone(), v.clone())));
+            match GridFormatFactory::named(ours.name, options) {
+                Some(f) => format_as_file_type(f),
+                None => Arc::clone(&copy.file_type),
+            }
+        };
+        let input = with_units(&copy.input)?;
+        if copy.options.is_empty() && Arc::ptr_eq(&input, &copy.input) {
             return Ok(plan);
         }
-        let mut options = ours.options.clone();
-        options.extend(copy.options.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let Some(with_options) = GridFormatFactory::named(ours.name, options) else {
-            return Ok(plan);
-        };
         Ok(LogicalPlan::Copy(CopyTo::new(
-            Arc::clone(&copy.input),
+            input,
             copy.output_url.clone(),
             copy.partition_by.clone(),
-            format_as_file_type(with_options),
+            file_type,
             copy.options.clone(),
         )))
     }
@@ -162,6 +173,46 @@ impl datafusion::optimizer::AnalyzerRule for EmbedCopyOptions {
     fn name(&self) -> &str {
         "embed_copy_options"
     }
+}
+
+/// `input` under a projection that gives every column without `units` the
+/// units its expression keeps, or `input` itself when none needs them.
+fn with_units(
+    input: &Arc<datafusion::logical_expr::LogicalPlan>,
+) -> Result<Arc<datafusion::logical_expr::LogicalPlan>> {
+    use datafusion::common::metadata::FieldMetadata;
+    use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+    use gridsql_connectors::grid::model::meta;
+    let units = crate::units::column_units(input);
+    let schema = input.schema();
+    let missing = |i: usize| {
+        let f = schema.field(i);
+        !f.metadata().contains_key(meta::UNITS) && units.get(i).is_some_and(Option::is_some)
+    };
+    if !(0..schema.fields().len()).any(missing) {
+        return Ok(Arc::clone(input));
+    }
+    let exprs: Vec<Expr> = schema
+        .iter()
+        .enumerate()
+        .map(|(i, (qualifier, field))| {
+            let column = Expr::Column(datafusion::common::Column::from((qualifier, field)));
+            match (missing(i), units.get(i).cloned().flatten()) {
+                (true, Some(u)) => {
+                    let mut md = field.metadata().clone();
+                    md.insert(meta::UNITS.to_string(), u);
+                    let md: std::collections::BTreeMap<String, String> = md.into_iter().collect();
+                    column.alias_with_metadata(field.name(), Some(FieldMetadata::from(md)))
+                }
+                _ => column,
+            }
+        })
+        .collect();
+    Ok(Arc::new(
+        LogicalPlanBuilder::from(input.as_ref().clone())
+            .project(exprs)?
+            .build()?,
+    ))
 }
 
 impl GetExt for GridFormatFactory {

@@ -12,6 +12,7 @@ pub mod grid_aggregate;
 pub mod memory_pool;
 pub mod session;
 pub mod tag_partitions;
+pub mod units;
 
 pub use catalog::Catalog;
 pub use cluster::cluster_context;

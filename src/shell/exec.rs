@@ -16,8 +16,8 @@ use gridsql_engine::describe_table;
 use super::plot::{self, PlotKind, ResultSet};
 use super::print::Printer;
 use super::progress::Progress;
-use super::units::column_units;
 use crate::shell::OutputFormat;
+use gridsql_engine::units::column_units;
 
 /// Most rows of a result kept for `\plot`: a quarter-degree global map
 /// (1 036 800 cells) fits; a larger result is streamed and dropped, so that

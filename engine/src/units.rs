@@ -1,5 +1,6 @@
-//! Units of result columns, for plot labels: a column keeps the CF `units`
-//! of the grid variable it is computed from.
+//! Units of result columns, for plot labels and for the variables a COPY
+//! writes: a column keeps the CF `units` of the grid variable it is
+//! computed from.
 //!
 //! A plain column reference keeps its field metadata through DataFusion's
 //! plans, so its units are on the output field. An aggregate or an
@@ -20,7 +21,7 @@ use datafusion::logical_expr::LogicalPlan;
 use gridsql_connectors::grid::model::meta;
 
 /// The units of each output column of `plan` (`None` when unknown).
-pub(crate) fn column_units(plan: &LogicalPlan) -> Vec<Option<String>> {
+pub fn column_units(plan: &LogicalPlan) -> Vec<Option<String>> {
     let output = plan.schema().inner();
     let variables = scanned_variables(plan);
     let expressions = top_expressions(plan);
@@ -55,6 +56,10 @@ pub(crate) fn column_units(plan: &LogicalPlan) -> Vec<Option<String>> {
 
 /// Functions whose result has the units of their argument.
 const KEEPS_UNITS: &[&str] = &[
+    // a cast between number types (the float64 DataFusion adds for
+    // `float32 - float64`) keeps the units
+    "cast",
+    "try_cast",
     "avg",
     "mean",
     "min",

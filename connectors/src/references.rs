@@ -84,20 +84,15 @@ async fn open_references(
     };
     // A file: a JSON reference document (anything else is left to the Zarr
     // opener, which says what it expected).
-    if let Ok(meta) = store.head(path).await {
-        if meta.size > MAX_DOCUMENT_BYTES {
+    // (one GET: its answer carries the size, checked before the body is read)
+    if let Ok(got) = store.get(path).await {
+        if got.meta.size > MAX_DOCUMENT_BYTES {
             return Err(bad(format!(
                 "a {} byte file is too large for a reference document (at most {MAX_DOCUMENT_BYTES})",
-                meta.size
+                got.meta.size
             )));
         }
-        let bytes = store
-            .get(path)
-            .await
-            .map_err(|e| bad(e.to_string()))?
-            .bytes()
-            .await
-            .map_err(|e| bad(e.to_string()))?;
+        let bytes = got.bytes().await.map_err(|e| bad(e.to_string()))?;
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Ok(None);
         }

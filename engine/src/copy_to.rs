@@ -57,48 +57,35 @@ pub struct GridFormatFactory {
     options: HashMap<String, String>,
 }
 
-impl GridFormatFactory {
-    /// The factories to register: `zarr`, `netcdf`, `nc`.
-    pub fn all() -> Vec<Arc<dyn FileFormatFactory>> {
-        vec![
-            Arc::new(GridFormatFactory {
-                output: GridOutput::Zarr,
-                name: "zarr",
-                options: HashMap::new(),
-            }),
-            Arc::new(GridFormatFactory {
-                output: GridOutput::Netcdf,
-                name: "netcdf",
-                options: HashMap::new(),
-            }),
-            Arc::new(GridFormatFactory {
-                output: GridOutput::Netcdf,
-                name: "nc",
-                options: HashMap::new(),
-            }),
-        ]
-    }
+/// The names after `STORED AS` that COPY writes as grids, and what each writes.
+const NAMES: [(&str, GridOutput); 3] = [
+    ("zarr", GridOutput::Zarr),
+    ("netcdf", GridOutput::Netcdf),
+    ("nc", GridOutput::Netcdf),
+];
+
+/// The grid output a name (`zarr`, `netcdf`, `nc`) writes, and the name as
+/// the registry holds it.
+fn output_named(name: &str) -> Option<(&'static str, GridOutput)> {
+    NAMES.iter().copied().find(|(n, _)| *n == name)
 }
 
 impl GridFormatFactory {
+    /// The factories to register: `zarr`, `netcdf`, `nc`.
+    pub fn all() -> Vec<Arc<dyn FileFormatFactory>> {
+        NAMES
+            .iter()
+            .filter_map(|(n, _)| GridFormatFactory::named(n, HashMap::new()))
+            .collect()
+    }
+
     /// The factory of one name (`zarr`, `netcdf`, `nc`) holding `options`,
     /// as a codec decodes it.
     pub fn named(
         name: &str,
         options: HashMap<String, String>,
     ) -> Option<Arc<dyn FileFormatFactory>> {
-        let output = match name {
-            "zarr" => GridOutput::Zarr,
-            "netcdf" | "nc" => GridOutput::Netcdf,
-            _ => return None,
-        };
-        let name = if name == "zarr" {
-            "zarr"
-        } else if name == "nc" {
-            "nc"
-        } else {
-            "netcdf"
-        };
+        let (name, output) = output_named(name)?;
         Some(Arc::new(GridFormatFactory {
             output,
             name,
@@ -401,10 +388,8 @@ impl GridSink {
         schema: SchemaRef,
         raw_options: HashMap<String, String>,
     ) -> Result<Self> {
-        let output = match output {
-            "zarr" => GridOutput::Zarr,
-            "netcdf" => GridOutput::Netcdf,
-            other => return not_impl_err!("no grid output '{other}'"),
+        let Some((_, output)) = output_named(output) else {
+            return not_impl_err!("no grid output '{output}'");
         };
         let options = WriteOptions::parse(&raw_options).map_err(DataFusionError::from)?;
         Ok(GridSink {
@@ -442,7 +427,7 @@ pub fn checked_copy(
     let LogicalPlan::Copy(copy) = &plan else {
         return Ok(plan);
     };
-    if !["zarr", "netcdf", "nc"].contains(&copy.file_type.get_ext().to_ascii_lowercase().as_str()) {
+    if output_named(&copy.file_type.get_ext().to_ascii_lowercase()).is_none() {
         return Ok(plan);
     }
     let access = Access::for_writing(runtime, config).map_err(DataFusionError::from)?;

@@ -161,8 +161,9 @@ impl ReferenceStore {
 
 read_only_store!(ReferenceStore, "a reference store", {
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        let (size, bytes) = match self.entry(location)? {
-            Entry::Inline(b) => (b.len() as u64, Some(b.clone())),
+        // The key's size, and its inline bytes or the start of its range.
+        let (size, inline, range_of) = match self.entry(location)? {
+            Entry::Inline(b) => (b.len() as u64, Some(b.clone()), None),
             Entry::Range {
                 target,
                 offset: 0,
@@ -191,8 +192,10 @@ read_only_store!(ReferenceStore, "a reference store", {
                 )));
             }
             Entry::Range {
-                length: Some(n), ..
-            } => (*n, None),
+                target,
+                offset,
+                length: Some(n),
+            } => (*n, None, Some((*target, *offset))),
         };
         let range = match &options.range {
             Some(r) => r
@@ -203,20 +206,13 @@ read_only_store!(ReferenceStore, "a reference store", {
         if options.head {
             return Ok(in_hand(location, size, range, Bytes::new()));
         }
-        let bytes = match (bytes, self.entry(location)?) {
+        let bytes = match (inline, range_of) {
             (Some(b), _) => b.slice(range.start as usize..range.end as usize),
-            (
-                None,
-                Entry::Range {
-                    target,
-                    offset,
-                    length: Some(n),
-                },
-            ) => {
-                self.read_range(location, *target, *offset, *n, range.clone())
+            (None, Some((target, offset))) => {
+                self.read_range(location, target, offset, size, range.clone())
                     .await?
             }
-            _ => return Err(generic(format!("'{location}': inconsistent reference"))),
+            (None, None) => return Err(generic(format!("'{location}': inconsistent reference"))),
         };
         Ok(in_hand(location, size, range, bytes))
     }

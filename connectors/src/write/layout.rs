@@ -136,36 +136,30 @@ fn key_kind(field: &Field) -> Option<KeyKind> {
 
 /// The keys of a dimension column (`None` for NULL).
 fn keys(column: &ArrayRef, kind: KeyKind) -> Result<Vec<Option<i64>>> {
-    let cast = |to: &DataType| {
+    let cast = |column: &ArrayRef, to: &DataType| {
         arrow::compute::cast(column, to).map_err(|e| ConnectorError::Option {
             option: "dims".into(),
             reason: e.to_string(),
         })
     };
-    Ok(match kind {
-        KeyKind::F32 | KeyKind::F64 => cast(&DataType::Float64)?
+    let ints = |column: &ArrayRef| -> Result<Vec<Option<i64>>> {
+        Ok(cast(column, &DataType::Int64)?
+            .as_primitive::<Int64Type>()
+            .iter()
+            .collect())
+    };
+    match kind {
+        KeyKind::F32 | KeyKind::F64 => Ok(cast(column, &DataType::Float64)?
             .as_primitive::<Float64Type>()
             .iter()
             .map(|v| v.map(order_bits))
-            .collect(),
-        KeyKind::Int => cast(&DataType::Int64)?
-            .as_primitive::<Int64Type>()
-            .iter()
-            .collect(),
-        KeyKind::Time => {
-            let micros = cast(&DataType::Timestamp(TimeUnit::Microsecond, None))?;
-            cast_to_i64(&micros)?
-        }
-    })
-}
-
-fn cast_to_i64(column: &ArrayRef) -> Result<Vec<Option<i64>>> {
-    let ints =
-        arrow::compute::cast(column, &DataType::Int64).map_err(|e| ConnectorError::Option {
-            option: "dims".into(),
-            reason: e.to_string(),
-        })?;
-    Ok(ints.as_primitive::<Int64Type>().iter().collect())
+            .collect()),
+        KeyKind::Int => ints(column),
+        KeyKind::Time => ints(&cast(
+            column,
+            &DataType::Timestamp(TimeUnit::Microsecond, None),
+        )?),
+    }
 }
 
 /// A dimension being collected.

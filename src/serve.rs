@@ -13,6 +13,7 @@ mod guard;
 mod limits;
 mod pg;
 mod pg_copy;
+mod pg_copy_grid;
 mod pg_functions;
 mod pg_savepoints;
 mod roots;

@@ -223,3 +223,147 @@ fn copy_to_s3_writes_grids_that_read_back() {
         );
     }
 }
+
+/// A COPY whose result is larger than the memory limit completes within
+/// it: the whole of sst.mnmean.nc (2 M rows, about 57 MB of keyed rows and
+/// 10 MB of cells) under `--memory-limit 4M`. The sink holds what it keeps
+/// under the session's memory pool, so without spilling the rows and writing
+/// slab by slab this COPY fails with "Resources exhausted". Written as Zarr
+/// (blosc) and NetCDF-4, both equal xarray's sst, and the Zarr store keeps
+/// the source's chunking along time.
+#[test]
+fn a_copy_larger_than_the_memory_limit_completes_within_it() {
+    let Some(data) = data_dir() else { return };
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = format!("t={}", data.join("sst.mnmean.nc").display());
+    let mut problems = Vec::new();
+    for (ext, stored, options, reader) in [
+        ("zarr", "ZARR", "'compression' 'blosc'", "zarr"),
+        ("nc", "NETCDF", "'compression' 'zstd'", "netcdf"),
+    ] {
+        let out = dir.path().join(format!("whole.{ext}"));
+        let copy = format!(
+            "COPY (SELECT time, lat, lon, sst FROM t) TO '{}' STORED AS {stored} OPTIONS ({options})",
+            out.display()
+        );
+        // the limit is what the sink may hold: far below the result
+        let o = gridsql(&["--memory-limit", "4M", &table, "-c", &copy]);
+        assert!(
+            o.status.success(),
+            "{ext} under 4M: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let c = check(&py, &data, "whole", &out, reader);
+        problems.extend(c.problems.iter().map(|p| format!("{ext}: {p}")));
+    }
+    // the source's chunk shape along the dimensions it has
+    let source = gridsql_ok(&[&table, "--format", "csv", "-c", "DESCRIBE t"]);
+    let sst_chunks = source
+        .lines()
+        .find(|l| l.starts_with("sst,"))
+        .and_then(|l| l.split(',').find(|f| f.contains('x')))
+        .map(|c| {
+            c.split('x')
+                .map(|n| n.parse::<u64>().unwrap_or(0))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("whole.zarr/sst/zarr.json")).expect("zarr.json of sst"),
+    )
+    .expect("JSON");
+    let written: Vec<u64> = meta["chunk_grid"]["configuration"]["chunk_shape"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+        .unwrap_or_default();
+    assert!(
+        !sst_chunks.is_empty(),
+        "DESCRIBE shows sst's chunks: {source}"
+    );
+    assert_eq!(written, sst_chunks, "the source's chunks");
+    assert_eq!(meta["codecs"][1]["name"], "blosc", "{meta}");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A COPY killed while it writes leaves no store that looks complete: the
+/// Zarr target has chunks but no root metadata, so xarray and gridsql
+/// refuse to open it; the NetCDF target does not exist (the file was being
+/// written under a temporary name).
+#[test]
+fn a_copy_killed_halfway_leaves_no_complete_looking_store() {
+    let Some(data) = data_dir() else { return };
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = format!("t={}", data.join("sst.mnmean.nc").display());
+    for (ext, stored) in [("zarr", "ZARR"), ("nc", "NETCDF")] {
+        let out = dir.path().join(format!("killed.{ext}"));
+        // one small chunk per latitude row and month: 11,392 puts, so the
+        // write takes long enough to be caught in the middle
+        let copy = format!(
+            "COPY (SELECT time, lat, lon, sst FROM t) TO '{}' STORED AS {stored} OPTIONS ('chunks' '1,1,180', 'compression' 'none')",
+            out.display()
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gridsql"))
+            .args([&table, "-c", &copy])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("gridsql starts");
+        // kill it once it has started writing variable data
+        let started = std::time::Instant::now();
+        let writing = |ext: &str| -> bool {
+            if ext == "zarr" {
+                std::fs::read_dir(out.join("sst/c"))
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(false)
+            } else {
+                std::fs::read_dir(dir.path())
+                    .map(|d| {
+                        d.filter_map(|e| e.ok()).any(|e| {
+                            e.file_name()
+                                .to_string_lossy()
+                                .contains("killed.nc.partial")
+                        })
+                    })
+                    .unwrap_or(false)
+            }
+        };
+        while !writing(ext) {
+            assert!(
+                child.try_wait().expect("wait").is_none(),
+                "{ext}: the COPY ended before it could be killed"
+            );
+            assert!(started.elapsed().as_secs() < 120, "{ext}: no write seen");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().expect("kill");
+        child.wait().expect("reaped");
+        if ext == "zarr" {
+            assert!(!out.join("zarr.json").exists(), "root metadata written");
+            let o = Command::new(&py)
+                .args(["-c", "import sys, xarray; xarray.open_zarr(sys.argv[1])"])
+                .arg(&out)
+                .output()
+                .expect("python runs");
+            assert!(!o.status.success(), "xarray opened the killed store");
+        } else {
+            assert!(!out.exists(), "the NetCDF target exists");
+        }
+        let o = gridsql(&[
+            &format!("w={}", out.display()),
+            "-c",
+            "SELECT count(*) FROM w",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("killed"),
+            "{ext}: {err}"
+        );
+        eprintln!(
+            "[killed {ext}] after {:?}: {}",
+            started.elapsed(),
+            err.trim()
+        );
+    }
+}

@@ -1207,6 +1207,10 @@ fn copy_to_a_grid_needs_ddl_and_a_write_root() {
     let read_only = Server::start(&data, &[], &[]);
     let out = read_only.flight(&py, None, &steps);
     assert!(error_of(&out, "inside").contains("read-only"), "{out}");
+    // psql: PostgreSQL's grammar has no STORED AS; the server reads the
+    // statement as DataFusion SQL and refuses it the same way
+    let (ok, _, err) = read_only.psql("gridsql", None, &copy(&inside));
+    assert!(!ok && err.contains("read-only"), "psql: {err}");
     drop(read_only);
     let no_write_root = Server::start(&data, &["--allow-ddl"], &[]);
     let out = no_write_root.flight(&py, None, &steps);
@@ -1221,12 +1225,25 @@ fn copy_to_a_grid_needs_ddl_and_a_write_root() {
     assert!(out["inside"]["error"].is_null(), "{out}");
     assert!(error_of(&out, "outside").contains("outside"), "{out}");
     assert!(!outside.exists(), "nothing written outside the write root");
-    let back = crate::util::gridsql_ok(&[
-        "--format",
-        "csv",
-        &format!("w={}", inside.display()),
-        "-c",
-        "SELECT count(*), count(sst) FROM w",
-    ]);
-    assert_eq!(back.lines().nth(1), Some("192240,131856"), "{back}");
+    // psql writes one too, and is told how many rows went into it
+    let by_psql = writable.join("clim_psql.nc");
+    let psql_copy = copy(&by_psql).replace("STORED AS ZARR", "STORED AS NETCDF");
+    let (ok, stdout, err) = server.psql("gridsql", None, &psql_copy);
+    assert!(ok && stdout.contains("COPY 192240"), "psql: {stdout} {err}");
+    let (ok, _, err) = server.psql("gridsql", None, &copy(&dir.path().join("psql.zarr")));
+    assert!(!ok && err.contains("outside"), "psql outside: {err}");
+    for target in [inside.display().to_string(), by_psql.display().to_string()] {
+        let back = crate::util::gridsql_ok(&[
+            "--format",
+            "csv",
+            &format!("w={target}"),
+            "-c",
+            "SELECT count(*), count(sst) FROM w",
+        ]);
+        assert_eq!(
+            back.lines().nth(1),
+            Some("192240,131856"),
+            "{target}: {back}"
+        );
+    }
 }

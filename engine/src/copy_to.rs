@@ -1,9 +1,10 @@
 //! `COPY (query) TO 'out.zarr' STORED AS ZARR` and `... STORED AS NETCDF`:
 //! DataFusion plans COPY through the file format registered for the name
 //! after `STORED AS`; gridsql's formats only write. The sink collects the
-//! result (under the session's memory pool), lays it out as a grid
-//! ([`gridsql_connectors::write`]) and writes it to the target, which on a
-//! server must be under its write roots (`--allow-write-root`).
+//! result as it streams ([`gridsql_connectors::write::Layout`]), holds the
+//! keyed rows under the session's memory pool ([`holding`]: in memory, else
+//! spilled to disk), and writes the grid slab by slab to the target, which
+//! on a server must be under its write roots (`--allow-write-root`).
 //!
 //! Reading the written store back is `CREATE EXTERNAL TABLE ... STORED AS
 //! ZARR|NETCDF`, through gridsql's table factories, not these formats.
@@ -13,7 +14,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
@@ -27,14 +27,20 @@ use datafusion::datasource::physical_plan::{
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::DataFusionError;
-use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{LexRequirement, PhysicalExpr};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::StreamExt;
 use gridsql_connectors::location::Access;
-use gridsql_connectors::write::{WriteOptions, layout, netcdf_out, zarr_out};
+use gridsql_connectors::write::chunking::chunk_shape;
+use gridsql_connectors::write::netcdf_out::{self, NetcdfWriter};
+use gridsql_connectors::write::zarr_out::ZarrWriter;
+use gridsql_connectors::write::{Grid, Layout, WriteOptions};
+
+mod holding;
+
+use holding::{Held, Holding};
 use object_store::ObjectStoreExt;
 
 /// The grid formats COPY writes.
@@ -68,6 +74,12 @@ const NAMES: [(&str, GridOutput); 3] = [
 /// the registry holds it.
 fn output_named(name: &str) -> Option<(&'static str, GridOutput)> {
     NAMES.iter().copied().find(|(n, _)| *n == name)
+}
+
+/// Whether `STORED AS name` writes a grid (`zarr`, `netcdf`, `nc`, any
+/// case).
+pub fn is_grid_format(name: &str) -> bool {
+    output_named(&name.to_ascii_lowercase()).is_some()
 }
 
 impl GridFormatFactory {
@@ -461,24 +473,18 @@ impl DataSink for GridSink {
         mut data: SendableRecordBatchStream,
         context: &Arc<TaskContext>,
     ) -> Result<u64> {
-        // the result, counted against the session's memory limit
-        let reservation =
-            MemoryConsumer::new(format!("COPY to {}", self.target)).register(context.memory_pool());
-        let mut batches: Vec<RecordBatch> = Vec::new();
+        let mut layout = Layout::new(data.schema().as_ref(), self.options.dims.as_deref())
+            .map_err(DataFusionError::from)?;
+        let mut holding = Holding::new(context, layout.keyed_schema(), &self.target);
         let mut rows = 0u64;
         while let Some(batch) = data.next().await {
             let batch = batch?;
-            reservation.try_grow(batch.get_array_memory_size())?;
             rows += batch.num_rows() as u64;
-            batches.push(batch);
+            holding.push(layout.key(&batch).map_err(DataFusionError::from)?)?;
         }
-        let schema = batches
-            .first()
-            .map(|b| b.schema())
-            .unwrap_or_else(|| Arc::clone(&self.schema));
-        let grid = layout::lay_out(&batches, &schema, self.options.dims.as_deref())
-            .map_err(DataFusionError::from)?;
-        drop(batches);
+        let grid = Arc::new(layout.finish().map_err(DataFusionError::from)?);
+        let chunks = chunk_shape(&grid, &self.options).map_err(DataFusionError::from)?;
+        let held = Arc::new(holding.finish(&grid, chunks[0])?);
         let access =
             Access::for_writing(Arc::clone(&context.runtime_env()), context.session_config())
                 .map_err(DataFusionError::from)?;
@@ -487,22 +493,76 @@ impl DataSink for GridSink {
         match self.output {
             GridOutput::Zarr => {
                 let (store, path) = access.store(&location).map_err(DataFusionError::from)?;
-                zarr_out::write_zarr(grid, store, path, &self.options, &dataset)
-                    .await
-                    .map_err(DataFusionError::from)?;
+                let fill = |range: std::ops::Range<u64>| {
+                    let (g, h) = (Arc::clone(&grid), Arc::clone(&held));
+                    async move {
+                        tokio::task::spawn_blocking(move || g.fill(range, &h.rows))
+                            .await
+                            .map_err(|e| DataFusionError::External(Box::new(e)))?
+                            .map_err(DataFusionError::from)
+                    }
+                };
+                // the first slab (the whole grid when it fits) is filled
+                // before an existing target is cleared, so a result that is
+                // not a grid (two rows for a cell) leaves it as it was
+                let mut slabs = slabs(&grid, held.slab).into_iter();
+                let first = match slabs.next() {
+                    Some(range) => Some((range.start, fill(range).await?)),
+                    None => None,
+                };
+                let mut writer =
+                    ZarrWriter::create(&grid, chunks, store, path, &self.options, &dataset)
+                        .await
+                        .map_err(DataFusionError::from)?;
+                if let Some((start, cells)) = first {
+                    writer
+                        .write_slab(start, &cells)
+                        .await
+                        .map_err(DataFusionError::from)?;
+                }
+                for range in slabs {
+                    let start = range.start;
+                    let cells = fill(range).await?;
+                    writer
+                        .write_slab(start, &cells)
+                        .await
+                        .map_err(DataFusionError::from)?;
+                }
+                writer.finish().await.map_err(DataFusionError::from)?;
             }
             GridOutput::Netcdf => {
-                write_netcdf(grid, &access, &location, &self.options, &dataset).await?;
+                write_netcdf(
+                    grid,
+                    chunks,
+                    held,
+                    &access,
+                    &location,
+                    &self.options,
+                    &dataset,
+                )
+                .await?;
             }
         }
         Ok(rows)
     }
 }
 
+/// The slabs of a grid `slab` steps of its first dimension each (one empty
+/// slab for an empty grid, so that its coordinates are still written).
+fn slabs(grid: &Grid, slab: u64) -> Vec<std::ops::Range<u64>> {
+    let steps = grid.shape().first().copied().unwrap_or(0);
+    let slab = slab.max(1);
+    (0..steps.div_ceil(slab))
+        .map(|i| i * slab..((i + 1) * slab).min(steps))
+        .collect()
+}
+
 /// Writes a NetCDF file: beside a local target then renamed, or into a
 /// temporary folder then uploaded.
 async fn write_netcdf(
-    grid: layout::GridResult,
+    grid: Arc<Grid>,
+    chunks: Vec<u64>,
+    held: Arc<Held>,
     access: &Access,
     location: &gridsql_connectors::location::Location,
     options: &WriteOptions,
@@ -526,7 +586,13 @@ async fn write_netcdf(
     let options = options.clone();
     let name = dataset.to_string();
     let written = tokio::task::spawn_blocking(move || {
-        netcdf_out::write_netcdf_file(&grid, &file, &options, &name)
+        let mut writer = NetcdfWriter::create(&grid, &chunks, &file, &options, &name)?;
+        for range in slabs(&grid, held.slab) {
+            let start = range.start;
+            let cells = grid.fill(range, &held.rows)?;
+            writer.write_slab(start, &cells)?;
+        }
+        writer.finish()
     })
     .await
     .map_err(|e| fail(e.to_string()))?;

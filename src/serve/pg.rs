@@ -351,9 +351,25 @@ impl SimpleQueryHandler for GridPgService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let statements = PostgresCompatibilityParser::new()
-            .parse(query)
-            .map_err(|e| parse_error(&self.state, query, e))?;
+        let statements = match PostgresCompatibilityParser::new().parse(query) {
+            Ok(statements) => statements,
+            Err(_) if super::pg_copy_grid::is_grid_copy(query) => {
+                let admission = self.admit().await?;
+                let run = super::pg_copy_grid::run(&self.state, &self.ctx, query);
+                let r = tokio::time::timeout(admission.remaining(), panics::caught(run))
+                    .await
+                    .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
+                    .map_err(internal_error)?
+                    .map_err(|e| match e {
+                        datafusion::error::DataFusionError::Plan(m) if m.contains("--allow-") => {
+                            refused(m)
+                        }
+                        e => df_error(e),
+                    })?;
+                return Ok(vec![r]);
+            }
+            Err(e) => return Err(parse_error(&self.state, query, e)),
+        };
         let mut kinds = Vec::with_capacity(statements.len());
         for s in &statements {
             let kind = guard::classify(s);

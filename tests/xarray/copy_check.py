@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check a grid gridsql wrote with COPY against xarray's own computation (tests/copy_to.rs).
 
-    python tests/xarray/copy_check.py --data DIR --kind climatology|box|anomaly --path OUT --format zarr|netcdf
+    python tests/xarray/copy_check.py --data DIR --kind climatology|box|anomaly|whole --path OUT --format zarr|netcdf
 
 Opens OUT with xarray (`open_zarr` / `open_dataset`), computes the same result with xarray from
 sst.mnmean.nc, and prints one JSON line: {"problems": [...], "count": n, "mean": m} where problems
@@ -38,6 +38,8 @@ def expected(data, kind):
             return "sst", clim
         if kind == "box":
             return "sst", sst.sel(**BOX)
+        if kind == "whole":
+            return "sst", sst
         anomaly = (sst.astype("float64").groupby("time.month") - clim).drop_vars("month")
         return "anomaly", anomaly.sel(**BOX)
 
@@ -45,7 +47,7 @@ def expected(data, kind):
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
-    ap.add_argument("--kind", required=True, choices=["climatology", "box", "anomaly"])
+    ap.add_argument("--kind", required=True, choices=["climatology", "box", "anomaly", "whole"])
     ap.add_argument("--path", required=True)
     ap.add_argument("--format", required=True, choices=["zarr", "netcdf"])
     a = ap.parse_args(argv)

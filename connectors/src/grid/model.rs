@@ -27,6 +27,10 @@ pub mod meta {
     pub const LONG_NAME: &str = "long_name";
     /// Chunk shape, e.g. `5x720x1440`.
     pub const CHUNKS: &str = "chunks";
+    /// The variable's dimensions, in storage order, e.g.
+    /// `time,latitude,longitude`: what [`CHUNKS`] is along, so that a grid
+    /// written from a result can keep the source's chunking.
+    pub const DIMS: &str = "gridsql.dims";
     /// Stored type, e.g. `int16`.
     pub const DTYPE: &str = "dtype";
     /// `dimension`, `variable`, `coordinate` (an auxiliary coordinate) or
@@ -143,6 +147,7 @@ impl GridVariable {
         }
         let chunks: Vec<String> = self.chunks.iter().map(u64::to_string).collect();
         md.insert(meta::CHUNKS.to_string(), chunks.join("x"));
+        md.insert(meta::DIMS.to_string(), self.dims.join(","));
         md.insert(meta::DTYPE.to_string(), self.dtype_name());
         md.insert(meta::ROLE.to_string(), role.to_string());
         if let Some(why) = self.unreadable() {

@@ -1,6 +1,11 @@
 //! From result rows to a grid: which columns are dimensions, their sorted
-//! coordinates, and each variable's cells in C order, with the fill value
-//! where no row gave one.
+//! coordinates, and the rows keyed so that [`super::slab`] can place them.
+//!
+//! A result is read once, as it streams: each batch becomes a *keyed*
+//! batch (one integer key per dimension, the variables cast to the types
+//! written) and its keys join the coordinates seen. The coordinates are
+//! known only when the last row has arrived; the keyed rows wait in
+//! [`super::rows::HeldRows`] (memory, or a spill file) until then.
 //!
 //! Dimension values become integer keys that sort as the values do (floats
 //! by a total order of their bits, times in microseconds), so every type of
@@ -9,8 +14,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Field, Float32Type, Float64Type, Int64Type, TimeUnit};
+use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit};
 
 use crate::cf::{AttrValue, Attributes};
 use crate::error::{ConnectorError, Result};
@@ -20,8 +25,10 @@ use crate::grid::model::meta;
 /// xarray reads as missing.
 pub const I64_FILL: i64 = -9_223_372_036_854_775_806;
 
-/// The most bytes of cells a written grid may hold in memory.
-pub const MAX_GRID_BYTES: u64 = 8 << 30;
+/// The most cells (per variable) a written grid may have: a result whose
+/// dimension columns do not form a grid (a computed float used as a
+/// dimension, say) would otherwise describe an absurd one.
+pub const MAX_GRID_CELLS: u64 = 1 << 36;
 
 /// Coordinates of one dimension, in the order written.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +60,7 @@ impl CoordValues {
     }
 }
 
-/// The cells of one variable, C order over the dimensions.
+/// Cells of one variable (a whole grid, or a slab of it), C order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cells {
     /// float32, NaN where missing.
@@ -62,6 +69,78 @@ pub enum Cells {
     F64(Vec<f64>),
     /// int64, [`I64_FILL`] where missing.
     I64(Vec<i64>),
+}
+
+impl Cells {
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        match self {
+            Cells::F32(v) => v.len(),
+            Cells::F64(v) => v.len(),
+            Cells::I64(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Their type.
+    pub fn cell_type(&self) -> CellType {
+        match self {
+            Cells::F32(_) => CellType::F32,
+            Cells::F64(_) => CellType::F64,
+            Cells::I64(_) => CellType::I64,
+        }
+    }
+}
+
+/// The type a variable is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellType {
+    /// float32 (float16 and float32 columns).
+    F32,
+    /// float64 (other numbers but integers).
+    F64,
+    /// int64 (integer columns).
+    I64,
+}
+
+impl CellType {
+    fn of(t: &DataType) -> CellType {
+        match t {
+            DataType::Float32 | DataType::Float16 => CellType::F32,
+            t if t.is_integer() => CellType::I64,
+            _ => CellType::F64,
+        }
+    }
+
+    /// Bytes of one cell.
+    pub fn item_bytes(self) -> u64 {
+        match self {
+            CellType::F32 => 4,
+            CellType::F64 | CellType::I64 => 8,
+        }
+    }
+
+    /// The Arrow type keyed rows hold the variable as.
+    pub fn arrow_type(self) -> DataType {
+        match self {
+            CellType::F32 => DataType::Float32,
+            CellType::F64 => DataType::Float64,
+            CellType::I64 => DataType::Int64,
+        }
+    }
+
+    /// `n` missing cells.
+    pub fn missing(self, n: usize) -> Cells {
+        match self {
+            CellType::F32 => Cells::F32(vec![f32::NAN; n]),
+            CellType::F64 => Cells::F64(vec![f64::NAN; n]),
+            CellType::I64 => Cells::I64(vec![I64_FILL; n]),
+        }
+    }
 }
 
 /// One output dimension.
@@ -80,33 +159,53 @@ pub struct OutDim {
 pub struct OutVar {
     /// Name (the result column's).
     pub name: String,
-    /// Its cells.
-    pub cells: Cells,
+    /// The type its cells are written as.
+    pub cell_type: CellType,
     /// CF attributes (`units`, `long_name` where the column carries them).
     pub attrs: Attributes,
 }
 
-/// A result laid out as a grid.
+/// A result's grid: its dimensions with their coordinates, its variables,
+/// and how a keyed row finds its cell. The cells themselves are filled slab
+/// by slab ([`Grid::fill`]).
 #[derive(Debug, Clone)]
-pub struct GridResult {
+pub struct Grid {
     /// Dimensions, in the order of the `dims` option (else of the result).
     pub dims: Vec<OutDim>,
     /// Variables, in the result's column order.
     pub vars: Vec<OutVar>,
     /// Global attributes.
     pub attrs: Attributes,
+    /// The chunk length along each dimension of the source variable the
+    /// result's variables come from, where that variable has the dimension.
+    pub source_chunks: Vec<Option<u64>>,
+    /// Per dimension, the position of each key.
+    pub(super) index: Vec<HashMap<i64, usize>>,
+    pub(super) kinds: Vec<KeyKind>,
 }
 
-impl GridResult {
+impl Grid {
     /// The dimension lengths.
     pub fn shape(&self) -> Vec<u64> {
         self.dims.iter().map(|d| d.coords.len() as u64).collect()
+    }
+
+    /// Bytes of one step along the first dimension: every variable's cells
+    /// and the flag of each cell that says a row filled it.
+    pub fn step_bytes(&self) -> u64 {
+        let inner: u64 = self.shape().iter().skip(1).product();
+        let per_cell: u64 = 1 + self
+            .vars
+            .iter()
+            .map(|v| v.cell_type.item_bytes())
+            .sum::<u64>();
+        inner.saturating_mul(per_cell)
     }
 }
 
 /// How a dimension column's values become sortable keys and back.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum KeyKind {
+pub(super) enum KeyKind {
     F32,
     F64,
     Int,
@@ -134,14 +233,19 @@ fn key_kind(field: &Field) -> Option<KeyKind> {
     }
 }
 
+fn bad(reason: String) -> ConnectorError {
+    ConnectorError::Option {
+        option: "dims".into(),
+        reason,
+    }
+}
+
+fn cast(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    arrow::compute::cast(column, to).map_err(|e| bad(e.to_string()))
+}
+
 /// The keys of a dimension column (`None` for NULL).
 fn keys(column: &ArrayRef, kind: KeyKind) -> Result<Vec<Option<i64>>> {
-    let cast = |column: &ArrayRef, to: &DataType| {
-        arrow::compute::cast(column, to).map_err(|e| ConnectorError::Option {
-            option: "dims".into(),
-            reason: e.to_string(),
-        })
-    };
     let ints = |column: &ArrayRef| -> Result<Vec<Option<i64>>> {
         Ok(cast(column, &DataType::Int64)?
             .as_primitive::<Int64Type>()
@@ -169,6 +273,7 @@ struct DimBuild {
     kind: KeyKind,
     descending: bool,
     attrs: Attributes,
+    seen: BTreeSet<i64>,
 }
 
 /// The CF attributes a result column carries in its field metadata.
@@ -182,80 +287,143 @@ fn column_attrs(field: &Field) -> Attributes {
     attrs
 }
 
-/// Lays out `batches` (the whole result) as a grid on `dims` (else the
-/// columns marked as source dimensions).
-///
-/// # Errors
-/// No dimension column, an unknown or non-numeric column, a NULL
-/// coordinate, two rows for one cell, a grid too large to hold.
-pub fn lay_out(
-    batches: &[RecordBatch],
-    schema: &arrow::datatypes::Schema,
-    dims: Option<&[String]>,
-) -> Result<GridResult> {
-    let bad = |reason: String| ConnectorError::Option {
-        option: "dims".into(),
-        reason,
-    };
-    let dim_columns: Vec<usize> = match dims {
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                schema
-                    .index_of(n)
-                    .map_err(|_| bad(format!("the result has no column '{n}'")))
-            })
-            .collect::<Result<_>>()?,
-        None => schema
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.metadata().get(meta::ROLE).map(String::as_str) == Some("dimension"))
-            .map(|(i, _)| i)
-            .collect(),
-    };
-    if dim_columns.is_empty() {
-        return Err(bad(
-            "no result column comes straight from a dimension of the source; name the dimension columns with OPTIONS ('dims' 'a,b')".into(),
-        ));
-    }
-    let mut builds = Vec::new();
-    for &c in &dim_columns {
-        let f = schema.field(c);
-        let kind = key_kind(f).ok_or_else(|| {
-            bad(format!(
-                "column '{}' ({}) cannot be a dimension: numbers and times can",
-                f.name(),
-                f.data_type()
-            ))
-        })?;
-        builds.push(DimBuild {
-            name: f.name().clone(),
-            column: c,
-            kind,
-            descending: f.metadata().get(meta::ORDER).map(String::as_str) == Some("descending"),
-            attrs: column_attrs(f),
-        });
-    }
-    let var_columns: Vec<usize> = (0..schema.fields().len())
-        .filter(|c| !dim_columns.contains(c))
-        .collect();
-    for &c in &var_columns {
-        let f = schema.field(c);
-        if !f.data_type().is_numeric() {
-            return Err(bad(format!(
-                "column '{}' ({}) is neither a dimension nor a number; leave it out of the query or name it in 'dims'",
-                f.name(),
-                f.data_type()
-            )));
+/// The chunk length along each of `dims` of the first variable column that
+/// still says how its source variable is chunked and on which dimensions
+/// (a column read straight from the source; aggregates lose it).
+fn source_chunks(schema: &Schema, var_columns: &[usize], dims: &[String]) -> Vec<Option<u64>> {
+    let source = var_columns.iter().find_map(|&c| {
+        let md = schema.field(c).metadata();
+        let chunks: Vec<u64> = md
+            .get(meta::CHUNKS)?
+            .split('x')
+            .map(|n| n.parse().ok())
+            .collect::<Option<_>>()?;
+        let names: Vec<&str> = md.get(meta::DIMS)?.split(',').collect();
+        (chunks.len() == names.len()).then(|| {
+            names
+                .into_iter()
+                .map(str::to_string)
+                .zip(chunks)
+                .collect::<HashMap<String, u64>>()
+        })
+    });
+    dims.iter()
+        .map(|d| source.as_ref().and_then(|s| s.get(d).copied()))
+        .collect()
+}
+
+/// Lays a streamed result out as a grid: keys each batch as it arrives,
+/// then [`Layout::finish`] sorts the coordinates.
+pub struct Layout {
+    dims: Vec<DimBuild>,
+    /// Result column and output variable of each variable.
+    vars: Vec<(usize, OutVar)>,
+    keyed: SchemaRef,
+    source_chunks: Vec<Option<u64>>,
+}
+
+impl Layout {
+    /// The layout of a result with `schema` on `dims` (else the columns
+    /// marked as source dimensions).
+    ///
+    /// # Errors
+    /// No dimension column, an unknown or non-numeric column.
+    pub fn new(schema: &Schema, dims: Option<&[String]>) -> Result<Self> {
+        let dim_columns: Vec<usize> = match dims {
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    schema
+                        .index_of(n)
+                        .map_err(|_| bad(format!("the result has no column '{n}'")))
+                })
+                .collect::<Result<_>>()?,
+            None => schema
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    f.metadata().get(meta::ROLE).map(String::as_str) == Some("dimension")
+                })
+                .map(|(i, _)| i)
+                .collect(),
+        };
+        if dim_columns.is_empty() {
+            return Err(bad(
+                "no result column comes straight from a dimension of the source; name the dimension columns with OPTIONS ('dims' 'a,b')".into(),
+            ));
         }
+        let mut builds = Vec::new();
+        for &c in &dim_columns {
+            let f = schema.field(c);
+            let kind = key_kind(f).ok_or_else(|| {
+                bad(format!(
+                    "column '{}' ({}) cannot be a dimension: numbers and times can",
+                    f.name(),
+                    f.data_type()
+                ))
+            })?;
+            builds.push(DimBuild {
+                name: f.name().clone(),
+                column: c,
+                kind,
+                descending: f.metadata().get(meta::ORDER).map(String::as_str) == Some("descending"),
+                attrs: column_attrs(f),
+                seen: BTreeSet::new(),
+            });
+        }
+        let var_columns: Vec<usize> = (0..schema.fields().len())
+            .filter(|c| !dim_columns.contains(c))
+            .collect();
+        let mut vars = Vec::new();
+        for &c in &var_columns {
+            let f = schema.field(c);
+            if !f.data_type().is_numeric() {
+                return Err(bad(format!(
+                    "column '{}' ({}) is neither a dimension nor a number; leave it out of the query or name it in 'dims'",
+                    f.name(),
+                    f.data_type()
+                )));
+            }
+            let var = OutVar {
+                name: f.name().clone(),
+                cell_type: CellType::of(f.data_type()),
+                attrs: column_attrs(f),
+            };
+            vars.push((c, var));
+        }
+        let names: Vec<String> = builds.iter().map(|b| b.name.clone()).collect();
+        let keyed = Arc::new(Schema::new(
+            builds
+                .iter()
+                .enumerate()
+                .map(|(d, _)| Field::new(format!("k{d}"), DataType::Int64, false))
+                .chain(
+                    vars.iter()
+                        .map(|(_, v)| Field::new(&v.name, v.cell_type.arrow_type(), true)),
+                )
+                .collect::<Vec<_>>(),
+        ));
+        Ok(Layout {
+            source_chunks: source_chunks(schema, &var_columns, &names),
+            dims: builds,
+            vars,
+            keyed,
+        })
     }
-    // the coordinates: every key seen, sorted
-    let mut seen: Vec<BTreeSet<i64>> = vec![BTreeSet::new(); builds.len()];
-    let mut batch_keys: Vec<Vec<Vec<i64>>> = Vec::with_capacity(batches.len());
-    for batch in batches {
-        let mut per_dim = Vec::with_capacity(builds.len());
-        for (d, b) in builds.iter().enumerate() {
+
+    /// The schema of keyed batches: `k0..kn` (Int64), then the variables.
+    pub fn keyed_schema(&self) -> SchemaRef {
+        Arc::clone(&self.keyed)
+    }
+
+    /// A result batch keyed for placing; its coordinates join those seen.
+    ///
+    /// # Errors
+    /// A NULL coordinate, a column that does not cast.
+    pub fn key(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.keyed.fields().len());
+        for b in &mut self.dims {
             let k = keys(batch.column(b.column), b.kind)?;
             let mut dense = Vec::with_capacity(k.len());
             for v in k {
@@ -265,94 +433,44 @@ pub fn lay_out(
                         b.name
                     ))
                 })?;
-                seen[d].insert(v);
+                b.seen.insert(v);
                 dense.push(v);
             }
-            per_dim.push(dense);
+            columns.push(Arc::new(Int64Array::from(dense)));
         }
-        batch_keys.push(per_dim);
+        for (c, v) in &self.vars {
+            columns.push(cast(batch.column(*c), &v.cell_type.arrow_type())?);
+        }
+        RecordBatch::try_new(Arc::clone(&self.keyed), columns).map_err(|e| bad(e.to_string()))
     }
-    let sorted: Vec<Vec<i64>> = seen
-        .into_iter()
-        .zip(&builds)
-        .map(|(s, b)| {
-            let mut v: Vec<i64> = s.into_iter().collect();
+
+    /// The grid: every coordinate seen, sorted (descending where the source
+    /// dimension is).
+    ///
+    /// # Errors
+    /// A grid of more than [`MAX_GRID_CELLS`] cells.
+    pub fn finish(self) -> Result<Grid> {
+        let shape: Vec<u64> = self.dims.iter().map(|b| b.seen.len() as u64).collect();
+        shape
+            .iter()
+            .try_fold(1u64, |n, s| n.checked_mul(*s))
+            .filter(|n| *n <= MAX_GRID_CELLS)
+            .ok_or_else(|| {
+                bad(format!(
+                    "a grid of {} cells is more than gridsql writes ({MAX_GRID_CELLS}); are the dimension columns really a grid?",
+                    shape.iter().map(u64::to_string).collect::<Vec<_>>().join(" x "),
+                ))
+            })?;
+        let mut dims = Vec::new();
+        let mut index = Vec::new();
+        let mut kinds = Vec::new();
+        for b in self.dims {
+            let mut keys: Vec<i64> = b.seen.into_iter().collect();
             if b.descending {
-                v.reverse();
+                keys.reverse();
             }
-            v
-        })
-        .collect();
-    let shape: Vec<u64> = sorted.iter().map(|v| v.len() as u64).collect();
-    let cells = shape
-        .iter()
-        .try_fold(1u64, |n, s| n.checked_mul(*s))
-        .filter(|n| n.saturating_mul(8).saturating_mul(var_columns.len().max(1) as u64) <= MAX_GRID_BYTES)
-        .ok_or_else(|| {
-            bad(format!(
-                "a grid of {} cells x {} variables is more than gridsql holds in memory to write ({} GiB)",
-                shape.iter().map(u64::to_string).collect::<Vec<_>>().join(" x "),
-                var_columns.len(),
-                MAX_GRID_BYTES >> 30
-            ))
-        })? as usize;
-    let index: Vec<HashMap<i64, usize>> = sorted
-        .iter()
-        .map(|v| v.iter().enumerate().map(|(i, k)| (*k, i)).collect())
-        .collect();
-    let mut strides = vec![1usize; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1] as usize;
-    }
-    // the cells
-    let mut vars: Vec<OutVar> = var_columns
-        .iter()
-        .map(|&c| {
-            let f = schema.field(c);
-            let cells = match f.data_type() {
-                DataType::Float32 | DataType::Float16 => Cells::F32(vec![f32::NAN; cells]),
-                t if t.is_integer() => Cells::I64(vec![I64_FILL; cells]),
-                _ => Cells::F64(vec![f64::NAN; cells]),
-            };
-            OutVar {
-                name: f.name().clone(),
-                cells,
-                attrs: column_attrs(f),
-            }
-        })
-        .collect();
-    let mut filled = vec![false; cells];
-    for (batch, keys) in batches.iter().zip(&batch_keys) {
-        let rows = batch.num_rows();
-        let mut at = vec![0usize; rows];
-        for (d, k) in keys.iter().enumerate() {
-            for (r, key) in k.iter().enumerate() {
-                // every key was collected above
-                let i = index[d].get(key).copied().unwrap_or_default();
-                at[r] += i * strides[d];
-            }
-        }
-        for (r, &cell) in at.iter().enumerate() {
-            if std::mem::replace(&mut filled[cell], true) {
-                let coords: Vec<String> = builds
-                    .iter()
-                    .zip(keys)
-                    .map(|(b, k)| format!("{}={}", b.name, show_key(k[r], b.kind)))
-                    .collect();
-                return Err(bad(format!(
-                    "two rows for the cell ({}): the dimension columns must identify each row; add the missing one to 'dims' or aggregate",
-                    coords.join(", ")
-                )));
-            }
-        }
-        for (v, &c) in vars.iter_mut().zip(&var_columns) {
-            place(&mut v.cells, batch.column(c), &at)?;
-        }
-    }
-    let dims = builds
-        .into_iter()
-        .zip(sorted)
-        .map(|(b, keys)| {
+            index.push(keys.iter().enumerate().map(|(i, k)| (*k, i)).collect());
+            kinds.push(b.kind);
             let coords = match b.kind {
                 KeyKind::F32 => {
                     CoordValues::F32(keys.iter().map(|k| from_order_bits(*k) as f32).collect())
@@ -363,26 +481,34 @@ pub fn lay_out(
                 KeyKind::Int => CoordValues::I64(keys),
                 KeyKind::Time => CoordValues::Time(keys),
             };
-            OutDim {
+            dims.push(OutDim {
                 name: b.name,
                 coords,
                 attrs: b.attrs,
-            }
+            });
+        }
+        let mut attrs = Attributes::new();
+        attrs.insert("Conventions".into(), AttrValue::Str("CF-1.8".into()));
+        attrs.insert(
+            "history".into(),
+            AttrValue::Str(format!(
+                "written by gridsql {} (COPY ... TO)",
+                env!("CARGO_PKG_VERSION")
+            )),
+        );
+        Ok(Grid {
+            dims,
+            vars: self.vars.into_iter().map(|(_, v)| v).collect(),
+            attrs,
+            source_chunks: self.source_chunks,
+            index,
+            kinds,
         })
-        .collect();
-    let mut attrs = Attributes::new();
-    attrs.insert("Conventions".into(), AttrValue::Str("CF-1.8".into()));
-    attrs.insert(
-        "history".into(),
-        AttrValue::Str(format!(
-            "written by gridsql {} (COPY ... TO)",
-            env!("CARGO_PKG_VERSION")
-        )),
-    );
-    Ok(GridResult { dims, vars, attrs })
+    }
 }
 
-fn show_key(k: i64, kind: KeyKind) -> String {
+/// A key shown as the coordinate it stands for, in messages.
+pub(super) fn show_key(k: i64, kind: KeyKind) -> String {
     match kind {
         KeyKind::F32 | KeyKind::F64 => from_order_bits(k).to_string(),
         KeyKind::Int => k.to_string(),
@@ -390,43 +516,6 @@ fn show_key(k: i64, kind: KeyKind) -> String {
             .map(|t| t.naive_utc().to_string())
             .unwrap_or_else(|| k.to_string()),
     }
-}
-
-/// Puts a column's non-NULL values into the cells `at` names.
-fn place(cells: &mut Cells, column: &ArrayRef, at: &[usize]) -> Result<()> {
-    let cast = |to: &DataType| -> Result<Arc<dyn Array>> {
-        arrow::compute::cast(column, to).map_err(|e| ConnectorError::Option {
-            option: "dims".into(),
-            reason: e.to_string(),
-        })
-    };
-    match cells {
-        Cells::F32(out) => {
-            let a = cast(&DataType::Float32)?;
-            for (v, &i) in a.as_primitive::<Float32Type>().iter().zip(at) {
-                if let Some(v) = v {
-                    out[i] = v;
-                }
-            }
-        }
-        Cells::F64(out) => {
-            let a = cast(&DataType::Float64)?;
-            for (v, &i) in a.as_primitive::<Float64Type>().iter().zip(at) {
-                if let Some(v) = v {
-                    out[i] = v;
-                }
-            }
-        }
-        Cells::I64(out) => {
-            let a = cast(&DataType::Int64)?;
-            for (v, &i) in a.as_primitive::<Int64Type>().iter().zip(at) {
-                if let Some(v) = v {
-                    out[i] = v;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A coordinate's cells and attributes (times as `<unit> since 1970-01-01`).
@@ -469,57 +558,6 @@ pub fn time_unit(micros: &[i64]) -> (&'static str, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Float32Array, Float64Array, Int64Array};
-    use arrow::datatypes::Schema;
-
-    #[test]
-    fn rows_land_in_their_cells_and_missing_cells_are_filled() {
-        let lat = Field::new("lat", DataType::Float32, true)
-            .with_metadata([(meta::ORDER.to_string(), "descending".to_string())].into());
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("month", DataType::Int64, true),
-            lat,
-            Field::new("sst", DataType::Float64, true),
-            Field::new("n", DataType::Int64, true),
-        ]));
-        let batch = RecordBatch::try_new(
-            Arc::clone(&schema),
-            vec![
-                Arc::new(Int64Array::from(vec![2, 1, 1])),
-                Arc::new(Float32Array::from(vec![-10.0, 10.0, -10.0])),
-                Arc::new(Float64Array::from(vec![Some(3.0), Some(1.0), None])),
-                Arc::new(Int64Array::from(vec![3, 1, 2])),
-            ],
-        )
-        .expect("batch");
-        let dims = ["month".to_string(), "lat".to_string()];
-        let g = lay_out(std::slice::from_ref(&batch), &schema, Some(&dims)).expect("laid out");
-        assert_eq!(g.shape(), vec![2, 2]);
-        assert_eq!(g.dims[0].coords, CoordValues::I64(vec![1, 2]));
-        assert_eq!(g.dims[1].coords, CoordValues::F32(vec![10.0, -10.0]));
-        let Cells::F64(sst) = &g.vars[0].cells else {
-            panic!("float64 cells")
-        };
-        // (1, 10) = 1; (1, -10) NULL; (2, 10) no row; (2, -10) = 3
-        assert_eq!(sst[0], 1.0);
-        assert!(sst[1].is_nan() && sst[2].is_nan());
-        assert_eq!(sst[3], 3.0);
-        assert_eq!(g.vars[1].cells, Cells::I64(vec![1, 2, I64_FILL, 3]));
-        // one dimension too few: two rows share a cell
-        let e = lay_out(
-            std::slice::from_ref(&batch),
-            &schema,
-            Some(&["month".to_string()]),
-        )
-        .expect_err("duplicate");
-        assert!(
-            e.to_string().contains("two rows for the cell (month=1)"),
-            "{e}"
-        );
-        // no dimension known
-        let e = lay_out(&[batch], &schema, None).expect_err("no dims");
-        assert!(e.to_string().contains("'dims'"), "{e}");
-    }
 
     #[test]
     fn time_units_are_the_coarsest_exact_ones() {
@@ -537,5 +575,29 @@ mod tests {
         let back: Vec<f64> = k.iter().map(|x| from_order_bits(*x)).collect();
         v.sort_by(f64::total_cmp);
         assert_eq!(back, vec![-1e300, -2.0, 0.0, 1e-300, 3.5]);
+    }
+
+    #[test]
+    fn the_source_chunking_follows_the_dimensions_by_name() {
+        let md = |chunks: &str, dims: &str| {
+            HashMap::from([
+                (meta::CHUNKS.to_string(), chunks.to_string()),
+                (meta::DIMS.to_string(), dims.to_string()),
+            ])
+        };
+        let schema = Schema::new(vec![
+            Field::new("lon", DataType::Float32, false),
+            Field::new("time", DataType::Int64, false),
+            Field::new("sla", DataType::Float32, true)
+                .with_metadata(md("5x720x1440", "time,lat,lon")),
+        ]);
+        let dims = ["lon".to_string(), "time".to_string(), "depth".to_string()];
+        assert_eq!(
+            source_chunks(&schema, &[2], &dims),
+            vec![Some(1440), Some(5), None]
+        );
+        // an aggregate carries no chunking
+        let plain = Schema::new(vec![Field::new("m", DataType::Float64, true)]);
+        assert_eq!(source_chunks(&plain, &[0], &dims), vec![None, None, None]);
     }
 }

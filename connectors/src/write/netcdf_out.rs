@@ -1,4 +1,4 @@
-//! A [`GridResult`] as a NetCDF-4 file, with libnetcdf (the `netcdf`
+//! A [`Grid`] as a NetCDF-4 file, slab by slab, with libnetcdf (the `netcdf`
 //! crate): dimensions with their coordinate variables, variables chunked
 //! and deflated (zlib level 4 with shuffle, as xarray's `zlib=True`), CF
 //! attributes and `_FillValue`.
@@ -10,9 +10,8 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
-use super::layout::{Cells, GridResult, I64_FILL, encoded_coordinate};
+use super::layout::{CellType, Cells, Grid, I64_FILL, encoded_coordinate};
 use super::options::{Compression, WriteOptions};
-use super::zarr_out::default_chunks;
 use crate::cf::{AttrValue, Attributes};
 use crate::error::{ConnectorError, Result};
 
@@ -23,99 +22,137 @@ fn nc_error(dataset: &str, what: &str, e: impl std::fmt::Display) -> ConnectorEr
     }
 }
 
-/// Writes `grid` as a NetCDF-4 file at `file` (a local path that does not
-/// exist). Blocking: call from a blocking thread.
-///
-/// # Errors
-/// libnetcdf's errors, named by what was being written.
-pub fn write_netcdf_file(
-    grid: &GridResult,
-    file: &FsPath,
-    options: &WriteOptions,
-    dataset: &str,
-) -> Result<()> {
-    let mut nc = netcdf::create(file).map_err(|e| nc_error(dataset, "create", e))?;
-    for (k, v) in &grid.attrs {
-        put_global(&mut nc, k, v).map_err(|e| nc_error(dataset, k, e))?;
-    }
-    for d in &grid.dims {
-        nc.add_dimension(&d.name, d.coords.len())
-            .map_err(|e| nc_error(dataset, &d.name, e))?;
-    }
-    for d in &grid.dims {
-        let name = d.name.as_str();
-        let err = |e: netcdf::Error| nc_error(dataset, name, e);
-        let (cells, attrs) = encoded_coordinate(&d.coords, &d.attrs);
-        match &cells {
-            Cells::F32(v) => nc
-                .add_variable::<f32>(name, &[name])
-                .and_then(|mut var| var.put_values(v, ..)),
-            Cells::F64(v) => nc
-                .add_variable::<f64>(name, &[name])
-                .and_then(|mut var| var.put_values(v, ..)),
-            Cells::I64(v) => nc
-                .add_variable::<i64>(name, &[name])
-                .and_then(|mut var| var.put_values(v, ..)),
-        }
-        .map_err(err)?;
-        let mut var = nc
-            .variable_mut(name)
-            .ok_or_else(|| nc_error(dataset, name, "the coordinate variable vanished"))?;
-        put_attrs(&mut var, &attrs).map_err(err)?;
-    }
-    let dims: Vec<&str> = grid.dims.iter().map(|d| d.name.as_str()).collect();
-    let shape: Vec<u64> = grid.shape();
-    for v in &grid.vars {
-        let name = v.name.as_str();
-        let err = |e: netcdf::Error| nc_error(dataset, name, e);
-        let item = match v.cells {
-            Cells::F32(_) => 4,
-            _ => 8,
-        };
-        let chunks: Vec<usize> = options
-            .chunks
-            .clone()
-            .unwrap_or_else(|| default_chunks(&shape, item))
-            .iter()
-            .zip(&shape)
-            .map(|(c, s)| (*c).min((*s).max(1)) as usize)
-            .collect();
-        if chunks.len() != dims.len() {
+/// A NetCDF-4 file being written. Blocking: use from a blocking thread.
+pub struct NetcdfWriter {
+    nc: netcdf::FileMut,
+    vars: Vec<String>,
+    inner: Vec<u64>,
+    dataset: String,
+}
+
+impl NetcdfWriter {
+    /// Creates `file` (a local path that does not exist) for `grid`
+    /// chunked `chunks`, and writes its dimensions, coordinates and
+    /// attributes.
+    ///
+    /// # Errors
+    /// Blosc (which NetCDF-4 cannot read without a plugin); libnetcdf's
+    /// errors, named by what was being written.
+    pub fn create(
+        grid: &Grid,
+        chunks: &[u64],
+        file: &FsPath,
+        options: &WriteOptions,
+        dataset: &str,
+    ) -> Result<Self> {
+        if options.compression == Compression::Blosc {
             return Err(ConnectorError::Option {
-                option: "chunks".into(),
-                reason: format!("{} lengths for {} dimensions", chunks.len(), dims.len()),
+                option: "compression".into(),
+                reason: "NetCDF-4 output is compressed with zlib ('zstd', the default) or not at all ('none'); blosc is for Zarr".into(),
             });
         }
-        let mut var = match &v.cells {
-            Cells::F32(_) => nc.add_variable::<f32>(name, &dims),
-            Cells::F64(_) => nc.add_variable::<f64>(name, &dims),
-            Cells::I64(_) => nc.add_variable::<i64>(name, &dims),
+        let mut nc = netcdf::create(file).map_err(|e| nc_error(dataset, "create", e))?;
+        for (k, v) in &grid.attrs {
+            put_global(&mut nc, k, v).map_err(|e| nc_error(dataset, k, e))?;
         }
-        .map_err(err)?;
-        if !dims.is_empty() && shape.iter().all(|s| *s > 0) {
-            var.set_chunking(&chunks).map_err(err)?;
-            if options.compression == Compression::Zstd {
-                var.set_compression(4, true).map_err(err)?;
-            }
+        for d in &grid.dims {
+            nc.add_dimension(&d.name, d.coords.len())
+                .map_err(|e| nc_error(dataset, &d.name, e))?;
         }
-        match &v.cells {
-            Cells::F32(c) => {
-                var.set_fill_value(f32::NAN).map_err(err)?;
-                var.put_values(c, ..).map_err(err)?;
+        for d in &grid.dims {
+            let name = d.name.as_str();
+            let err = |e: netcdf::Error| nc_error(dataset, name, e);
+            let (cells, attrs) = encoded_coordinate(&d.coords, &d.attrs);
+            match &cells {
+                Cells::F32(v) => nc
+                    .add_variable::<f32>(name, &[name])
+                    .and_then(|mut var| var.put_values(v, ..)),
+                Cells::F64(v) => nc
+                    .add_variable::<f64>(name, &[name])
+                    .and_then(|mut var| var.put_values(v, ..)),
+                Cells::I64(v) => nc
+                    .add_variable::<i64>(name, &[name])
+                    .and_then(|mut var| var.put_values(v, ..)),
             }
-            Cells::F64(c) => {
-                var.set_fill_value(f64::NAN).map_err(err)?;
-                var.put_values(c, ..).map_err(err)?;
-            }
-            Cells::I64(c) => {
-                var.set_fill_value(I64_FILL).map_err(err)?;
-                var.put_values(c, ..).map_err(err)?;
-            }
+            .map_err(err)?;
+            let mut var = nc
+                .variable_mut(name)
+                .ok_or_else(|| nc_error(dataset, name, "the coordinate variable vanished"))?;
+            put_attrs(&mut var, &attrs).map_err(err)?;
         }
-        put_attrs(&mut var, &v.attrs).map_err(err)?;
+        let dims: Vec<&str> = grid.dims.iter().map(|d| d.name.as_str()).collect();
+        let shape = grid.shape();
+        let chunks: Vec<usize> = chunks.iter().map(|c| *c as usize).collect();
+        for v in &grid.vars {
+            let name = v.name.as_str();
+            let err = |e: netcdf::Error| nc_error(dataset, name, e);
+            let mut var = match v.cell_type {
+                CellType::F32 => nc.add_variable::<f32>(name, &dims),
+                CellType::F64 => nc.add_variable::<f64>(name, &dims),
+                CellType::I64 => nc.add_variable::<i64>(name, &dims),
+            }
+            .map_err(err)?;
+            if !dims.is_empty() && shape.iter().all(|s| *s > 0) {
+                var.set_chunking(&chunks).map_err(err)?;
+                if options.compression == Compression::Zstd {
+                    var.set_compression(4, true).map_err(err)?;
+                }
+            }
+            match v.cell_type {
+                CellType::F32 => var.set_fill_value(f32::NAN),
+                CellType::F64 => var.set_fill_value(f64::NAN),
+                CellType::I64 => var.set_fill_value(I64_FILL),
+            }
+            .map_err(err)?;
+            put_attrs(&mut var, &v.attrs).map_err(err)?;
+        }
+        Ok(NetcdfWriter {
+            nc,
+            vars: grid.vars.iter().map(|v| v.name.clone()).collect(),
+            inner: shape.iter().skip(1).copied().collect(),
+            dataset: dataset.to_string(),
+        })
     }
-    nc.close().map_err(|e| nc_error(dataset, "close", e))?;
-    Ok(())
+
+    /// Writes a slab: `cells` (one per variable) hold rows `start..` of the
+    /// first dimension.
+    ///
+    /// # Errors
+    /// libnetcdf's errors, named by the variable.
+    pub fn write_slab(&mut self, start: u64, cells: &[Cells]) -> Result<()> {
+        let inner: u64 = self.inner.iter().product();
+        for (name, cells) in self.vars.iter().zip(cells) {
+            let err = |e: netcdf::Error| nc_error(&self.dataset, name, e);
+            let rows = (cells.len() as u64).checked_div(inner).unwrap_or(0);
+            if rows == 0 {
+                continue;
+            }
+            let extents: Vec<netcdf::Extent> =
+                std::iter::once((start as usize..(start + rows) as usize).into())
+                    .chain(self.inner.iter().map(|_| (..).into()))
+                    .collect();
+            let mut var = self
+                .nc
+                .variable_mut(name)
+                .ok_or_else(|| nc_error(&self.dataset, name, "the variable vanished"))?;
+            match cells {
+                Cells::F32(c) => var.put_values(c, extents),
+                Cells::F64(c) => var.put_values(c, extents),
+                Cells::I64(c) => var.put_values(c, extents),
+            }
+            .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the file.
+    ///
+    /// # Errors
+    /// libnetcdf's.
+    pub fn finish(self) -> Result<()> {
+        let dataset = self.dataset;
+        self.nc.close().map_err(|e| nc_error(&dataset, "close", e))
+    }
 }
 
 fn put_global(nc: &mut netcdf::FileMut, name: &str, v: &AttrValue) -> netcdf::Result<()> {

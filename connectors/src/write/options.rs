@@ -9,6 +9,9 @@ use crate::error::{ConnectorError, Result};
 pub enum Compression {
     /// zstd (level 3) in Zarr, zlib (level 4, shuffled) in NetCDF-4.
     Zstd,
+    /// Blosc (lz4, level 5, byte shuffle), as numcodecs' default; Zarr
+    /// only (NetCDF-4 needs a filter plugin for it).
+    Blosc,
     /// None.
     None,
 }
@@ -21,7 +24,8 @@ pub struct WriteOptions {
     pub dims: Option<Vec<String>>,
     /// Zarr format, 2 or 3.
     pub zarr_format: u8,
-    /// Chunk shape, one length per dimension; `None`: about 8 MiB chunks.
+    /// Chunk shape, one length per dimension; `None`: the source's, else
+    /// about 8 MiB chunks ([`super::chunking`]).
     pub chunks: Option<Vec<u64>>,
     /// Compression.
     pub compression: Compression,
@@ -85,8 +89,11 @@ impl WriteOptions {
                 "compression" => {
                     out.compression = match v.to_ascii_lowercase().as_str() {
                         "zstd" | "zlib" => Compression::Zstd,
+                        "blosc" => Compression::Blosc,
                         "none" => Compression::None,
-                        other => return Err(bad(k, format!("'{other}': use zstd or none"))),
+                        other => {
+                            return Err(bad(k, format!("'{other}': use zstd, blosc or none")));
+                        }
                     }
                 }
                 "overwrite" => {

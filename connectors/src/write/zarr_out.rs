@@ -1,7 +1,8 @@
-//! A [`GridResult`] as a Zarr store (format 2 or 3), through any object
-//! store: chunks first, each array's metadata after its chunks, the root
-//! group's metadata (with the consolidated metadata of every array) last,
-//! so an interrupted write leaves no store a reader would open.
+//! A [`Grid`] as a Zarr store (format 2 or 3), through any object store,
+//! slab by slab: coordinates when the writer is created, each slab's chunks
+//! as it is filled, then every array's metadata, and the root group's
+//! metadata (with the consolidated metadata of every array) last, so an
+//! interrupted write leaves no store a reader would open.
 //!
 //! Metadata follows what xarray writes and reads: `_ARRAY_DIMENSIONS` (v2)
 //! or `dimension_names` (v3); the CF fill value as the v2 `fill_value`, or
@@ -11,18 +12,18 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::{Map, Value, json};
 
-use super::layout::{Cells, GridResult, I64_FILL, encoded_coordinate};
+use super::layout::{CellType, Cells, Grid, I64_FILL, encoded_coordinate};
 use super::options::{Compression, WriteOptions};
 use crate::cf::{AttrValue, Attributes};
 use crate::error::{ConnectorError, Result};
 
-/// Default chunk size, in bytes, when the options name none.
-pub const DEFAULT_CHUNK_BYTES: u64 = 8 << 20;
+/// Chunks put at once.
+const PUTS_IN_FLIGHT: usize = 8;
 
 /// What was written: objects and bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,13 +34,13 @@ pub struct Written {
     pub bytes: u64,
 }
 
-/// One array to write: its name, shape, chunks, dimension names, cells.
-struct ArrayOut {
+/// One array: its name, shape, chunks, dimension names, type, attributes.
+struct ArraySpec {
     name: String,
     shape: Vec<u64>,
     chunks: Vec<u64>,
     dims: Vec<String>,
-    cells: Cells,
+    cell_type: CellType,
     attrs: Attributes,
     /// Whether missing cells exist (a fill value is declared).
     with_fill: bool,
@@ -50,18 +51,6 @@ fn write_error(dataset: &str, reason: String) -> ConnectorError {
         dataset: dataset.to_string(),
         reason,
     }
-}
-
-/// The default chunk shape: whole trailing dimensions, the leading ones
-/// halved until a chunk is at most [`DEFAULT_CHUNK_BYTES`].
-pub fn default_chunks(shape: &[u64], item_bytes: u64) -> Vec<u64> {
-    let mut chunks: Vec<u64> = shape.iter().map(|s| (*s).max(1)).collect();
-    for d in 0..chunks.len() {
-        while chunks.iter().product::<u64>() * item_bytes > DEFAULT_CHUNK_BYTES && chunks[d] > 1 {
-            chunks[d] = chunks[d].div_ceil(2);
-        }
-    }
-    chunks
 }
 
 /// Refuses an existing target unless `overwrite`, in which case its objects
@@ -96,105 +85,309 @@ async fn clear_target(
     Ok(())
 }
 
-/// Writes `grid` as a Zarr store at `root` of `store`.
-///
-/// # Errors
-/// An existing target (without `overwrite`), a chunk shape that does not
-/// fit, a failed put.
-pub async fn write_zarr(
-    grid: GridResult,
+/// A Zarr store being written.
+pub struct ZarrWriter {
     store: Arc<dyn ObjectStore>,
     root: Path,
-    options: &WriteOptions,
-    dataset: &str,
-) -> Result<Written> {
-    let shape = grid.shape();
-    if let Some(c) = &options.chunks
-        && c.len() != shape.len()
-    {
-        return Err(ConnectorError::Option {
-            option: "chunks".into(),
-            reason: format!("{} lengths for {} dimensions", c.len(), shape.len()),
-        });
-    }
-    clear_target(&store, &root, options.overwrite, dataset).await?;
-    let dim_names: Vec<String> = grid.dims.iter().map(|d| d.name.clone()).collect();
-    let mut arrays: Vec<ArrayOut> = Vec::new();
-    for d in &grid.dims {
-        let (cells, attrs) = encoded_coordinate(&d.coords, &d.attrs);
-        arrays.push(ArrayOut {
-            name: d.name.clone(),
-            shape: vec![d.coords.len() as u64],
-            chunks: vec![(d.coords.len() as u64).max(1)],
-            dims: vec![d.name.clone()],
-            cells,
-            attrs,
-            with_fill: false,
-        });
-    }
-    for v in grid.vars {
-        let item = match v.cells {
-            Cells::F32(_) => 4,
-            _ => 8,
+    options: WriteOptions,
+    dataset: String,
+    coords: Vec<ArraySpec>,
+    vars: Vec<ArraySpec>,
+    group_attrs: Attributes,
+    written: Written,
+}
+
+impl ZarrWriter {
+    /// Starts a store for `grid` chunked `chunks` at `root` of `store`:
+    /// clears the target (with `overwrite`) and writes the coordinates.
+    ///
+    /// # Errors
+    /// An existing target (without `overwrite`), a failed put.
+    pub async fn create(
+        grid: &Grid,
+        chunks: Vec<u64>,
+        store: Arc<dyn ObjectStore>,
+        root: Path,
+        options: &WriteOptions,
+        dataset: &str,
+    ) -> Result<Self> {
+        clear_target(&store, &root, options.overwrite, dataset).await?;
+        let shape = grid.shape();
+        let dim_names: Vec<String> = grid.dims.iter().map(|d| d.name.clone()).collect();
+        let mut writer = ZarrWriter {
+            store,
+            root,
+            options: options.clone(),
+            dataset: dataset.to_string(),
+            coords: Vec::new(),
+            vars: grid
+                .vars
+                .iter()
+                .map(|v| ArraySpec {
+                    name: v.name.clone(),
+                    shape: shape.clone(),
+                    chunks: chunks.clone(),
+                    dims: dim_names.clone(),
+                    cell_type: v.cell_type,
+                    attrs: v.attrs.clone(),
+                    with_fill: true,
+                })
+                .collect(),
+            group_attrs: grid.attrs.clone(),
+            written: Written::default(),
         };
-        arrays.push(ArrayOut {
-            name: v.name,
-            shape: shape.clone(),
-            chunks: options
-                .chunks
-                .clone()
-                .unwrap_or_else(|| default_chunks(&shape, item)),
-            dims: dim_names.clone(),
-            cells: v.cells,
-            attrs: v.attrs,
-            with_fill: true,
-        });
+        for d in &grid.dims {
+            let (cells, attrs) = encoded_coordinate(&d.coords, &d.attrs);
+            let n = d.coords.len() as u64;
+            let spec = ArraySpec {
+                name: d.name.clone(),
+                shape: vec![n],
+                chunks: vec![n.max(1)],
+                dims: vec![d.name.clone()],
+                cell_type: cells.cell_type(),
+                attrs,
+                with_fill: false,
+            };
+            writer.put_chunks(&spec, &cells, 0).await?;
+            writer.coords.push(spec);
+        }
+        Ok(writer)
     }
-    let mut written = Written::default();
-    let mut consolidated = Map::new();
-    for a in &arrays {
-        let (metadata, attributes) =
-            write_array(a, &store, &root, options, dataset, &mut written).await?;
-        match options.zarr_format {
+
+    /// Writes the chunks of a slab: `cells` (one per variable) hold rows
+    /// `start..` of the first dimension, a whole number of chunks (the last
+    /// slab may end with the grid).
+    ///
+    /// # Errors
+    /// A failed put, a compressor that fails.
+    pub async fn write_slab(&mut self, start: u64, cells: &[Cells]) -> Result<()> {
+        let vars = std::mem::take(&mut self.vars);
+        let mut done = Ok(());
+        for (spec, cells) in vars.iter().zip(cells) {
+            done = self.put_chunks(spec, cells, start).await;
+            if done.is_err() {
+                break;
+            }
+        }
+        self.vars = vars;
+        done
+    }
+
+    /// Puts the chunks of `spec` that `cells` (rows `start..` of its first
+    /// dimension) cover.
+    async fn put_chunks(&mut self, spec: &ArraySpec, cells: &Cells, start: u64) -> Result<()> {
+        let inner: u64 = spec.shape.iter().skip(1).product();
+        let rows = (cells.len() as u64).checked_div(inner).unwrap_or(0);
+        let c0 = spec.chunks[0];
+        let first = start / c0;
+        let end = (start + rows).div_ceil(c0).min(spec.shape[0].div_ceil(c0));
+        let counts: Vec<u64> = spec
+            .shape
+            .iter()
+            .zip(&spec.chunks)
+            .map(|(s, c)| s.div_ceil(*c))
+            .collect();
+        let per_first: u64 = counts.iter().skip(1).product();
+        let indices = (first * per_first..end * per_first).map(|flat| {
+            let mut index = vec![0u64; counts.len()];
+            let mut rest = flat;
+            for d in (0..counts.len()).rev() {
+                index[d] = rest % counts[d];
+                rest /= counts[d];
+            }
+            index
+        });
+        let (store, root, options, dataset) =
+            (&self.store, &self.root, &self.options, &self.dataset);
+        let puts = futures::stream::iter(indices)
+            .map(|index| async move {
+                let Some(bytes) = chunk_bytes(spec, cells, start, &index) else {
+                    return Ok::<_, ConnectorError>(None);
+                };
+                let encoded = encode(bytes, spec, options.compression)
+                    .map_err(|e| write_error(dataset, format!("variable '{}': {e}", spec.name)))?;
+                let parts: Vec<String> = index.iter().map(u64::to_string).collect();
+                let key = match options.zarr_format {
+                    2 => format!("{}/{}", spec.name, parts.join(".")),
+                    _ => format!("{}/c/{}", spec.name, parts.join("/")),
+                };
+                let n = encoded.len() as u64;
+                put(store, &key_path(root, &key), encoded, dataset).await?;
+                Ok(Some(n))
+            })
+            .buffer_unordered(PUTS_IN_FLIGHT);
+        let sizes: Vec<Option<u64>> = puts.try_collect().await?;
+        for n in sizes.into_iter().flatten() {
+            self.written.objects += 1;
+            self.written.bytes += n;
+        }
+        Ok(())
+    }
+
+    /// Writes every array's metadata, then the root group's: the store is
+    /// complete.
+    ///
+    /// # Errors
+    /// A failed put.
+    pub async fn finish(mut self) -> Result<Written> {
+        let mut consolidated = Map::new();
+        let specs: Vec<ArraySpec> = std::mem::take(&mut self.coords)
+            .into_iter()
+            .chain(std::mem::take(&mut self.vars))
+            .collect();
+        for a in &specs {
+            let (metadata, attributes) = self.put_metadata(a).await?;
+            match self.options.zarr_format {
+                2 => {
+                    consolidated.insert(format!("{}/.zarray", a.name), metadata);
+                    consolidated.insert(format!("{}/.zattrs", a.name), attributes);
+                }
+                _ => {
+                    consolidated.insert(a.name.clone(), metadata);
+                }
+            }
+        }
+        let group_attrs = attrs_json(&self.group_attrs);
+        // the root last: until it is there, no reader opens the store
+        match self.options.zarr_format {
             2 => {
-                consolidated.insert(format!("{}/.zarray", a.name), metadata);
-                consolidated.insert(format!("{}/.zattrs", a.name), attributes);
+                consolidated.insert(".zgroup".into(), json!({"zarr_format": 2}));
+                consolidated.insert(".zattrs".into(), group_attrs.clone());
+                let root_keys = [
+                    (".zattrs", group_attrs),
+                    (
+                        ".zmetadata",
+                        json!({"metadata": consolidated, "zarr_consolidated_format": 1}),
+                    ),
+                    // the group itself last
+                    (".zgroup", json!({"zarr_format": 2})),
+                ];
+                for (key, value) in &root_keys {
+                    self.put_json(key, value).await?;
+                }
             }
             _ => {
-                consolidated.insert(a.name.clone(), metadata);
+                let group = json!({
+                    "zarr_format": 3,
+                    "node_type": "group",
+                    "attributes": group_attrs,
+                    "consolidated_metadata": {"kind": "inline", "must_understand": false, "metadata": consolidated},
+                });
+                self.put_json("zarr.json", &group).await?;
+            }
+        }
+        Ok(self.written)
+    }
+
+    async fn put_json(&mut self, key: &str, value: &Value) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(value)
+            .map_err(|e| write_error(&self.dataset, e.to_string()))?;
+        let n = bytes.len() as u64;
+        put(
+            &self.store,
+            &key_path(&self.root, key),
+            bytes,
+            &self.dataset,
+        )
+        .await?;
+        self.written.objects += 1;
+        self.written.bytes += n;
+        Ok(())
+    }
+
+    /// Writes one array's metadata; returns it and its attributes (as
+    /// consolidated metadata holds them).
+    async fn put_metadata(&mut self, a: &ArraySpec) -> Result<(Value, Value)> {
+        let (dtype, data_type) = match a.cell_type {
+            CellType::F32 => ("<f4", "float32"),
+            CellType::F64 => ("<f8", "float64"),
+            CellType::I64 => ("<i8", "int64"),
+        };
+        let mut attributes = attrs_json(&a.attrs);
+        let item = a.cell_type.item_bytes();
+        match self.options.zarr_format {
+            2 => {
+                if let Value::Object(m) = &mut attributes {
+                    m.insert("_ARRAY_DIMENSIONS".into(), json!(a.dims));
+                }
+                let compressor = match self.options.compression {
+                    Compression::Zstd => json!({"id": "zstd", "level": 3, "checksum": false}),
+                    Compression::Blosc => json!({
+                        "id": "blosc", "cname": BLOSC_CNAME, "clevel": BLOSC_LEVEL,
+                        "shuffle": 1, "blocksize": 0,
+                    }),
+                    Compression::None => Value::Null,
+                };
+                let fill = match (a.cell_type, a.with_fill) {
+                    (_, false) => Value::Null,
+                    (CellType::I64, true) => json!(I64_FILL),
+                    (_, true) => json!("NaN"),
+                };
+                let metadata = json!({
+                    "zarr_format": 2,
+                    "shape": a.shape,
+                    "chunks": a.chunks,
+                    "dtype": dtype,
+                    "compressor": compressor,
+                    "fill_value": fill,
+                    "order": "C",
+                    "filters": null,
+                    "dimension_separator": ".",
+                });
+                self.put_json(&format!("{}/.zattrs", a.name), &attributes)
+                    .await?;
+                self.put_json(&format!("{}/.zarray", a.name), &metadata)
+                    .await?;
+                Ok((metadata, attributes))
+            }
+            _ => {
+                if let Value::Object(m) = &mut attributes
+                    && a.with_fill
+                {
+                    let cf_fill = match a.cell_type {
+                        CellType::I64 => json!(I64_FILL),
+                        _ => json!(
+                            base64::engine::general_purpose::STANDARD
+                                .encode(f64::NAN.to_le_bytes())
+                        ),
+                    };
+                    m.insert("_FillValue".into(), cf_fill);
+                }
+                let mut codecs =
+                    vec![json!({"name": "bytes", "configuration": {"endian": "little"}})];
+                match self.options.compression {
+                    Compression::Zstd => codecs.push(
+                        json!({"name": "zstd", "configuration": {"level": 3, "checksum": false}}),
+                    ),
+                    Compression::Blosc => codecs.push(json!({"name": "blosc", "configuration": {
+                        "cname": BLOSC_CNAME, "clevel": BLOSC_LEVEL, "shuffle": "shuffle",
+                        "typesize": item, "blocksize": 0,
+                    }})),
+                    Compression::None => {}
+                }
+                let fill_value = match (a.cell_type, a.with_fill) {
+                    (CellType::I64, true) => json!(I64_FILL),
+                    (CellType::I64, false) => json!(0),
+                    _ => json!("NaN"),
+                };
+                let metadata = json!({
+                    "zarr_format": 3,
+                    "node_type": "array",
+                    "shape": a.shape,
+                    "data_type": data_type,
+                    "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": a.chunks}},
+                    "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+                    "fill_value": fill_value,
+                    "codecs": codecs,
+                    "attributes": attributes,
+                    "dimension_names": a.dims,
+                });
+                self.put_json(&format!("{}/zarr.json", a.name), &metadata)
+                    .await?;
+                Ok((metadata, Value::Null))
             }
         }
     }
-    let group_attrs = attrs_json(&grid.attrs);
-    // the root last: until it is there, no reader opens the store
-    match options.zarr_format {
-        2 => {
-            consolidated.insert(".zgroup".into(), json!({"zarr_format": 2}));
-            consolidated.insert(".zattrs".into(), group_attrs.clone());
-            let root_keys = [
-                (".zattrs", group_attrs),
-                (
-                    ".zmetadata",
-                    json!({"metadata": consolidated, "zarr_consolidated_format": 1}),
-                ),
-                // the group itself last
-                (".zgroup", json!({"zarr_format": 2})),
-            ];
-            for (key, value) in &root_keys {
-                put_json(&store, &root, key, value, dataset, &mut written).await?;
-            }
-        }
-        _ => {
-            let group = json!({
-                "zarr_format": 3,
-                "node_type": "group",
-                "attributes": group_attrs,
-                "consolidated_metadata": {"kind": "inline", "must_understand": false, "metadata": consolidated},
-            });
-            put_json(&store, &root, "zarr.json", &group, dataset, &mut written).await?;
-        }
-    }
-    Ok(written)
 }
 
 fn attrs_json(attrs: &Attributes) -> Value {
@@ -218,248 +411,160 @@ fn attr_json(v: &AttrValue) -> Value {
     }
 }
 
-async fn put_json(
-    store: &Arc<dyn ObjectStore>,
-    root: &Path,
-    key: &str,
-    value: &Value,
-    dataset: &str,
-    written: &mut Written,
-) -> Result<()> {
-    let bytes =
-        serde_json::to_vec_pretty(value).map_err(|e| write_error(dataset, e.to_string()))?;
-    put(store, &key_path(root, key), bytes, dataset, written).await
-}
-
 fn key_path(root: &Path, key: &str) -> Path {
     key.split('/').fold(root.clone(), |p, part| p.join(part))
 }
 
-async fn put(
-    store: &Arc<dyn ObjectStore>,
-    at: &Path,
-    bytes: Vec<u8>,
-    dataset: &str,
-    written: &mut Written,
-) -> Result<()> {
-    let n = bytes.len() as u64;
+async fn put(store: &Arc<dyn ObjectStore>, at: &Path, bytes: Vec<u8>, dataset: &str) -> Result<()> {
     store
         .put(at, PutPayload::from(bytes))
         .await
-        .map_err(|e| write_error(dataset, format!("cannot write '{at}': {e}")))?;
-    written.objects += 1;
-    written.bytes += n;
-    Ok(())
+        .map(|_| ())
+        .map_err(|e| write_error(dataset, format!("cannot write '{at}': {e}")))
 }
 
-/// The v2 dtype / v3 data type and the fill value of some cells.
-fn types(cells: &Cells) -> (&'static str, &'static str) {
-    match cells {
-        Cells::F32(_) => ("<f4", "float32"),
-        Cells::F64(_) => ("<f8", "float64"),
-        Cells::I64(_) => ("<i8", "int64"),
+/// Blosc's compressor and level, numcodecs' defaults.
+const BLOSC_CNAME: &str = "lz4";
+const BLOSC_LEVEL: i32 = 5;
+
+/// A chunk's bytes compressed as the options say.
+fn encode(
+    bytes: Vec<u8>,
+    spec: &ArraySpec,
+    compression: Compression,
+) -> std::result::Result<Vec<u8>, String> {
+    match compression {
+        Compression::Zstd => zstd::bulk::compress(&bytes, 3).map_err(|e| format!("zstd: {e}")),
+        Compression::Blosc => blosc(&bytes, spec.cell_type.item_bytes() as usize),
+        Compression::None => Ok(bytes),
     }
 }
 
-/// Writes one array's chunks, then its metadata; returns the metadata and
-/// attributes (as consolidated metadata holds them).
-async fn write_array(
-    a: &ArrayOut,
-    store: &Arc<dyn ObjectStore>,
-    root: &Path,
-    options: &WriteOptions,
-    dataset: &str,
-    written: &mut Written,
-) -> Result<(Value, Value)> {
-    let counts: Vec<u64> = a
-        .shape
-        .iter()
-        .zip(&a.chunks)
-        .map(|(s, c)| s.div_ceil(*c))
-        .collect();
-    let total: u64 = counts.iter().product();
-    let mut index = vec![0u64; counts.len()];
-    for _ in 0..total {
-        if let Some(bytes) = chunk_bytes(a, &index) {
-            let encoded = match options.compression {
-                Compression::Zstd => zstd::bulk::compress(&bytes, 3).map_err(|e| {
-                    write_error(dataset, format!("variable '{}': zstd: {e}", a.name))
-                })?,
-                Compression::None => bytes,
-            };
-            let parts: Vec<String> = index.iter().map(u64::to_string).collect();
-            let key = match options.zarr_format {
-                2 => format!(
-                    "{}/{}",
-                    a.name,
-                    if parts.is_empty() {
-                        "0".into()
-                    } else {
-                        parts.join(".")
-                    }
-                ),
-                _ => format!("{}/c/{}", a.name, parts.join("/")),
-            };
-            put(store, &key_path(root, &key), encoded, dataset, written).await?;
-        }
-        // next chunk index, C order
-        for d in (0..index.len()).rev() {
-            index[d] += 1;
-            if index[d] < counts[d] {
-                break;
-            }
-            index[d] = 0;
-        }
-    }
-    let (dtype, data_type) = types(&a.cells);
-    let fill = match (&a.cells, a.with_fill) {
-        (_, false) => Value::Null,
-        (Cells::I64(_), true) => json!(I64_FILL),
-        (_, true) => json!("NaN"),
+/// c-blosc's frame of `bytes` (lz4, byte shuffle, one thread).
+fn blosc(bytes: &[u8], typesize: usize) -> std::result::Result<Vec<u8>, String> {
+    // BLOSC_MAX_OVERHEAD: a frame never grows more than its header
+    let mut dest = vec![0u8; bytes.len() + 16];
+    let cname = std::ffi::CString::new(BLOSC_CNAME).map_err(|e| e.to_string())?;
+    // SAFETY: `src` is `bytes` with its length; `dest` has room for
+    // `nbytes` + BLOSC_MAX_OVERHEAD, which c-blosc guarantees is enough, and
+    // its length is passed as `destsize`; `cname` is NUL-terminated.
+    let n = unsafe {
+        blosc_src::blosc_compress_ctx(
+            BLOSC_LEVEL,
+            1,
+            typesize,
+            bytes.len(),
+            bytes.as_ptr().cast(),
+            dest.as_mut_ptr().cast(),
+            dest.len(),
+            cname.as_ptr(),
+            0,
+            1,
+        )
     };
-    let mut attributes = attrs_json(&a.attrs);
-    match options.zarr_format {
-        2 => {
-            if let Value::Object(m) = &mut attributes {
-                m.insert("_ARRAY_DIMENSIONS".into(), json!(a.dims));
-            }
-            let compressor = match options.compression {
-                Compression::Zstd => json!({"id": "zstd", "level": 3, "checksum": false}),
-                Compression::None => Value::Null,
-            };
-            let metadata = json!({
-                "zarr_format": 2,
-                "shape": a.shape,
-                "chunks": a.chunks,
-                "dtype": dtype,
-                "compressor": compressor,
-                "fill_value": fill,
-                "order": "C",
-                "filters": null,
-                "dimension_separator": ".",
-            });
-            put_json(
-                store,
-                root,
-                &format!("{}/.zattrs", a.name),
-                &attributes,
-                dataset,
-                written,
-            )
-            .await?;
-            put_json(
-                store,
-                root,
-                &format!("{}/.zarray", a.name),
-                &metadata,
-                dataset,
-                written,
-            )
-            .await?;
-            Ok((metadata, attributes))
+    match usize::try_from(n) {
+        Ok(n) if n > 0 => {
+            dest.truncate(n);
+            Ok(dest)
         }
-        _ => {
-            if let Value::Object(m) = &mut attributes
-                && a.with_fill
-            {
-                let cf_fill = match &a.cells {
-                    Cells::I64(_) => json!(I64_FILL),
-                    _ => json!(
-                        base64::engine::general_purpose::STANDARD.encode(f64::NAN.to_le_bytes())
-                    ),
-                };
-                m.insert("_FillValue".into(), cf_fill);
-            }
-            let mut codecs = vec![json!({"name": "bytes", "configuration": {"endian": "little"}})];
-            if options.compression == Compression::Zstd {
-                codecs.push(
-                    json!({"name": "zstd", "configuration": {"level": 3, "checksum": false}}),
-                );
-            }
-            let fill_value = match (&a.cells, a.with_fill) {
-                (Cells::I64(_), true) => json!(I64_FILL),
-                (Cells::I64(_), false) => json!(0),
-                _ => json!("NaN"),
-            };
-            let metadata = json!({
-                "zarr_format": 3,
-                "node_type": "array",
-                "shape": a.shape,
-                "data_type": data_type,
-                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": a.chunks}},
-                "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-                "fill_value": fill_value,
-                "codecs": codecs,
-                "attributes": attributes,
-                "dimension_names": a.dims,
-            });
-            put_json(
-                store,
-                root,
-                &format!("{}/zarr.json", a.name),
-                &metadata,
-                dataset,
-                written,
-            )
-            .await?;
-            Ok((metadata, Value::Null))
-        }
+        _ => Err(format!("blosc: compression failed ({n})")),
     }
 }
 
-/// The bytes of one chunk (little endian, padded with the fill value at the
-/// edges), or `None` when it holds only fill values.
-fn chunk_bytes(a: &ArrayOut, index: &[u64]) -> Option<Vec<u8>> {
-    let n = a.chunks.len();
-    let cells: u64 = a.chunks.iter().product();
+/// A cell type's little-endian bytes and its fill test.
+trait Cell: Copy {
+    const FILL: Self;
+    fn is_fill(self) -> bool;
+    fn put(self, out: &mut Vec<u8>);
+}
+
+impl Cell for f32 {
+    const FILL: f32 = f32::NAN;
+    fn is_fill(self) -> bool {
+        self.is_nan()
+    }
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl Cell for f64 {
+    const FILL: f64 = f64::NAN;
+    fn is_fill(self) -> bool {
+        self.is_nan()
+    }
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl Cell for i64 {
+    const FILL: i64 = I64_FILL;
+    fn is_fill(self) -> bool {
+        self == I64_FILL
+    }
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+/// The bytes of chunk `index` of `spec` (little endian, padded with the
+/// fill value at the edges) from `cells`, which hold rows `offset..` of the
+/// first dimension; `None` when it holds only fill values.
+fn chunk_bytes(spec: &ArraySpec, cells: &Cells, offset: u64, index: &[u64]) -> Option<Vec<u8>> {
+    match cells {
+        Cells::F32(v) => chunk_of(spec, v, offset, index),
+        Cells::F64(v) => chunk_of(spec, v, offset, index),
+        Cells::I64(v) => chunk_of(spec, v, offset, index),
+    }
+}
+
+fn chunk_of<T: Cell>(spec: &ArraySpec, cells: &[T], offset: u64, index: &[u64]) -> Option<Vec<u8>> {
+    let n = spec.chunks.len();
+    let (shape, chunks) = (&spec.shape, &spec.chunks);
     let mut strides = vec![1u64; n];
     for d in (0..n.saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * a.shape[d + 1];
+        strides[d] = strides[d + 1] * shape[d + 1];
     }
-    let mut out = Vec::with_capacity((cells * 8) as usize);
-    let mut any = !a.with_fill;
-    let mut pos = vec![0u64; n];
-    for _ in 0..cells {
-        let inside = (0..n).all(|d| index[d] * a.chunks[d] + pos[d] < a.shape[d]);
-        let at: u64 = (0..n)
-            .map(|d| (index[d] * a.chunks[d] + pos[d]) * strides[d])
-            .sum();
-        match &a.cells {
-            Cells::F32(v) => {
-                let x = if inside { v[at as usize] } else { f32::NAN };
-                any |= !x.is_nan();
-                out.extend_from_slice(&x.to_le_bytes());
-            }
-            Cells::F64(v) => {
-                let x = if inside { v[at as usize] } else { f64::NAN };
-                any |= !x.is_nan();
-                out.extend_from_slice(&x.to_le_bytes());
-            }
-            Cells::I64(v) => {
-                let x = if inside { v[at as usize] } else { I64_FILL };
-                any |= x != I64_FILL;
-                out.extend_from_slice(&x.to_le_bytes());
+    let origin: Vec<u64> = (0..n).map(|d| index[d] * chunks[d]).collect();
+    let last = n - 1;
+    let run = chunks[last];
+    let inside = shape[last].saturating_sub(origin[last]).min(run) as usize;
+    let size = std::mem::size_of::<T>();
+    let mut out = Vec::with_capacity(chunks.iter().product::<u64>() as usize * size);
+    let mut any = !spec.with_fill;
+    // one run along the last dimension per position of the others
+    let runs: u64 = chunks[..last].iter().product();
+    let mut pos = vec![0u64; last];
+    for _ in 0..runs {
+        let lead_inside = (0..last).all(|d| origin[d] + pos[d] < shape[d]);
+        let mut filled = 0;
+        if lead_inside {
+            let at = (0..last)
+                .map(|d| (origin[d] + pos[d]) * strides[d])
+                .sum::<u64>()
+                + origin[last];
+            let values = at
+                .checked_sub(offset * strides[0])
+                .and_then(|at| cells.get(at as usize..at as usize + inside));
+            if let Some(values) = values {
+                for &x in values {
+                    any |= !x.is_fill();
+                    x.put(&mut out);
+                }
+                filled = inside;
             }
         }
-        for d in (0..n).rev() {
+        for _ in filled..run as usize {
+            T::FILL.put(&mut out);
+        }
+        for d in (0..last).rev() {
             pos[d] += 1;
-            if pos[d] < a.chunks[d] {
+            if pos[d] < chunks[d] {
                 break;
             }
             pos[d] = 0;
         }
     }
     any.then_some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_chunks_keep_trailing_dimensions_whole() {
-        assert_eq!(default_chunks(&[365, 720, 1440], 4), vec![2, 720, 1440]);
-        assert_eq!(default_chunks(&[12, 89, 180], 8), vec![12, 89, 180]);
-        assert_eq!(default_chunks(&[0], 8), vec![1]);
-    }
 }

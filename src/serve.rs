@@ -15,6 +15,7 @@ mod pg;
 mod pg_copy;
 mod pg_copy_grid;
 mod pg_functions;
+mod pg_rewrite;
 mod pg_savepoints;
 mod roots;
 mod state;

@@ -347,17 +347,17 @@ fn flight_sql_adbc_queries_prepared_statements_and_metadata_match_xarray() {
     assert_eq!(adt_row[3], "m", "units of adt: {adt_row:?}");
     // get_objects lists the catalog's tables with their columns.
     let tables = &out["objects"]["tables"];
-    let t_cols: Vec<&str> = tables["datafusion.public.t"]
+    let t_cols: Vec<&str> = tables["gridsql.public.t"]
         .as_array()
         .unwrap_or_else(|| panic!("table t in get_objects: {}", out["objects"]))
         .iter()
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(t_cols, ["time", "latitude", "longitude", "adt"]);
-    assert!(tables.get("datafusion.public.sst").is_some());
-    assert!(tables.get("datafusion.public.tcw").is_some());
+    assert!(tables.get("gridsql.public.sst").is_some());
+    assert!(tables.get("gridsql.public.tcw").is_some());
     // in the spellings JDBC and ADBC tools filter on
-    assert_eq!(out["objects"]["types"]["datafusion.public.t"], "TABLE");
+    assert_eq!(out["objects"]["types"]["gridsql.public.t"], "TABLE");
     let types = out["objects"]["table_types"]
         .as_array()
         .expect("table types");
@@ -578,6 +578,95 @@ fn postgres_answers_what_clients_ask_on_connect() {
         "{tables}"
     );
     psql("\\df");
+}
+
+/// What BI tools reflect of a table: SQLAlchemy's inspector (Superset,
+/// pandas), psql's `\d+` and `\l`, Grafana's `information_schema.columns`
+/// with PostgreSQL's type names, SQLAlchemy's `LIKE ... ESCAPE '/'`. The
+/// columns and their types are those of the dimensions and variable xarray
+/// finds in sst.mnmean.nc.
+#[test]
+fn postgres_catalog_answers_what_bi_tools_reflect() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let server = Server::start(&data, &[], &[]);
+    let steps = json!([{
+        "name": "inspect", "op": "inspect", "table": "sst",
+        "netcdf": data.join("sst.mnmean.nc").display().to_string(),
+    }]);
+    let out = server.postgres(&py, &server.dsn("gridsql", None), &steps);
+    let got = &out["inspect"]["inspect"];
+    assert!(got.is_object(), "{out}");
+    let xr = &got["xarray"];
+    let names: Vec<&str> = got["columns"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c[0].as_str()).collect())
+        .unwrap_or_default();
+    let want: Vec<&str> = xr["columns"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, want, "{got}");
+    // each column's SQL type is the one of xarray's dtype
+    for c in got["columns"].as_array().into_iter().flatten() {
+        let name = c[0].as_str().unwrap_or_default();
+        let sql_type = c[1].as_str().unwrap_or_default();
+        let want = match xr["dtypes"][name].as_str().unwrap_or_default() {
+            "float32" => "REAL",
+            "float64" => "DOUBLE PRECISION",
+            t if t.starts_with("datetime64") => "TIMESTAMP",
+            other => panic!("{name}: a dtype the test does not map: {other}"),
+        };
+        assert_eq!(sql_type, want, "{name}: {got}");
+    }
+    assert_eq!(got["schemas"], json!(["public"]), "{got}");
+    assert_eq!(got["tables"], json!(["sst", "t", "tcw"]), "{got}");
+    assert_eq!(got["has_table"], json!(true));
+    for empty in ["pk", "fks", "indexes", "unique"] {
+        assert_eq!(got[empty], json!([]), "{empty}: {got}");
+    }
+    let psql = |command: &str| {
+        let (ok, out, err) = server.psql("gridsql", None, command);
+        assert!(ok, "{command}: {err}");
+        out
+    };
+    let described = psql("\\d+ sst");
+    for (column, pg_type) in [
+        ("time", "timestamp without time zone"),
+        ("lat", "real"),
+        ("sst", "real"),
+    ] {
+        assert!(
+            described
+                .lines()
+                .any(|l| l.starts_with(&format!("{column}|{pg_type}|"))),
+            "{column}: {described}"
+        );
+    }
+    let databases = psql("\\l");
+    assert!(
+        databases.lines().any(|l| l.starts_with("gridsql|")),
+        "{databases}"
+    );
+    assert!(!databases.contains("datafusion"), "{databases}");
+    let types = psql(
+        "SELECT column_name, data_type FROM information_schema.columns \
+         WHERE table_name = 'sst' ORDER BY ordinal_position",
+    );
+    assert_eq!(
+        types.lines().skip(1).take(4).collect::<Vec<_>>(),
+        [
+            "time|timestamp without time zone",
+            "lat|real",
+            "lon|real",
+            "sst|real"
+        ],
+        "{types}"
+    );
+    let like =
+        psql("SELECT 'pg_toast' LIKE 'pg/_%' ESCAPE '/' AS a, 'pgx' LIKE 'pg/_%' ESCAPE '/' AS b");
+    assert_eq!(like.lines().nth(1), Some("t|f"), "{like}");
 }
 
 /// `COPY (query) TO STDOUT` on a read-only server: psql's `\\copy` to a CSV

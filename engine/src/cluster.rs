@@ -40,6 +40,7 @@ pub async fn cluster_context(opts: &SessionOptions, url: &str) -> Result<Session
     // and the analyzer rule that carries COPY's options on what it built.
     gridsql_udfs::register_all(&ctx);
     ctx.add_analyzer_rule(Arc::new(crate::copy_to::EmbedCopyOptions));
+    ctx.add_analyzer_rule(Arc::new(crate::like_escape::LikeEscape));
     Ok(ctx)
 }
 

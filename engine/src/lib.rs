@@ -9,6 +9,7 @@ pub mod copy_to;
 pub mod datasets;
 pub mod describe;
 pub mod grid_aggregate;
+pub mod like_escape;
 pub mod memory_pool;
 pub mod session;
 pub mod tag_partitions;

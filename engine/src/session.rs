@@ -64,6 +64,10 @@ pub fn new_context(opts: &SessionOptions) -> Result<SessionContext> {
     Ok(SessionContext::new_with_state(state))
 }
 
+/// The name of gridsql's catalog (DataFusion's is `datafusion`): what
+/// Flight SQL and `information_schema` show, and JDBC/ADBC tools list.
+pub const CATALOG: &str = "gridsql";
+
 /// The configuration of a local session: partitions, batch size and
 /// `information_schema` from `opts`.
 pub fn local_config(opts: &SessionOptions) -> SessionConfig {
@@ -80,6 +84,7 @@ pub fn local_config(opts: &SessionOptions) -> SessionConfig {
 /// # Errors
 /// When the runtime cannot be built.
 pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<SessionState> {
+    let config = config.with_default_catalog_and_schema(CATALOG, "public");
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(QueryMemoryPool::new(opts.memory_limit)))
         .build_arc()?;
@@ -99,7 +104,8 @@ pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<Ses
         .with_runtime_env(runtime)
         .with_default_features()
         .with_table_factories(factories)
-        .with_analyzer_rule(Arc::new(crate::copy_to::EmbedCopyOptions));
+        .with_analyzer_rule(Arc::new(crate::copy_to::EmbedCopyOptions))
+        .with_analyzer_rule(Arc::new(crate::like_escape::LikeEscape));
     if opts.grid_aggregate {
         builder = builder.with_physical_optimizer_rule(Arc::new(
             crate::grid_aggregate::GridAggregateRule {

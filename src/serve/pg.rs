@@ -351,6 +351,8 @@ impl SimpleQueryHandler for GridPgService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        let rewritten = super::pg_rewrite::rewrite(query);
+        let query = rewritten.as_deref().unwrap_or(query);
         let statements = match PostgresCompatibilityParser::new().parse(query) {
             Ok(statements) => statements,
             Err(_) if super::pg_copy_grid::is_grid_copy(query) => {
@@ -469,6 +471,8 @@ impl QueryParser for GridParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        let rewritten = super::pg_rewrite::rewrite(sql);
+        let sql = rewritten.as_deref().unwrap_or(sql);
         let statements = PostgresCompatibilityParser::new()
             .parse(sql)
             .map_err(|e| parse_error(&self.state, sql, e))?;

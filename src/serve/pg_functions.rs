@@ -240,7 +240,9 @@ pub(crate) fn register_static(ctx: &SessionContext) {
         // comments on tables and columns (psql `\dt+`, `\d+`; pgjdbc remarks)
         Answer::udf("obj_description", 2, text.clone()),
         Answer::udf("col_description", 2, text.clone()),
-        Answer::udf("shobj_description", 2, text),
+        Answer::udf("shobj_description", 2, text.clone()),
+        // gridsql's tables have no indexes (SQLAlchemy's get_indexes)
+        Answer::udf("pg_get_indexdef", 3, text),
         // a grid table has no pages on a server disk: sizes are unknown
         Answer::udf("pg_table_size", 1, size.clone()),
         Answer::udf("pg_indexes_size", 1, size),

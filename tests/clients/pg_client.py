@@ -8,7 +8,10 @@ extended protocol; without params the simple protocol is used, as psql does), or
 (the result's column names only), {"op": "copy_binary", "sql", "types"} (the
 query's rows through COPY ... TO STDOUT in PostgreSQL's binary format, decoded as `types`), or
 {"op": "sqlalchemy", "sql"} (pandas `read_sql` through a SQLAlchemy
-engine, which on connect parses `version()` and probes types as Superset and Polars do). Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
+engine, which on connect parses `version()` and probes types as Superset and Polars do), or
+{"op": "inspect", "table", "netcdf"} (SQLAlchemy's inspector, as Superset and pandas reflect a table:
+schemas, tables, columns with their types, keys, indexes; with the dimensions and variables xarray
+finds in the NetCDF file the table reads, for the test to compare). Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
 A connection failure is reported as {"connect_error": "..."}.
 """
 
@@ -37,6 +40,36 @@ def sqlalchemy_rows(dsn, sql):
     return encode_rows(frame.astype(object).itertuples(index=False, name=None))
 
 
+def inspect(dsn, table, netcdf):
+    """What SQLAlchemy's inspector reflects of `table`, and what xarray sees in `netcdf`."""
+    import sqlalchemy as sa
+    import xarray as xr
+
+    engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn, connect_timeout=20))
+    try:
+        insp = sa.inspect(engine)
+        got = {
+            "schemas": insp.get_schema_names(),
+            "tables": sorted(insp.get_table_names()),
+            "columns": [[c["name"], str(c["type"]), c["nullable"]] for c in insp.get_columns(table)],
+            "pk": insp.get_pk_constraint(table)["constrained_columns"],
+            "fks": insp.get_foreign_keys(table),
+            "indexes": insp.get_indexes(table),
+            "unique": insp.get_unique_constraints(table),
+            "has_table": insp.has_table(table),
+        }
+    finally:
+        engine.dispose()
+    with xr.open_dataset(netcdf) as ds:
+        # a table's columns: the dimensions of its variables, then the variables
+        var = [v for v in ds.data_vars if ds[v].ndim == len(ds.dims)]
+        got["xarray"] = {
+            "columns": list(ds[var[0]].dims) + var,
+            "dtypes": {n: str(ds[n].dtype) for n in list(ds[var[0]].dims) + var},
+        }
+    return got
+
+
 def run(args):
     steps = read_json(args.steps)
     out = {}
@@ -56,6 +89,9 @@ def run(args):
                         copy.set_types(step["types"])
                         rows = list(copy.rows())
                 out[name] = {"rows": encode_rows(rows), "seconds": time.monotonic() - start}
+                continue
+            if step["op"] == "inspect":
+                out[name] = {"inspect": inspect(args.dsn, step["table"], step["netcdf"])}
                 continue
             if step["op"] == "sqlalchemy":
                 out[name] = {"rows": sqlalchemy_rows(args.dsn, step["sql"]), "seconds": time.monotonic() - start}

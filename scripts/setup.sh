@@ -10,6 +10,9 @@ need_apt=()
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 [ -f /usr/include/netcdf.h ] || need_apt+=(libnetcdf-dev libhdf5-dev)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+# pgjdbc, the JDBC driver of DBeaver/Metabase/Tableau, for tests/servers.rs
+[ -f /usr/share/java/postgresql.jar ] || need_apt+=(libpostgresql-jdbc-java)
+command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2

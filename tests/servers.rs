@@ -669,6 +669,128 @@ fn postgres_catalog_answers_what_bi_tools_reflect() {
     assert_eq!(like.lines().nth(1), Some("t|f"), "{like}");
 }
 
+/// pgjdbc, the driver of DBeaver, Metabase, Tableau and DataGrip (the
+/// Debian package's jar, driven by `tests/clients/JdbcClient.java`): every
+/// DatabaseMetaData call their navigators make answers, the table's columns
+/// are xarray's dimensions and variable with their JDBC types, and a query
+/// equals xarray's count and mean.
+#[test]
+fn postgres_pgjdbc_metadata_and_query_match_xarray() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let jar = Path::new("/usr/share/java/postgresql.jar");
+    let java = Command::new("java").arg("-version").output();
+    if !jar.exists() || java.is_err() {
+        crate::util::missing("pgjdbc (libpostgresql-jdbc-java) and a Java runtime");
+        return;
+    }
+    let server = Server::start(&data, &[], &[]);
+    let mut cmd = Command::new("java");
+    cmd.arg("-cp")
+        .arg(jar)
+        .arg(crate::util::repo().join("tests/clients/JdbcClient.java"))
+        .arg(format!(
+            "jdbc:postgresql://127.0.0.1:{}/gridsql",
+            server.pg_port()
+        ))
+        .args(["gridsql", "sst", "SELECT count(sst), avg(sst) FROM sst"]);
+    let o = output_within(cmd, Duration::from_secs(180));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: Value = serde_json::from_slice(&o.stdout).expect("JdbcClient prints JSON");
+    for call in [
+        "schemas",
+        "tables",
+        "columns",
+        "primary_keys",
+        "index_info",
+        "imported_keys",
+        "exported_keys",
+        "type_info",
+        "functions",
+        "query",
+    ] {
+        assert!(got[call]["rows"].is_array(), "{call}: {}", got[call]);
+    }
+    for empty in [
+        "primary_keys",
+        "index_info",
+        "imported_keys",
+        "exported_keys",
+    ] {
+        assert_eq!(got[empty]["rows"], json!([]), "{empty}");
+    }
+    let types: Vec<&str> = got["type_info"]["rows"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r[0].as_str()).collect())
+        .unwrap_or_default();
+    for t in ["float4", "float8", "int8", "text", "timestamp"] {
+        assert!(types.contains(&t), "type_info lacks {t}: {types:?}");
+    }
+    let tables = &got["tables"]["rows"];
+    assert!(
+        tables
+            .as_array()
+            .is_some_and(|t| t.iter().any(|r| r == &json!(["sst", "TABLE"]))),
+        "{tables}"
+    );
+    // xarray's view of the file the table reads
+    let xr = Command::new(&py)
+        .args([
+            "-c",
+            "import sys, json, xarray as xr\n\
+             ds = xr.open_dataset(sys.argv[1])\n\
+             v = ds.sst\n\
+             print(json.dumps({'columns': list(v.dims) + ['sst'], \
+                'dtypes': [str(ds[n].dtype) for n in list(v.dims) + ['sst']], \
+                'count': int(v.count()), 'mean': float(v.astype('float64').mean())}))",
+        ])
+        .arg(data.join("sst.mnmean.nc"))
+        .output()
+        .expect("python runs");
+    assert!(
+        xr.status.success(),
+        "{}",
+        String::from_utf8_lossy(&xr.stderr)
+    );
+    let want: Value = serde_json::from_slice(&xr.stdout).expect("JSON");
+    let columns = got["columns"]["rows"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = columns.iter().filter_map(|c| c[0].as_str()).collect();
+    assert_eq!(json!(names), want["columns"], "{columns:?}");
+    for (c, dtype) in columns
+        .iter()
+        .zip(want["dtypes"].as_array().into_iter().flatten())
+    {
+        // java.sql.Types: REAL 7, DOUBLE 8, TIMESTAMP 93
+        let jdbc = match dtype.as_str().unwrap_or_default() {
+            "float32" => ("float4", "7"),
+            "float64" => ("float8", "8"),
+            t if t.starts_with("datetime64") => ("timestamp", "93"),
+            other => panic!("a dtype the test does not map: {other}"),
+        };
+        assert_eq!(
+            (c[1].as_str(), c[2].as_str()),
+            (Some(jdbc.0), Some(jdbc.1)),
+            "{c}"
+        );
+    }
+    let row = &got["query"]["rows"][0];
+    let count: u64 = row[0].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mean: f64 = row[1]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::NAN);
+    assert_eq!(Some(count), want["count"].as_u64(), "{row}");
+    let want_mean = want["mean"].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        (mean - want_mean).abs() <= 1e-9 * want_mean.abs(),
+        "mean {mean} vs xarray {want_mean}"
+    );
+}
+
 /// `COPY (query) TO STDOUT` on a read-only server: psql's `\\copy` to a CSV
 /// file and the binary format Polars and connectorx read, both equal to
 /// xarray's answers.

@@ -14,6 +14,19 @@
 //!   and collation that way) is NULL: the `CASE` that guards it is false on
 //!   gridsql's catalog, and DataFusion cannot plan it.
 //!
+//! - `(expr).field`, PostgreSQL's access to a field of a composite value,
+//!   is `get_field(expr, 'field')`; `information_schema._pg_expandarray(v)`
+//!   (pgjdbc's `getPrimaryKeys`, `getIndexInfo`) is a row of NULLs: the
+//!   index keys it expands are never a gridsql table's.
+//! - A correlated scalar subquery over `pg_catalog` elsewhere (pgjdbc's
+//!   `getTypeInfo` filters types by their class that way) takes the `max` of
+//!   its one column: DataFusion plans only aggregated correlated subqueries,
+//!   and these look up one row by its oid.
+//! - `pg_catalog.pg_settings` also holds the settings JDBC drivers read
+//!   (`max_index_keys` for pgjdbc's `getImportedKeys`, ...).
+//! - `typinput = 'pg_catalog.array_in'::regproc` (pgjdbc's type cache, the
+//!   ADBC driver): gridsql's `pg_type` names a type's functions as text, so
+//!   they are compared by name.
 //! - `information_schema.columns` answers `data_type` with PostgreSQL's
 //!   type names (`real`, `timestamp without time zone`), not Arrow's
 //!   (`Float32`, `Timestamp(µs)`): Grafana's query builder and JDBC tools
@@ -24,8 +37,9 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SetExpr, Statement,
-    TableAlias, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut, visit_expressions_mut,
+    AccessExpr, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, Query,
+    SelectItem, SetExpr, Statement, Subscript, TableAlias, TableFactor, Value, Visit, VisitMut,
+    Visitor, VisitorMut, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -33,10 +47,12 @@ use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser
 
 /// Catalog columns that PostgreSQL holds as vectors and gridsql's catalog
 /// as text: the column and the separator of its text.
-const VECTORS: [(&str, &str); 6] = [
+const VECTORS: [(&str, &str); 7] = [
     ("indkey", "' '"),
     ("indclass", "' '"),
     ("indoption", "' '"),
+    // pgjdbc's getIndexInfo selects `i.indoption AS I_INDOPTION`
+    ("i_indoption", "' '"),
     ("indcollation", "' '"),
     ("conkey", "','"),
     ("confkey", "','"),
@@ -45,10 +61,43 @@ const VECTORS: [(&str, &str); 6] = [
 /// `sql` with the rewrites applied, or `None` when none applies (or it
 /// does not parse: the caller's parser then reports the error).
 pub(crate) fn rewrite(sql: &str) -> Option<String> {
-    let mut statements = PostgresCompatibilityParser::new().parse(sql).ok()?;
+    // `'x'::regproc` is seen as the client wrote it: datafusion-postgres'
+    // rules turn it into a lookup
+    let by_name = rewrite_with(
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?,
+        false,
+        proc_by_name,
+    );
+    let sql = by_name.as_deref().unwrap_or(sql);
+    // the rest on what datafusion-postgres makes of it (its substitutions of
+    // whole psql queries come first)
+    let statements = PostgresCompatibilityParser::new().parse(sql).ok()?;
+    rewrite_with(statements, true, |e| {
+        vector_call(e)
+            .or_else(|| case_without_subqueries(e))
+            .or_else(|| missing_column(e))
+            .or_else(|| field_access(e))
+            .or_else(|| aggregated_lookup(e))
+    })
+    .or(by_name)
+}
+
+/// `statements` with `rule` applied to every expression (and, with
+/// `tables`, the catalog tables replaced: once only, as a replacement reads
+/// the table it replaces), as SQL; `None` when nothing changed.
+fn rewrite_with(
+    mut statements: Vec<Statement>,
+    tables: bool,
+    rule: impl Fn(&Expr) -> Option<Expr>,
+) -> Option<String> {
     let mut changed = false;
     for s in &mut statements {
-        changed |= rewrite_statement(s);
+        if tables {
+            let mut replaced = ReplaceTables(false);
+            let _ = s.visit(&mut replaced);
+            changed |= replaced.0;
+        }
+        changed |= rewrite_statement(s, &rule);
     }
     changed.then(|| {
         statements
@@ -59,15 +108,10 @@ pub(crate) fn rewrite(sql: &str) -> Option<String> {
     })
 }
 
-fn rewrite_statement(s: &mut Statement) -> bool {
-    let mut columns = ColumnsWithPgTypes(false);
-    let _ = s.visit(&mut columns);
-    let mut changed = columns.0;
+fn rewrite_statement(s: &mut Statement, rule: &impl Fn(&Expr) -> Option<Expr>) -> bool {
+    let mut changed = false;
     let _ = visit_expressions_mut(s, |e| {
-        if let Some(new) = vector_call(e)
-            .or_else(|| case_without_subqueries(e))
-            .or_else(|| missing_column(e))
-        {
+        if let Some(new) = rule(e) {
             *e = new;
             changed = true;
         }
@@ -108,6 +152,129 @@ fn missing_column(e: &Expr) -> Option<Expr> {
     }
 }
 
+/// `get_field(expr, 'f')` for `(expr).f`; a row of NULLs for
+/// `_pg_expandarray(v)`.
+fn field_access(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            // `i.indoption[k]`: the column, then one subscript
+            if let [dots @ .., AccessExpr::Subscript(Subscript::Index { index })] =
+                access_chain.as_slice()
+            {
+                let mut parts = match root.as_ref() {
+                    Expr::Identifier(i) => vec![i.clone()],
+                    Expr::CompoundIdentifier(p) => p.clone(),
+                    _ => return None,
+                };
+                for d in dots {
+                    let AccessExpr::Dot(Expr::Identifier(i)) = d else {
+                        return None;
+                    };
+                    parts.push(i.clone());
+                }
+                let array = vector_array(&Expr::CompoundIdentifier(parts))?;
+                // int2vector subscripts count from 0, arrays from 1
+                return parse_expr(&format!("array_element({array}, ({index}) + 1)"));
+            }
+            let mut out = root.to_string();
+            for a in access_chain {
+                match a {
+                    AccessExpr::Dot(Expr::Identifier(f)) => {
+                        out = format!("get_field({out}, '{}')", f.value.replace('\'', "''"));
+                    }
+                    _ => return None,
+                }
+            }
+            parse_expr(&out)
+        }
+        Expr::Function(f) => {
+            let name = f.name.0.last()?.as_ident()?.value.to_ascii_lowercase();
+            (name == "_pg_expandarray")
+                .then(|| {
+                    parse_expr("named_struct('x', CAST(NULL AS BIGINT), 'n', CAST(NULL AS BIGINT))")
+                })
+                .flatten()
+        }
+        _ => None,
+    }
+}
+
+/// The `pg_type` columns that name a function (a `regproc` in PostgreSQL,
+/// text in gridsql's catalog).
+const PROC_COLUMNS: [&str; 4] = ["typinput", "typoutput", "typreceive", "typsend"];
+
+/// `col = 'name'` for `col = '[pg_catalog.]name'::regproc` on a
+/// [`PROC_COLUMNS`] column (either side).
+fn proc_by_name(e: &Expr) -> Option<Expr> {
+    let Expr::BinaryOp { left, op, right } = e else {
+        return None;
+    };
+    let name_of = |x: &Expr| -> Option<String> {
+        let Expr::Cast {
+            expr, data_type, ..
+        } = x
+        else {
+            return None;
+        };
+        if !data_type
+            .to_string()
+            .to_ascii_lowercase()
+            .ends_with("regproc")
+        {
+            return None;
+        }
+        let Expr::Value(v) = expr.as_ref() else {
+            return None;
+        };
+        let Value::SingleQuotedString(name) = &v.value else {
+            return None;
+        };
+        Some(name.trim_start_matches("pg_catalog.").to_string())
+    };
+    let is_proc_column = |x: &Expr| column_name(x).is_some_and(|c| PROC_COLUMNS.contains(&c));
+    let (column, name) = if is_proc_column(left) {
+        (left, name_of(right)?)
+    } else if is_proc_column(right) {
+        (right, name_of(left)?)
+    } else {
+        return None;
+    };
+    Some(Expr::BinaryOp {
+        left: column.clone(),
+        op: op.clone(),
+        right: Box::new(Expr::Value(Value::SingleQuotedString(name).into())),
+    })
+}
+
+/// A correlated scalar subquery over `pg_catalog` with one plain column,
+/// that column's `max`.
+fn aggregated_lookup(e: &Expr) -> Option<Expr> {
+    let Expr::Subquery(q) = e else { return None };
+    if !is_correlated_catalog_query(q) {
+        return None;
+    }
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    let [SelectItem::UnnamedExpr(column) | SelectItem::ExprWithAlias { expr: column, .. }] =
+        select.projection.as_slice()
+    else {
+        return None;
+    };
+    let plain = matches!(select.group_by, GroupByExpr::Expressions(ref g, _) if g.is_empty())
+        && !matches!(column, Expr::Function(_));
+    if !plain {
+        return None;
+    }
+    let mut q = q.clone();
+    if let SetExpr::Select(select) = q.body.as_mut() {
+        select.projection = vec![SelectItem::UnnamedExpr(parse_expr(&format!(
+            "max({column})"
+        ))?)];
+    }
+    Some(Expr::Subquery(q))
+}
+
 /// The last part of a (compound) identifier.
 fn column_name(e: &Expr) -> Option<&str> {
     match e {
@@ -125,6 +292,15 @@ fn parse_expr(sql: &str) -> Option<Expr> {
         .ok()
 }
 
+/// A catalog vector column held as text, as an array expression.
+fn vector_array(column: &Expr) -> Option<String> {
+    let name = column_name(column)?;
+    let (_, sep) = VECTORS.iter().find(|(c, _)| c.eq_ignore_ascii_case(name))?;
+    Some(format!(
+        "CAST(string_to_array(btrim({column}, '{{}}'), {sep}) AS BIGINT[])"
+    ))
+}
+
 /// `unnest(v)` / `generate_subscripts(v, 1)` of a catalog vector held as
 /// text, as array expressions DataFusion plans.
 fn vector_call(e: &Expr) -> Option<Expr> {
@@ -136,9 +312,7 @@ fn vector_call(e: &Expr) -> Option<Expr> {
     let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))) = list.args.first() else {
         return None;
     };
-    let column = column_name(arg)?;
-    let (_, sep) = VECTORS.iter().find(|(c, _)| *c == column)?;
-    let array = format!("CAST(string_to_array(btrim({arg}, '{{}}'), {sep}) AS BIGINT[])");
+    let array = vector_array(arg)?;
     match name.as_str() {
         "unnest" => parse_expr(&format!("unnest({array})")),
         "generate_subscripts" => {
@@ -315,12 +489,29 @@ const COLUMNS_WITH_PG_TYPES: &str = "SELECT table_catalog, table_schema, table_n
     numeric_precision_radix, numeric_scale, datetime_precision, interval_type \
     FROM information_schema.columns";
 
-/// Replaces `information_schema.columns` by [`COLUMNS_WITH_PG_TYPES`]
-/// (after its children are visited, so the replacement is not visited
-/// again).
-struct ColumnsWithPgTypes(bool);
+/// `pg_catalog.pg_settings` with the settings JDBC drivers read.
+const SETTINGS_FOR_DRIVERS: &str = "SELECT * FROM pg_catalog.pg_settings UNION ALL \
+    SELECT name, setting, CAST(NULL AS TEXT) AS unit, CAST(NULL AS TEXT) AS category, \
+    CAST(NULL AS TEXT) AS short_desc, CAST(NULL AS TEXT) AS extra_desc, 'internal' AS context, \
+    vartype, 'default' AS source, CAST(NULL AS TEXT) AS min_val, CAST(NULL AS TEXT) AS max_val, \
+    CAST(NULL AS TEXT) AS enumvals, CAST(NULL AS TEXT) AS bool_val, setting AS reset_val, \
+    CAST(NULL AS TEXT) AS sourcefile, CAST(NULL AS INT) AS sourceline, false AS pending_restart \
+    FROM (VALUES ('max_index_keys', '32', 'integer'), ('max_identifier_length', '63', 'integer'), \
+    ('server_version', '16.6', 'string'), ('server_version_num', '160006', 'integer'), \
+    ('server_encoding', 'UTF8', 'string'), ('client_encoding', 'UTF8', 'string'), \
+    ('integer_datetimes', 'on', 'bool'), ('TimeZone', 'UTC', 'string')) AS s(name, setting, vartype)";
 
-impl VisitorMut for ColumnsWithPgTypes {
+/// Catalog tables answered by a query of gridsql's: schema, table, query.
+const REPLACED_TABLES: [(&str, &str, &str); 2] = [
+    ("information_schema", "columns", COLUMNS_WITH_PG_TYPES),
+    ("pg_catalog", "pg_settings", SETTINGS_FOR_DRIVERS),
+];
+
+/// Replaces the tables of [`REPLACED_TABLES`] by their queries (after its
+/// children are visited, so a replacement is not visited again).
+struct ReplaceTables(bool);
+
+impl VisitorMut for ReplaceTables {
     type Break = ();
 
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
@@ -332,21 +523,28 @@ impl VisitorMut for ColumnsWithPgTypes {
             .iter()
             .filter_map(|p| p.as_ident().map(|i| i.value.to_ascii_lowercase()))
             .collect();
-        let is_columns = parts.len() >= 2
-            && parts[parts.len() - 1] == "columns"
-            && parts[parts.len() - 2] == "information_schema";
-        if !is_columns {
+        // `pg_settings` alone is `pg_catalog`'s, as in PostgreSQL
+        let (schema, table) = match parts.as_slice() {
+            [.., schema, table] => (schema.as_str(), table.as_str()),
+            [table] => ("pg_catalog", table.as_str()),
+            [] => return ControlFlow::Continue(()),
+        };
+        let Some((replacement, default_alias)) = REPLACED_TABLES
+            .iter()
+            .find(|(s, t, ..)| schema == *s && table == *t)
+            .map(|(_, t, sql)| (*sql, *t))
+        else {
             return ControlFlow::Continue(());
-        }
+        };
         let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(COLUMNS_WITH_PG_TYPES)
+            .try_with_sql(replacement)
             .and_then(|mut p| p.parse_query())
         else {
             return ControlFlow::Continue(());
         };
         let alias = alias.clone().unwrap_or(TableAlias {
             explicit: true,
-            name: Ident::new("columns"),
+            name: Ident::new(default_alias),
             columns: vec![],
             at: None,
         });

@@ -669,6 +669,88 @@ fn postgres_catalog_answers_what_bi_tools_reflect() {
     assert_eq!(like.lines().nth(1), Some("t|f"), "{like}");
 }
 
+/// What xarray sees of sst.mnmean.nc's `sst`: the table's columns (its
+/// dimensions, then it), their dtypes, its count and its mean (float64).
+fn xarray_sst(py: &Path, data: &Path) -> Value {
+    let xr = Command::new(py)
+        .args([
+            "-c",
+            "import sys, json, xarray as xr\n\
+             ds = xr.open_dataset(sys.argv[1])\n\
+             v = ds.sst\n\
+             print(json.dumps({'columns': list(v.dims) + ['sst'], \
+                'dtypes': [str(ds[n].dtype) for n in list(v.dims) + ['sst']], \
+                'count': int(v.count()), 'mean': float(v.astype('float64').mean())}))",
+        ])
+        .arg(data.join("sst.mnmean.nc"))
+        .output()
+        .expect("python runs");
+    assert!(
+        xr.status.success(),
+        "{}",
+        String::from_utf8_lossy(&xr.stderr)
+    );
+    serde_json::from_slice(&xr.stdout).expect("JSON")
+}
+
+/// The ADBC PostgreSQL driver (Arrow-native tools): it connects (its type
+/// query compares `typreceive` with 0), reads a query through `COPY ... TO
+/// STDOUT (FORMAT binary)` in the extended protocol with xarray's count
+/// and mean, lists the `gridsql` catalog, and gives the table's schema with
+/// xarray's dtypes.
+#[test]
+fn postgres_adbc_driver_matches_xarray() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let server = Server::start(&data, &[], &[]);
+    let uri = format!(
+        "postgresql://gridsql@127.0.0.1:{}/gridsql",
+        server.pg_port()
+    );
+    let steps = json!([{
+        "name": "adbc", "op": "adbc", "uri": uri, "table": "sst",
+        "sql": "SELECT count(sst) AS n, avg(sst) AS m FROM sst",
+    }]);
+    let out = server.postgres(&py, &server.dsn("gridsql", None), &steps);
+    let got = &out["adbc"];
+    assert!(got["rows"].is_array(), "{out}");
+    let want = xarray_sst(&py, &data);
+    assert_eq!(got["rows"][0][0].as_u64(), want["count"].as_u64(), "{got}");
+    let mean = got["rows"][0][1].as_f64().unwrap_or(f64::NAN);
+    let want_mean = want["mean"].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        (mean - want_mean).abs() <= 1e-9 * want_mean.abs(),
+        "mean {mean} vs xarray {want_mean}"
+    );
+    // the databases of pg_database: gridsql's catalog, and `postgres` as on
+    // every PostgreSQL server
+    let catalogs = got["catalogs"].to_string();
+    assert!(
+        catalogs.contains("\"gridsql\"") && !catalogs.contains("datafusion"),
+        "{got}"
+    );
+    let names: Vec<&str> = got["schema"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|f| f[0].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(json!(names), want["columns"], "{got}");
+    for (f, dtype) in got["schema"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(want["dtypes"].as_array().into_iter().flatten())
+    {
+        let arrow = match dtype.as_str().unwrap_or_default() {
+            "float32" => "float",
+            "float64" => "double",
+            t if t.starts_with("datetime64") => "timestamp[us]",
+            other => panic!("a dtype the test does not map: {other}"),
+        };
+        assert_eq!(f[1].as_str(), Some(arrow), "{f}");
+    }
+}
+
 /// pgjdbc, the driver of DBeaver, Metabase, Tableau and DataGrip (the
 /// Debian package's jar, driven by `tests/clients/JdbcClient.java`): every
 /// DatabaseMetaData call their navigators make answers, the table's columns
@@ -734,26 +816,7 @@ fn postgres_pgjdbc_metadata_and_query_match_xarray() {
             .is_some_and(|t| t.iter().any(|r| r == &json!(["sst", "TABLE"]))),
         "{tables}"
     );
-    // xarray's view of the file the table reads
-    let xr = Command::new(&py)
-        .args([
-            "-c",
-            "import sys, json, xarray as xr\n\
-             ds = xr.open_dataset(sys.argv[1])\n\
-             v = ds.sst\n\
-             print(json.dumps({'columns': list(v.dims) + ['sst'], \
-                'dtypes': [str(ds[n].dtype) for n in list(v.dims) + ['sst']], \
-                'count': int(v.count()), 'mean': float(v.astype('float64').mean())}))",
-        ])
-        .arg(data.join("sst.mnmean.nc"))
-        .output()
-        .expect("python runs");
-    assert!(
-        xr.status.success(),
-        "{}",
-        String::from_utf8_lossy(&xr.stderr)
-    );
-    let want: Value = serde_json::from_slice(&xr.stdout).expect("JSON");
+    let want = xarray_sst(&py, &data);
     let columns = got["columns"]["rows"]
         .as_array()
         .cloned()

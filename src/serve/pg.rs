@@ -435,6 +435,18 @@ impl ExtendedQueryHandler for GridPgService {
             guard::check(&guard::classify(statement), self.state.allow_ddl).map_err(refused)?;
         }
         let admission = self.admit().await?;
+        if let (_, Some((statement, _))) = &portal.statement.statement
+            && let Some(copy) = super::pg_copy::copy_out(statement)
+        {
+            let copy = copy.map_err(|m| user_error("ERROR", "0A000", m))?;
+            let run = super::pg_copy::run(&self.ctx, copy);
+            let r = tokio::time::timeout(admission.remaining(), panics::caught(run))
+                .await
+                .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
+                .map_err(internal_error)?
+                .map_err(df_error)?;
+            return Ok(limit(r, admission));
+        }
         let run = <DfSessionService as ExtendedQueryHandler>::do_query(
             &self.inner,
             client,
@@ -487,6 +499,15 @@ impl QueryParser for GridParser {
                     .read_batch(batch)
                     .map_err(df_error)?
                     .into_unoptimized_plan();
+                return Ok(Some((sql.to_string(), Some((statement.clone(), plan)))));
+            }
+            // COPY ... TO STDOUT (the ADBC driver reads results so): no row
+            // description, its rows come as COPY data when it runs
+            if super::pg_copy::copy_out(statement).is_some() {
+                let plan = LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
+                    produce_one_row: false,
+                    schema: Arc::new(datafusion::common::DFSchema::empty()),
+                });
                 return Ok(Some((sql.to_string(), Some((statement.clone(), plan)))));
             }
         }

@@ -68,7 +68,11 @@ impl Answer {
     fn udf(name: &'static str, arity: usize, value: ScalarValue) -> ScalarUDF {
         ScalarUDF::new_from_impl(Answer {
             name,
-            signature: Signature::any(arity, Volatility::Stable),
+            signature: if arity == 0 {
+                Signature::nullary(Volatility::Stable)
+            } else {
+                Signature::any(arity, Volatility::Stable)
+            },
             value,
         })
     }
@@ -243,6 +247,8 @@ pub(crate) fn register_static(ctx: &SessionContext) {
         Answer::udf("shobj_description", 2, text.clone()),
         // gridsql's tables have no indexes (SQLAlchemy's get_indexes)
         Answer::udf("pg_get_indexdef", 3, text),
+        // no session has a temporary schema (the ADBC driver's get_objects)
+        Answer::udf("pg_my_temp_schema", 0, ScalarValue::UInt32(Some(0))),
         // a grid table has no pages on a server disk: sizes are unknown
         Answer::udf("pg_table_size", 1, size.clone()),
         Answer::udf("pg_indexes_size", 1, size),

@@ -24,9 +24,9 @@
 //!   and these look up one row by its oid.
 //! - `pg_catalog.pg_settings` also holds the settings JDBC drivers read
 //!   (`max_index_keys` for pgjdbc's `getImportedKeys`, ...).
-//! - `typinput = 'pg_catalog.array_in'::regproc` (pgjdbc's type cache, the
-//!   ADBC driver): gridsql's `pg_type` names a type's functions as text, so
-//!   they are compared by name.
+//! - `typinput = 'pg_catalog.array_in'::regproc` (pgjdbc's type cache) and
+//!   `typreceive != 0` (the ADBC driver): gridsql's `pg_type` names a type's
+//!   functions as text (`-` for none), so they are compared by name.
 //! - `information_schema.columns` answers `data_type` with PostgreSQL's
 //!   type names (`real`, `timestamp without time zone`), not Arrow's
 //!   (`Float32`, `Timestamp(µs)`): Grafana's query builder and JDBC tools
@@ -204,12 +204,19 @@ fn field_access(e: &Expr) -> Option<Expr> {
 const PROC_COLUMNS: [&str; 4] = ["typinput", "typoutput", "typreceive", "typsend"];
 
 /// `col = 'name'` for `col = '[pg_catalog.]name'::regproc` on a
-/// [`PROC_COLUMNS`] column (either side).
+/// [`PROC_COLUMNS`] column (either side), and `col != '-'` for `col != 0`
+/// (the ADBC PostgreSQL driver lists types with a binary input so).
 fn proc_by_name(e: &Expr) -> Option<Expr> {
     let Expr::BinaryOp { left, op, right } = e else {
         return None;
     };
     let name_of = |x: &Expr| -> Option<String> {
+        // the oid 0 (no function) is written `-`, as PostgreSQL prints it
+        if let Expr::Value(v) = x
+            && matches!(&v.value, Value::Number(n, _) if n == "0")
+        {
+            return Some("-".to_string());
+        }
         let Expr::Cast {
             expr, data_type, ..
         } = x

@@ -11,7 +11,10 @@ query's rows through COPY ... TO STDOUT in PostgreSQL's binary format, decoded a
 engine, which on connect parses `version()` and probes types as Superset and Polars do), or
 {"op": "inspect", "table", "netcdf"} (SQLAlchemy's inspector, as Superset and pandas reflect a table:
 schemas, tables, columns with their types, keys, indexes; with the dimensions and variables xarray
-finds in the NetCDF file the table reads, for the test to compare). Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
+finds in the NetCDF file the table reads, for the test to compare), or {"op": "adbc", "uri", "sql",
+"table"} (the ADBC PostgreSQL driver, as Arrow-native tools connect: the query's rows, which the driver
+reads with COPY ... TO STDOUT (FORMAT binary), the catalogs of get_objects and the table's schema).
+Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
 A connection failure is reported as {"connect_error": "..."}.
 """
 
@@ -70,6 +73,23 @@ def inspect(dsn, table, netcdf):
     return got
 
 
+def adbc(uri, sql, table):
+    """The ADBC PostgreSQL driver: a query's rows, the catalogs it lists, a table's column types."""
+    import adbc_driver_postgresql.dbapi as adbc_pg
+
+    with adbc_pg.connect(uri) as conn:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            rows = [tuple(r.values()) for r in cur.fetch_arrow_table().to_pylist()]
+        objects = conn.adbc_get_objects(depth="catalogs").read_all().to_pylist()
+        schema = conn.adbc_get_table_schema(table)
+    return {
+        "rows": encode_rows(rows),
+        "catalogs": [o["catalog_name"] for o in objects],
+        "schema": [[f.name, str(f.type)] for f in schema],
+    }
+
+
 def run(args):
     steps = read_json(args.steps)
     out = {}
@@ -89,6 +109,9 @@ def run(args):
                         copy.set_types(step["types"])
                         rows = list(copy.rows())
                 out[name] = {"rows": encode_rows(rows), "seconds": time.monotonic() - start}
+                continue
+            if step["op"] == "adbc":
+                out[name] = adbc(step["uri"], step["sql"], step["table"])
                 continue
             if step["op"] == "inspect":
                 out[name] = {"inspect": inspect(args.dsn, step["table"], step["netcdf"])}

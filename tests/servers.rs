@@ -693,6 +693,70 @@ fn xarray_sst(py: &Path, data: &Path) -> Value {
     serde_json::from_slice(&xr.stdout).expect("JSON")
 }
 
+/// Grafana's PostgreSQL data source: its query builder lists a table's
+/// columns from `information_schema.columns` (with parameters, the extended
+/// protocol) and offers time columns by their PostgreSQL type; a panel's
+/// query arrives with the macros expanded by Grafana (`$__timeFilter(time)`
+/// as `time BETWEEN '...Z' AND '...Z'`, `$__timeGroupAlias(time, 1d)` as
+/// seconds since the epoch). The series equals xarray's.
+#[test]
+fn postgres_grafana_builder_and_macro_queries_match_xarray() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let server = Server::start(&data, &[], &[]);
+    let steps = json!([
+        {"name": "columns", "op": "query",
+         "sql": "SELECT column_name, data_type FROM information_schema.columns \
+                 WHERE table_schema = %s AND table_name = %s ORDER BY column_name",
+         "params": ["public", "sst"]},
+        {"name": "series", "op": "query",
+         "sql": "SELECT floor(extract(epoch from time)/86400)*86400 AS \"time\", avg(sst) AS sst \
+                 FROM sst WHERE time BETWEEN '2010-01-01T00:00:00Z' AND '2010-12-31T23:59:59Z' \
+                 GROUP BY 1 ORDER BY 1"},
+    ]);
+    let out = server.postgres(&py, &server.dsn("gridsql", None), &steps);
+    assert_eq!(
+        out["columns"]["rows"],
+        json!([
+            ["lat", "real"],
+            ["lon", "real"],
+            ["sst", "real"],
+            ["time", "timestamp without time zone"]
+        ]),
+        "{out}"
+    );
+    let xr = Command::new(&py)
+        .args([
+            "-c",
+            "import sys, json, xarray as xr\n\
+             v = xr.open_dataset(sys.argv[1]).sst.sel(time=slice('2010-01-01', '2010-12-31'))\n\
+             m = v.astype('float64').mean(dim=['lat', 'lon'])\n\
+             print(json.dumps([[int(t.astype('datetime64[s]').astype('int64')), float(x)] \
+                for t, x in zip(m.time.values, m.values)]))",
+        ])
+        .arg(data.join("sst.mnmean.nc"))
+        .output()
+        .expect("python runs");
+    assert!(
+        xr.status.success(),
+        "{}",
+        String::from_utf8_lossy(&xr.stderr)
+    );
+    let want: Value = serde_json::from_slice(&xr.stdout).expect("JSON");
+    let got = out["series"]["rows"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let want = want.as_array().cloned().unwrap_or_default();
+    assert_eq!(got.len(), want.len(), "{out}");
+    assert_eq!(got.len(), 12, "a year of months");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g[0].as_f64(), w[0].as_f64(), "time {g} vs {w}");
+        assert!(cells_match(&g[1], &w[1], 1e-9), "mean {g} vs xarray {w}");
+    }
+}
+
 /// The ADBC PostgreSQL driver (Arrow-native tools): it connects (its type
 /// query compares `typreceive` with 0), reads a query through `COPY ... TO
 /// STDOUT (FORMAT binary)` in the extended protocol with xarray's count

@@ -4,7 +4,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/gridsql/target
 export GRIDSQL_VENV ?= $(CURDIR)/.venv
 
-.PHONY: demo test build venv bench
+.PHONY: demo test build venv bench wheel
 
 SHELL := /bin/bash
 
@@ -16,6 +16,7 @@ demo:
 # as errors (workspace lints included), then unit, integration, CLI and doc tests.
 test:
 	@bash scripts/setup.sh --with-venv
+	@$(MAKE) --no-print-directory wheel
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	@mkdir -p $(CARGO_TARGET_DIR); set -o pipefail; \
@@ -24,6 +25,15 @@ test:
 	  | tee $(CARGO_TARGET_DIR)/test.log; status=$$?; \
 	  awk '/^test result:/ { p += $$4; f += $$6 } END { printf "all tests: %d passed, %d failed\n", p, f }' $(CARGO_TARGET_DIR)/test.log; \
 	  exit $$status
+
+# The Python package: PyO3 extension + gridsql/ Python API, built by maturin
+# into target/wheels/ of this checkout (a dev-profile build sharing the
+# workspace's target dir, stripped). `pip install target/wheels/gridsql-*.whl`.
+wheel:
+	@bash scripts/setup.sh --with-venv
+	@$(GRIDSQL_VENV)/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9,<2"
+	@rm -f target/wheels/gridsql-*.whl
+	$(GRIDSQL_VENV)/bin/maturin build --quiet --profile dev --strip --auditwheel skip -m python/Cargo.toml --out target/wheels
 
 build:
 	@bash scripts/setup.sh

@@ -17,6 +17,7 @@ mod long_index;
 mod netcdf;
 mod plots;
 mod properties;
+mod python_package;
 mod references;
 mod s3;
 mod servers;

@@ -757,6 +757,56 @@ fn postgres_grafana_builder_and_macro_queries_match_xarray() {
     }
 }
 
+/// Polars' `read_database_uri` with its two engines: connectorx (its
+/// default, which reads with `COPY (query) TO STDOUT WITH BINARY`) and ADBC.
+/// The zonal mean of sst equals xarray's.
+#[test]
+fn postgres_polars_connectorx_and_adbc_match_xarray() {
+    let Some((data, py)) = prerequisites() else {
+        return;
+    };
+    let server = Server::start(&data, &[], &[]);
+    let uri = format!(
+        "postgresql://gridsql@127.0.0.1:{}/gridsql",
+        server.pg_port()
+    );
+    let sql = "SELECT lat, avg(sst) AS sst FROM sst GROUP BY lat ORDER BY lat";
+    let steps = json!([
+        {"name": "connectorx", "op": "polars", "uri": uri, "sql": sql, "engine": "connectorx"},
+        {"name": "adbc", "op": "polars", "uri": uri, "sql": sql, "engine": "adbc"},
+    ]);
+    let out = server.postgres(&py, &server.dsn("gridsql", None), &steps);
+    let xr = Command::new(&py)
+        .args([
+            "-c",
+            "import sys, json, math, xarray as xr\n\
+             m = xr.open_dataset(sys.argv[1]).sst.astype('float64').mean(['time', 'lon']).sortby('lat')\n\
+             print(json.dumps([[float(y), None if math.isnan(x) else float(x)] \
+                for y, x in zip(m.lat.values, m.values)]))",
+        ])
+        .arg(data.join("sst.mnmean.nc"))
+        .output()
+        .expect("python runs");
+    assert!(
+        xr.status.success(),
+        "{}",
+        String::from_utf8_lossy(&xr.stderr)
+    );
+    let want: Value = serde_json::from_slice(&xr.stdout).expect("JSON");
+    let want = want.as_array().cloned().unwrap_or_default();
+    assert_eq!(want.len(), 89, "xarray's latitudes");
+    for engine in ["connectorx", "adbc"] {
+        let got = out[engine]["rows"].as_array().cloned().unwrap_or_default();
+        assert_eq!(got.len(), want.len(), "{engine}: {}", out[engine]);
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                cells_match(&g[0], &w[0], 1e-6) && cells_match(&g[1], &w[1], 1e-9),
+                "{engine}: {g} vs xarray {w}"
+            );
+        }
+    }
+}
+
 /// The ADBC PostgreSQL driver (Arrow-native tools): it connects (its type
 /// query compares `typreceive` with 0), reads a query through `COPY ... TO
 /// STDOUT (FORMAT binary)` in the extended protocol with xarray's count

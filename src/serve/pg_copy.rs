@@ -11,7 +11,9 @@ use arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use arrow_pg::encoder::{Encoder as _, encode_value};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{CopyOption, CopySource, CopyTarget, Statement};
+use datafusion::sql::sqlparser::ast::{
+    CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement,
+};
 use datafusion_postgres::arrow_pg;
 use futures::{StreamExt, TryStreamExt};
 use pgwire::api::portal::Format;
@@ -56,6 +58,7 @@ pub(crate) fn copy_out(stmt: &Statement) -> Option<Result<CopyOut, String>> {
         to: true,
         target: CopyTarget::Stdout,
         options,
+        legacy_options,
         ..
     } = stmt
     else {
@@ -97,6 +100,27 @@ pub(crate) fn copy_out(stmt: &Statement) -> Option<Result<CopyOut, String>> {
             CopyOption::Null(n) => copy.null = Some(n.clone()),
             CopyOption::Encoding(e)
                 if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
+            other => return Some(Err(format!("COPY option {other} is not supported"))),
+        }
+    }
+    // PostgreSQL's older spelling, `WITH BINARY` / `WITH CSV HEADER`, which
+    // connectorx (Polars' default engine) sends
+    for o in legacy_options {
+        match o {
+            CopyLegacyOption::Binary => copy.format = CopyFormat::Binary,
+            CopyLegacyOption::Csv(csv) => {
+                copy.format = CopyFormat::Csv { header: false };
+                for c in csv {
+                    match c {
+                        CopyLegacyCsvOption::Header => header = true,
+                        other => {
+                            return Some(Err(format!("COPY option {other} is not supported")));
+                        }
+                    }
+                }
+            }
+            CopyLegacyOption::Delimiter(d) => copy.delimiter = Some(*d),
+            CopyLegacyOption::Null(n) => copy.null = Some(n.clone()),
             other => return Some(Err(format!("COPY option {other} is not supported"))),
         }
     }

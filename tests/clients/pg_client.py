@@ -13,8 +13,9 @@ engine, which on connect parses `version()` and probes types as Superset and Pol
 schemas, tables, columns with their types, keys, indexes; with the dimensions and variables xarray
 finds in the NetCDF file the table reads, for the test to compare), or {"op": "adbc", "uri", "sql",
 "table"} (the ADBC PostgreSQL driver, as Arrow-native tools connect: the query's rows, which the driver
-reads with COPY ... TO STDOUT (FORMAT binary), the catalogs of get_objects and the table's schema).
-Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
+reads with COPY ... TO STDOUT (FORMAT binary), the catalogs of get_objects and the table's schema), or
+{"op": "polars", "uri", "sql", "engine"} (polars.read_database_uri with engine connectorx, which
+reads with COPY ... TO STDOUT WITH BINARY, or adbc). Output: {name: {"rows": [...]} | {"columns": [...]} | {"error": "..."}}.
 A connection failure is reported as {"connect_error": "..."}.
 """
 
@@ -90,6 +91,14 @@ def adbc(uri, sql, table):
     }
 
 
+def polars_rows(uri, sql, engine):
+    """polars.read_database_uri's rows."""
+    import polars as pl
+
+    frame = pl.read_database_uri(sql, uri, engine=engine)
+    return encode_rows(frame.rows())
+
+
 def run(args):
     steps = read_json(args.steps)
     out = {}
@@ -109,6 +118,9 @@ def run(args):
                         copy.set_types(step["types"])
                         rows = list(copy.rows())
                 out[name] = {"rows": encode_rows(rows), "seconds": time.monotonic() - start}
+                continue
+            if step["op"] == "polars":
+                out[name] = {"rows": polars_rows(step["uri"], step["sql"], step["engine"])}
                 continue
             if step["op"] == "adbc":
                 out[name] = adbc(step["uri"], step["sql"], step["table"])

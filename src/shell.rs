@@ -9,6 +9,7 @@ mod plot;
 mod print;
 mod progress;
 mod repl;
+mod settings;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

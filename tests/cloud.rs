@@ -264,6 +264,38 @@ fn remote_zarr_reads_many_chunks_at_once_and_answers_as_xarray() {
             "{store}: the server saw only {served} requests at once"
         );
 
+        // a shell's own budget: SET gridsql.io_concurrency, then the same scan
+        server.reset();
+        let out = query(
+            &url,
+            "SET gridsql.io_concurrency = 4; EXPLAIN ANALYZE SELECT avg(v) AS a FROM t",
+            &[],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let capped: u64 = text
+            .split("peak_requests_in_flight=")
+            .nth(1)
+            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .expect("a peak");
+        let served = server.counter("peak_in_flight");
+        eprintln!(
+            "{store}: with SET gridsql.io_concurrency = 4, {capped} in flight (server {served})"
+        );
+        // (the server also saw the store being opened, before the SET)
+        assert!(capped <= 4, "{store}: {capped} in flight over 4");
+        let bad = query(&url, "SET gridsql.io_concurrency = 0", &[]);
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(
+            !bad.status.success() && err.contains("gridsql.io_concurrency"),
+            "{err}"
+        );
+
         check_per_time(store, &query(&url, PER_TIME, &[]), &want);
         check_box(store, &query(&url, BOX, &[]), &want);
     }

@@ -86,6 +86,11 @@ pub(crate) fn classify(stmt: &Statement) -> Kind {
 pub(crate) fn check(kind: &Kind, allow_ddl: bool) -> Result<(), String> {
     match kind {
         Kind::Read | Kind::Describe(_) => Ok(()),
+        // the I/O budget belongs to the server process, set by its operator
+        Kind::Set(text) if text.to_ascii_lowercase().contains("gridsql.") => Err(format!(
+            "'{text}' is refused: gridsql's settings belong to the server process (its \
+             operator sets them, e.g. --io-concurrency)"
+        )),
         Kind::Set(text) if allow_ddl || !text.to_ascii_lowercase().contains("datafusion.") => {
             Ok(())
         }
@@ -155,5 +160,6 @@ mod tests {
         assert!(check(&kind("DROP TABLE adt"), true).is_ok());
         assert!(check(&kind("SET extra_float_digits = 3"), false).is_ok());
         assert!(check(&kind("SET datafusion.runtime.memory_limit = '100G'"), false).is_err());
+        assert!(check(&kind("SET gridsql.io_concurrency = 1000"), true).is_err());
     }
 }

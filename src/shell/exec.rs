@@ -126,6 +126,9 @@ impl Shell {
         stmt: DfStatement,
         printer: &mut Printer,
     ) -> anyhow::Result<()> {
+        if let Some(applied) = super::settings::apply(&stmt) {
+            return applied;
+        }
         if let Some(name) = describe_target(&stmt)
             && let Ok(batch) = describe_table(&self.ctx, &name).await
         {

@@ -125,6 +125,16 @@ fn query(url: &str, sql: &str, envs: &[(&str, &str)]) -> Output {
     gridsql_env(&["--format", "csv", &format!("t={url}"), "-c", sql], &all)
 }
 
+/// The `peak_requests_in_flight` an `EXPLAIN ANALYZE` shows.
+fn peak_in_flight(explained: &str) -> u64 {
+    explained
+        .split("peak_requests_in_flight=")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .expect("a peak")
+}
+
 /// The data rows of a successful CSV result.
 fn rows(what: &str, out: &Output) -> Vec<Vec<String>> {
     assert!(
@@ -245,12 +255,7 @@ fn remote_zarr_reads_many_chunks_at_once_and_answers_as_xarray() {
         for metric in ["requests=48", "bytes_fetched=", "peak_requests_in_flight="] {
             assert!(text.contains(metric), "{store}: no {metric} in\n{text}");
         }
-        let peak: u64 = text
-            .split("peak_requests_in_flight=")
-            .nth(1)
-            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok())
-            .expect("a peak");
+        let peak = peak_in_flight(&text);
         let served = server.counter("peak_in_flight");
         eprintln!(
             "{store}: full scan, {peak} requests in flight (the server saw {served} at once)"
@@ -277,12 +282,7 @@ fn remote_zarr_reads_many_chunks_at_once_and_answers_as_xarray() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let capped: u64 = text
-            .split("peak_requests_in_flight=")
-            .nth(1)
-            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok())
-            .expect("a peak");
+        let capped = peak_in_flight(&text);
         let served = server.counter("peak_in_flight");
         eprintln!(
             "{store}: with SET gridsql.io_concurrency = 4, {capped} in flight (server {served})"

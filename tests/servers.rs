@@ -1565,9 +1565,9 @@ fn virtual_and_versioned_datasets_through_the_servers() {
     );
 }
 
-/// COPY to a grid through the Flight SQL server (the PostgreSQL server's
-/// parser, PostgreSQL's dialect, has no `STORED AS`): refused on a read-only
-/// server and on one without write roots, written under
+/// COPY to a grid through Flight SQL and psql (the PostgreSQL server reads
+/// the `STORED AS` its parser refuses as DataFusion SQL): refused on a
+/// read-only server and on one without write roots, written under
 /// `--allow-write-root` and nowhere else.
 #[test]
 fn copy_to_a_grid_needs_ddl_and_a_write_root() {

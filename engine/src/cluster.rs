@@ -37,10 +37,11 @@ pub async fn cluster_context(opts: &SessionOptions, url: &str) -> Result<Session
     let state = session_state(opts, config)?;
     let ctx = SessionContext::remote_with_state(url, state).await?;
     // Ballista rebuilds the state for its planner; register the functions
-    // and the analyzer rule that carries COPY's options on what it built.
+    // and the analyzer rules (COPY's options, LIKE ... ESCAPE) on what it built.
     gridsql_udfs::register_all(&ctx);
-    ctx.add_analyzer_rule(Arc::new(crate::copy_to::EmbedCopyOptions));
-    ctx.add_analyzer_rule(Arc::new(crate::like_escape::LikeEscape));
+    for rule in crate::session::analyzer_rules() {
+        ctx.add_analyzer_rule(rule);
+    }
     Ok(ctx)
 }
 

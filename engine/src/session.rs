@@ -8,6 +8,7 @@ use datafusion::catalog::TableProviderFactory;
 use datafusion::error::Result;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::optimizer::AnalyzerRule;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use gridsql_connectors::{Format, GridTableFactory};
 
@@ -64,6 +65,17 @@ pub fn new_context(opts: &SessionOptions) -> Result<SessionContext> {
     Ok(SessionContext::new_with_state(state))
 }
 
+/// gridsql's analyzer rules, after DataFusion's: COPY's options and units
+/// ([`crate::copy_to::EmbedCopyOptions`]) and `LIKE ... ESCAPE`
+/// ([`crate::like_escape::LikeEscape`]). Every session gets them, a
+/// cluster client's too (Ballista rebuilds its state).
+pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+    vec![
+        Arc::new(crate::copy_to::EmbedCopyOptions),
+        Arc::new(crate::like_escape::LikeEscape),
+    ]
+}
+
 /// The name of gridsql's catalog (DataFusion's is `datafusion`): what
 /// Flight SQL and `information_schema` show, and JDBC/ADBC tools list.
 pub const CATALOG: &str = "gridsql";
@@ -103,9 +115,10 @@ pub fn session_state(opts: &SessionOptions, config: SessionConfig) -> Result<Ses
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_table_factories(factories)
-        .with_analyzer_rule(Arc::new(crate::copy_to::EmbedCopyOptions))
-        .with_analyzer_rule(Arc::new(crate::like_escape::LikeEscape));
+        .with_table_factories(factories);
+    for rule in analyzer_rules() {
+        builder = builder.with_analyzer_rule(rule);
+    }
     if opts.grid_aggregate {
         builder = builder.with_physical_optimizer_rule(Arc::new(
             crate::grid_aggregate::GridAggregateRule {

@@ -22,7 +22,6 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
-use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::Sink;
 use pgwire::api::auth::cleartext::CleartextPasswordAuthStartupHandler;
@@ -299,6 +298,18 @@ impl GridPgService {
             .map_err(|m| user_error("ERROR", "53300", m))
     }
 
+    /// A `COPY ... TO STDOUT` (simple or extended protocol), its data sent
+    /// under the query's slot and deadline.
+    async fn copy_out(
+        &self,
+        copy: Result<super::pg_copy::CopyOut, String>,
+        admission: Admission,
+    ) -> PgWireResult<Response> {
+        let copy = copy.map_err(|m| user_error("ERROR", "0A000", m))?;
+        let r = within(&admission, super::pg_copy::run(&self.ctx, copy), df_error).await?;
+        Ok(limit(r, admission))
+    }
+
     /// `DESCRIBE t` as a query response.
     async fn describe(
         &self,
@@ -314,6 +325,20 @@ impl GridPgService {
             .ok()
             .map(Response::Query)
     }
+}
+
+/// Runs `run` within the query's deadline: a panic is an internal error,
+/// DataFusion's errors become what `on_error` makes of them.
+async fn within(
+    admission: &Admission,
+    run: impl std::future::Future<Output = datafusion::error::Result<Response>>,
+    on_error: impl Fn(datafusion::error::DataFusionError) -> PgWireError,
+) -> PgWireResult<Response> {
+    tokio::time::timeout(admission.remaining(), panics::caught(run))
+        .await
+        .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
+        .map_err(internal_error)?
+        .map_err(on_error)
 }
 
 /// Holds the query's slot and deadline until its rows (or COPY data) are
@@ -351,27 +376,23 @@ impl SimpleQueryHandler for GridPgService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let rewritten = super::pg_rewrite::rewrite(query);
-        let query = rewritten.as_deref().unwrap_or(query);
-        let statements = match PostgresCompatibilityParser::new().parse(query) {
-            Ok(statements) => statements,
+        let parsed = match super::pg_rewrite::parse(query) {
+            Ok(parsed) => parsed,
             Err(_) if super::pg_copy_grid::is_grid_copy(query) => {
                 let admission = self.admit().await?;
                 let run = super::pg_copy_grid::run(&self.state, &self.ctx, query);
-                let r = tokio::time::timeout(admission.remaining(), panics::caught(run))
-                    .await
-                    .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
-                    .map_err(internal_error)?
-                    .map_err(|e| match e {
-                        datafusion::error::DataFusionError::Plan(m) if m.contains("--allow-") => {
-                            refused(m)
-                        }
-                        e => df_error(e),
-                    })?;
+                let r = within(&admission, run, |e| match e {
+                    datafusion::error::DataFusionError::Plan(m) if m.contains("--allow-") => {
+                        refused(m)
+                    }
+                    e => df_error(e),
+                })
+                .await?;
                 return Ok(vec![r]);
             }
             Err(e) => return Err(parse_error(&self.state, query, e)),
         };
+        let (query, statements) = (parsed.sql.as_str(), parsed.statements);
         let mut kinds = Vec::with_capacity(statements.len());
         for s in &statements {
             let kind = guard::classify(s);
@@ -389,14 +410,7 @@ impl SimpleQueryHandler for GridPgService {
         if let [s] = statements.as_slice()
             && let Some(copy) = super::pg_copy::copy_out(s)
         {
-            let copy = copy.map_err(|m| user_error("ERROR", "0A000", m))?;
-            let run = super::pg_copy::run(&self.ctx, copy);
-            let r = tokio::time::timeout(admission.remaining(), panics::caught(run))
-                .await
-                .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
-                .map_err(internal_error)?
-                .map_err(df_error)?;
-            return Ok(vec![limit(r, admission)]);
+            return Ok(vec![self.copy_out(copy, admission).await?]);
         }
         let run = <DfSessionService as SimpleQueryHandler>::do_query(&self.inner, client, query);
         let mut responses = tokio::time::timeout(admission.remaining(), panics::caught(run))
@@ -438,14 +452,7 @@ impl ExtendedQueryHandler for GridPgService {
         if let (_, Some((statement, _))) = &portal.statement.statement
             && let Some(copy) = super::pg_copy::copy_out(statement)
         {
-            let copy = copy.map_err(|m| user_error("ERROR", "0A000", m))?;
-            let run = super::pg_copy::run(&self.ctx, copy);
-            let r = tokio::time::timeout(admission.remaining(), panics::caught(run))
-                .await
-                .map_err(|_| user_error("ERROR", "57014", admission.timeout_message()))?
-                .map_err(internal_error)?
-                .map_err(df_error)?;
-            return Ok(limit(r, admission));
+            return self.copy_out(copy, admission).await;
         }
         let run = <DfSessionService as ExtendedQueryHandler>::do_query(
             &self.inner,
@@ -483,11 +490,8 @@ impl QueryParser for GridParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let rewritten = super::pg_rewrite::rewrite(sql);
-        let sql = rewritten.as_deref().unwrap_or(sql);
-        let statements = PostgresCompatibilityParser::new()
-            .parse(sql)
-            .map_err(|e| parse_error(&self.state, sql, e))?;
+        let parsed = super::pg_rewrite::parse(sql).map_err(|e| parse_error(&self.state, sql, e))?;
+        let (sql, statements) = (parsed.sql.as_str(), parsed.statements);
         if let [statement] = statements.as_slice() {
             let kind = guard::classify(statement);
             guard::check(&kind, self.state.allow_ddl).map_err(refused)?;

@@ -42,7 +42,7 @@ use datafusion::sql::sqlparser::ast::{
     Visitor, VisitorMut, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 /// Catalog columns that PostgreSQL holds as vectors and gridsql's catalog
@@ -58,40 +58,61 @@ const VECTORS: [(&str, &str); 7] = [
     ("confkey", "','"),
 ];
 
-/// `sql` with the rewrites applied, or `None` when none applies (or it
-/// does not parse: the caller's parser then reports the error).
-pub(crate) fn rewrite(sql: &str) -> Option<String> {
+/// A statement as it goes on to datafusion-postgres: its SQL (the client's
+/// when no rewrite applies) and its parse, rewritten.
+pub(crate) struct Parsed {
+    /// The SQL to pass on.
+    pub(crate) sql: String,
+    /// Its statements, as datafusion-postgres' parser reads them.
+    pub(crate) statements: Vec<Statement>,
+}
+
+/// Parses `sql` as datafusion-postgres does and applies the rewrites.
+///
+/// # Errors
+/// datafusion-postgres' parse error.
+pub(crate) fn parse(sql: &str) -> Result<Parsed, ParserError> {
     // `'x'::regproc` is seen as the client wrote it: datafusion-postgres'
-    // rules turn it into a lookup
-    let by_name = rewrite_with(
-        Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?,
-        false,
-        proc_by_name,
-    );
-    let sql = by_name.as_deref().unwrap_or(sql);
+    // rules turn it into a lookup. A statement that PostgreSQL's plain
+    // grammar does not read is passed on as written.
+    let Ok(mut raw) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        let statements = PostgresCompatibilityParser::new().parse(sql)?;
+        return Ok(Parsed {
+            sql: sql.to_string(),
+            statements,
+        });
+    };
+    let sql = if rewrite_all(&mut raw, false, proc_by_name) {
+        to_sql(&raw)
+    } else {
+        sql.to_string()
+    };
     // the rest on what datafusion-postgres makes of it (its substitutions of
     // whole psql queries come first)
-    let statements = PostgresCompatibilityParser::new().parse(sql).ok()?;
-    rewrite_with(statements, true, |e| {
+    let mut statements = PostgresCompatibilityParser::new().parse(&sql)?;
+    let changed = rewrite_all(&mut statements, true, |e| {
         vector_call(e)
             .or_else(|| case_without_subqueries(e))
             .or_else(|| missing_column(e))
             .or_else(|| field_access(e))
             .or_else(|| aggregated_lookup(e))
+    });
+    Ok(Parsed {
+        sql: if changed { to_sql(&statements) } else { sql },
+        statements,
     })
-    .or(by_name)
 }
 
-/// `statements` with `rule` applied to every expression (and, with
-/// `tables`, the catalog tables replaced: once only, as a replacement reads
-/// the table it replaces), as SQL; `None` when nothing changed.
-fn rewrite_with(
-    mut statements: Vec<Statement>,
+/// Applies `rule` to every expression of `statements` (and, with `tables`,
+/// replaces the catalog tables: once only, as a replacement reads the table
+/// it replaces); whether anything changed.
+fn rewrite_all(
+    statements: &mut [Statement],
     tables: bool,
     rule: impl Fn(&Expr) -> Option<Expr>,
-) -> Option<String> {
+) -> bool {
     let mut changed = false;
-    for s in &mut statements {
+    for s in statements {
         if tables {
             let mut replaced = ReplaceTables(false);
             let _ = s.visit(&mut replaced);
@@ -99,13 +120,15 @@ fn rewrite_with(
         }
         changed |= rewrite_statement(s, &rule);
     }
-    changed.then(|| {
-        statements
-            .iter()
-            .map(Statement::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })
+    changed
+}
+
+fn to_sql(statements: &[Statement]) -> String {
+    statements
+        .iter()
+        .map(Statement::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn rewrite_statement(s: &mut Statement, rule: &impl Fn(&Expr) -> Option<Expr>) -> bool {
@@ -569,6 +592,12 @@ impl VisitorMut for ReplaceTables {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rewritten SQL, `None` when no rewrite applies.
+    fn rewrite(sql: &str) -> Option<String> {
+        let p = parse(sql).ok()?;
+        (p.sql != sql).then_some(p.sql)
+    }
 
     #[test]
     fn information_schema_columns_has_postgres_type_names() {

@@ -34,6 +34,13 @@ pub struct Written {
     pub bytes: u64,
 }
 
+impl Written {
+    fn add(&mut self, other: Written) {
+        self.objects += other.objects;
+        self.bytes += other.bytes;
+    }
+}
+
 /// One array: its name, shape, chunks, dimension names, type, attributes.
 struct ArraySpec {
     name: String,
@@ -148,7 +155,8 @@ impl ZarrWriter {
                 attrs,
                 with_fill: false,
             };
-            writer.put_chunks(&spec, &cells, 0).await?;
+            let put = writer.put_chunks(&spec, &cells, 0).await?;
+            writer.written.add(put);
             writer.coords.push(spec);
         }
         Ok(writer)
@@ -161,21 +169,16 @@ impl ZarrWriter {
     /// # Errors
     /// A failed put, a compressor that fails.
     pub async fn write_slab(&mut self, start: u64, cells: &[Cells]) -> Result<()> {
-        let vars = std::mem::take(&mut self.vars);
-        let mut done = Ok(());
-        for (spec, cells) in vars.iter().zip(cells) {
-            done = self.put_chunks(spec, cells, start).await;
-            if done.is_err() {
-                break;
-            }
+        for (spec, cells) in self.vars.iter().zip(cells) {
+            let put = self.put_chunks(spec, cells, start).await?;
+            self.written.add(put);
         }
-        self.vars = vars;
-        done
+        Ok(())
     }
 
     /// Puts the chunks of `spec` that `cells` (rows `start..` of its first
-    /// dimension) cover.
-    async fn put_chunks(&mut self, spec: &ArraySpec, cells: &Cells, start: u64) -> Result<()> {
+    /// dimension) cover; what was put.
+    async fn put_chunks(&self, spec: &ArraySpec, cells: &Cells, start: u64) -> Result<Written> {
         let inner: u64 = spec.shape.iter().skip(1).product();
         let rows = (cells.len() as u64).checked_div(inner).unwrap_or(0);
         let c0 = spec.chunks[0];
@@ -217,11 +220,14 @@ impl ZarrWriter {
             })
             .buffer_unordered(PUTS_IN_FLIGHT);
         let sizes: Vec<Option<u64>> = puts.try_collect().await?;
+        let mut written = Written::default();
         for n in sizes.into_iter().flatten() {
-            self.written.objects += 1;
-            self.written.bytes += n;
+            written.add(Written {
+                objects: 1,
+                bytes: n,
+            });
         }
-        Ok(())
+        Ok(written)
     }
 
     /// Writes every array's metadata, then the root group's: the store is
@@ -290,8 +296,10 @@ impl ZarrWriter {
             &self.dataset,
         )
         .await?;
-        self.written.objects += 1;
-        self.written.bytes += n;
+        self.written.add(Written {
+            objects: 1,
+            bytes: n,
+        });
         Ok(())
     }
 

@@ -26,10 +26,21 @@ async fn run_with(
     grid_aggregate: bool,
     distributed: bool,
 ) -> (Vec<Vec<serde_json::Value>>, String) {
+    run_in(location, sql, grid_aggregate, distributed, 3).await
+}
+
+/// [`run_with`] with `partitions` scan partitions.
+async fn run_in(
+    location: &str,
+    sql: &str,
+    grid_aggregate: bool,
+    distributed: bool,
+    partitions: usize,
+) -> (Vec<Vec<serde_json::Value>>, String) {
     let opts = gridsql_engine::SessionOptions {
         grid_aggregate,
         distributed,
-        target_partitions: 3,
+        target_partitions: partitions,
         ..Default::default()
     };
     let ctx = gridsql_engine::new_context(&opts).expect("context");
@@ -255,6 +266,110 @@ async fn grid_aggregate_equals_hash_aggregate() {
             "no distributed plan used mode={mode}: {modes:?}"
         );
     }
+}
+
+/// On a cluster, a per-cell statistic or a monthly climatology per cell is
+/// cut into tasks that own their groups (no exchange, no merge) where that
+/// is cheap: at chunk or class boundaries, or through blosc chunks read
+/// block by block; a zlib chunk is never inflated by two tasks, so there
+/// the dense merge stays. Every plan's answer equals the hash aggregate's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_tasks_own_their_groups_where_the_cut_is_cheap() {
+    let Some(data) = data_dir() else { return };
+    let per_cell = "SELECT latitude, longitude, avg(adt) AS m, stddev(adt), count(adt) FROM t \
+                    GROUP BY latitude, longitude ORDER BY latitude, longitude";
+    let climatology = "SELECT date_part('month', time) AS mo, lat, lon, avg(sst) AS m FROM t \
+                       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    // (file, SQL, scan partitions, the plan's grid aggregate)
+    let cases = [
+        // chunks of 64 of 128 latitudes: two tasks cut at the chunk boundary
+        (
+            "dt_med_allsat_phy_l4_2005T2.nc",
+            per_cell,
+            2,
+            "mode=per_partition along=latitude ",
+        ),
+        // three tasks would inflate zlib chunks twice: merged instead
+        ("dt_med_allsat_phy_l4_2005T2.nc", per_cell, 3, "mode=merge "),
+        // one month per chunk: months to tasks, no chunk cut
+        (
+            "sst.mnmean.nc.v2.zarr",
+            climatology,
+            3,
+            "mode=per_partition along=time ",
+        ),
+    ];
+    for (file, sql, partitions, want) in cases {
+        let loc = data.join(file);
+        let loc = loc.to_str().expect("utf-8");
+        let (cut, plan) = run_in(loc, sql, true, true, partitions).await;
+        let (hash, _) = run_in(loc, sql, false, false, partitions).await;
+        assert!(
+            plan.contains(&format!("GridAggregateExec: {want}")),
+            "{file} in {partitions} partitions: {plan}"
+        );
+        assert!(
+            !plan.contains("mode=dense") || want.contains("merge"),
+            "{plan}"
+        );
+        assert!(!cut.is_empty(), "{file}: no rows");
+        assert!(
+            same_rows(&cut, &hash),
+            "{file} in {partitions} partitions: {} vs {} rows\n{plan}",
+            cut.len(),
+            hash.len()
+        );
+    }
+}
+
+/// Through blosc chunks read block by block, two tasks cut every chunk
+/// along latitude when each piece is a long run (128 x 512 cells here): a
+/// store written by xarray at test time, as large as the test needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_tasks_cut_blosc_chunks_along_a_grouped_dimension() {
+    let Some(py) = crate::util::python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("cells.zarr");
+    let script = r#"
+import sys, numpy as np, numcodecs, xarray as xr
+rng = np.random.default_rng(7)
+v = rng.normal(size=(10, 256, 512)).astype("float32")
+v[:, :20, :] = np.nan
+ds = xr.Dataset({"v": (("time", "lat", "lon"), v)},
+                coords={"time": np.arange(10), "lat": np.linspace(-60, 60, 256), "lon": np.arange(512.0)})
+blosc = numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
+ds.to_zarr(sys.argv[1], zarr_format=2, consolidated=True,
+           encoding={"v": {"chunks": (5, 256, 512), "compressors": (blosc,)}})
+"#;
+    let out = std::process::Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .arg(&store)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let loc = store.to_str().expect("utf-8");
+    let sql = "SELECT lat, lon, avg(v) AS m, var_pop(v), count(v) FROM t \
+               GROUP BY lat, lon ORDER BY lat, lon";
+    let (cut, plan) = run_in(loc, sql, true, true, 2).await;
+    let (hash, _) = run_in(loc, sql, false, false, 2).await;
+    assert!(
+        plan.contains("GridAggregateExec: mode=per_partition along=lat "),
+        "{plan}"
+    );
+    assert_eq!(cut.len(), 256 * 512);
+    assert!(
+        same_rows(&cut, &hash),
+        "{} vs {} rows",
+        cut.len(),
+        hash.len()
+    );
 }
 
 /// A volatile expression means one value per row: neither the grid-aggregate

@@ -13,6 +13,7 @@ pub mod dense;
 pub mod emit;
 pub mod exec;
 mod kernels;
+pub mod owned;
 pub mod spec;
 pub mod state;
 

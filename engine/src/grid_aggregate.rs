@@ -168,8 +168,9 @@ fn fit(
 }
 
 /// A final aggregate over a grid scan as tasks: a grid aggregate per scan
-/// partition emitting final values when the partitions own their groups,
-/// else emitting dense partial states for one merge. Single-mode
+/// partition emitting final values when the partitions own their groups or
+/// its regions can be cut cheaply so that they do, else emitting dense
+/// partial states for one merge. Single-mode
 /// aggregates (one input partition) stay whole.
 fn split(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let Some(top) = as_aggregate(node) else {
@@ -190,6 +191,9 @@ fn split(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>
     }
     if whole.owns_groups() {
         return Ok(Some(Arc::new(whole.split(GridMode::PerPartition)?)));
+    }
+    if let Some(owned) = whole.cut_to_own_groups()? {
+        return Ok(Some(Arc::new(owned)));
     }
     let dense: Arc<dyn ExecutionPlan> = Arc::new(whole.split(GridMode::Dense)?);
     let coalesced = Arc::new(CoalescePartitionsExec::new(dense));

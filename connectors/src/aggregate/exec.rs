@@ -25,13 +25,21 @@ use futures::{TryStreamExt, stream};
 
 use super::dense::dense_schema;
 use super::emit::Emitted;
+use super::owned::{OwnedCut, cut_along};
 use super::spec::{AggSpec, GroupSpec};
 use super::state::States;
 use crate::cf::CfDecoding;
+use crate::grid::plan::region_cells;
 use crate::grid::{RawBuffer, Region, Selection};
 use crate::io::IoCounters;
 use crate::loader::{Loading, load_regions};
 use crate::table::GridTable;
+
+/// The shortest run of consecutive cells a piece of a chunk cut between
+/// tasks may read (see [`GridAggregateExec::cut_to_own_groups`]): 64 Ki
+/// cells, 256 KiB of `float32`, several blosc blocks, so that the blocks
+/// both pieces decode are few.
+pub const MIN_PIECE_RUN: u64 = 1 << 16;
 
 /// Most groups a grid aggregate keeps dense (per partition).
 pub const MAX_DENSE_GROUPS: usize = 1 << 26;
@@ -161,15 +169,20 @@ impl GridAggregateExec {
     }
 
     /// Whether no group has cells in two of its partitions, so that each
-    /// partition can emit its groups' final values: along some grouped
-    /// dimension, the classes (see [`GroupSpec`]) of different partitions'
-    /// regions never meet. A GROUP BY of time over a scan split by time,
-    /// say, but not a GROUP BY of cells over the same scan.
+    /// partition can emit its groups' final values (see [`Self::owning_dim`]).
     pub fn owns_groups(&self) -> bool {
+        self.owning_dim().is_some()
+    }
+
+    /// The grouped dimension along which the classes (see [`GroupSpec`]) of
+    /// different partitions' regions never meet, if any: time for a GROUP
+    /// BY of time over a scan split by time, say, but none for a GROUP BY of
+    /// cells over the same scan.
+    pub fn owning_dim(&self) -> Option<usize> {
         if self.groups.dims.is_empty() || self.partitions.len() < 2 {
-            return false;
+            return None;
         }
-        self.groups.dims.iter().any(|g| {
+        let owns = |g: &super::spec::DimGroups| {
             let mut owner: Vec<Option<usize>> = vec![None; g.classes as usize];
             for (p, regions) in self.partitions.iter().enumerate() {
                 for r in regions {
@@ -188,7 +201,47 @@ impl GridAggregateExec {
                 }
             }
             true
-        })
+        };
+        self.groups.dims.iter().find(|g| owns(g)).map(|g| g.dim)
+    }
+
+    /// This aggregate's regions cut so that each partition owns its groups
+    /// along some grouped dimension (see [`owned`](super::owned)), in
+    /// [`GridMode::PerPartition`], when the cut costs little: it splits at
+    /// most a tenth of the cells' regions, or the format reads parts of
+    /// chunks for the cost of the part and every piece is a run of at least
+    /// [`MIN_PIECE_RUN`] cells. Among such cuts, one that splits few regions
+    /// first, then the outermost dimension (the longest runs). `None` when
+    /// the partitions own their groups already or no cut qualifies.
+    ///
+    /// # Errors
+    /// The aggregate cannot be rebuilt.
+    pub fn cut_to_own_groups(&self) -> DfResult<Option<Self>> {
+        let k = self.partitions.len();
+        if k < 2 || self.owns_groups() {
+            return Ok(None);
+        }
+        let regions: Vec<Region> = self.partitions.concat();
+        let total: u64 = regions.iter().map(|r| region_cells(r)).sum();
+        let few = |c: &OwnedCut| c.split_cells <= total / 10;
+        let grid = &self.table.grid;
+        let parts_cheap = self.aggs.iter().filter_map(|a| a.arg.var()).all(|v| {
+            grid.variables
+                .get(v)
+                .is_some_and(|var| self.table.reader.reads_part_of_chunk(&var.name))
+        });
+        let best = self
+            .groups
+            .dims
+            .iter()
+            .filter_map(|g| cut_along(&regions, g, k))
+            .filter(|c| few(c) || (parts_cheap && c.min_run >= MIN_PIECE_RUN))
+            .min_by_key(|c| (!few(c), c.dim));
+        let Some(cut) = best else {
+            return Ok(None);
+        };
+        let agg = self.rebuild(cut.partitions, GridMode::PerPartition)?;
+        Ok(agg.owns_groups().then_some(agg))
     }
 
     /// This split aggregate with partition tags as its child, so that a
@@ -454,8 +507,17 @@ impl DisplayAs for GridAggregateExec {
         match t {
             DisplayFormatType::Default | DisplayFormatType::Verbose => write!(
                 f,
-                "GridAggregateExec: mode={} {} {} groups={}, aggregates=[{}], cells={}, regions={}",
+                "GridAggregateExec: mode={}{} {} {} groups={}, aggregates=[{}], cells={}, regions={}",
                 self.mode.name(),
+                match self.mode {
+                    // The dimension whose groups the partitions own.
+                    GridMode::PerPartition => self
+                        .owning_dim()
+                        .and_then(|d| self.table.grid.dims.get(d))
+                        .map(|d| format!(" along={}", d.name))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                },
                 self.table.spec.format,
                 self.table.spec.location,
                 self.groups.groups().unwrap_or(0),

@@ -21,4 +21,12 @@ pub trait GridReader: Debug + Send + Sync {
     /// # Errors
     /// Storage and codec errors, naming dataset, variable and chunk.
     async fn read(&self, variable: &str, region: &[Range<u64>]) -> Result<RawBuffer>;
+
+    /// Whether reading part of a chunk of `variable` costs about that part
+    /// rather than the whole chunk (blosc chunks read block by block). A
+    /// cluster plan then may cut chunks between tasks (see
+    /// [`owned`](crate::aggregate::owned)).
+    fn reads_part_of_chunk(&self, _variable: &str) -> bool {
+        false
+    }
 }

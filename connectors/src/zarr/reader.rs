@@ -185,4 +185,8 @@ impl GridReader for ZarrReader {
             })?;
         Self::read_array(&self.dataset, variable, var, region).await
     }
+
+    fn reads_part_of_chunk(&self, variable: &str) -> bool {
+        self.variables.get(variable).is_some_and(|v| v.blosc_blocks)
+    }
 }

@@ -37,8 +37,9 @@ use crate::table::GridTable;
 
 /// The shortest run of consecutive cells a piece of a chunk cut between
 /// tasks may read (see [`GridAggregateExec::cut_to_own_groups`]): 64 Ki
-/// cells, 256 KiB of `float32`, several blosc blocks, so that the blocks
-/// both pieces decode are few.
+/// cells, 256 KiB of `float32`, at least as long as the blocks blosc cuts
+/// (up to 256 KiB), so that the blocks both tasks decode (at most one at
+/// each end of a run) stay a small share of the blocks read.
 pub const MIN_PIECE_RUN: u64 = 1 << 16;
 
 /// Most groups a grid aggregate keeps dense (per partition).

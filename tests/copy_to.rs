@@ -5,10 +5,11 @@
 //! coordinates, dtypes, attributes); read back by gridsql they answer as
 //! xarray; in Zarr v2, Zarr v3 and NetCDF-4.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{data_dir, gridsql, gridsql_ok, python, repo};
+use crate::util::{data_dir, gridsql, gridsql_ok, python, python_ok, repo};
 
 const CLIMATOLOGY: &str = "SELECT CAST(date_part('month', time) AS BIGINT) AS month, lat, lon, avg(sst) AS sst \
      FROM t GROUP BY 1, 2, 3";
@@ -41,20 +42,20 @@ struct Check {
 }
 
 fn check(py: &Path, data: &Path, kind: &str, out: &Path, reader: &str) -> Check {
-    let o = Command::new(py)
-        .arg(repo().join("tests/xarray/copy_check.py"))
-        .args(["--data".as_ref(), data.as_os_str()])
-        .args(["--kind", kind, "--format", reader])
-        .arg("--path")
-        .arg(out)
-        .output()
-        .expect("copy_check.py runs");
-    assert!(
-        o.status.success(),
-        "copy_check.py: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("copy_check.py prints JSON")
+    let script = repo().join("tests/xarray/copy_check.py");
+    let args = [
+        script.as_os_str(),
+        OsStr::new("--data"),
+        data.as_os_str(),
+        OsStr::new("--kind"),
+        OsStr::new(kind),
+        OsStr::new("--format"),
+        OsStr::new(reader),
+        OsStr::new("--path"),
+        out.as_os_str(),
+    ];
+    let o = python_ok(py, args, "copy_check.py");
+    serde_json::from_str(&o).expect("copy_check.py prints JSON")
 }
 
 #[test]

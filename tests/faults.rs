@@ -15,6 +15,7 @@
 //! (`netcdf_collections_fail_clearly`); here it is cut at several points.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::util::{data_dir, gridsql_env, python, rows_json};
+use crate::util::{data_dir, gridsql_env, python, python_ok, rows_json};
 
 /// How the server misbehaves.
 #[derive(Debug, Clone, Copy)]
@@ -232,17 +233,14 @@ q = ds.tcw.isel(time=slice(0, 3)).mean(("latitude", "longitude"))
 for t, v in zip(q.time.dt.strftime("%Y-%m-%d %H:%M:%S").values, q.values):
     print(f"{t},{float(v)!r}")
 "#;
-    let out = std::process::Command::new(py)
-        .args(["-W", "ignore", "-c", script])
-        .arg(store)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "xarray failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(parse_rows(&String::from_utf8_lossy(&out.stdout), false))
+    let args = [
+        OsStr::new("-W"),
+        OsStr::new("ignore"),
+        OsStr::new("-c"),
+        OsStr::new(script),
+        store.as_os_str(),
+    ];
+    Some(parse_rows(&python_ok(&py, args, "xarray failed"), false))
 }
 
 /// `time,value` CSV rows (after the header when `header`).

@@ -6,8 +6,9 @@
 //! runs with the rule on.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 
-use crate::util::{cells_match, data_dir, rows_json};
+use crate::util::{cells_match, data_dir, python, python_ok, rows_json};
 
 async fn run(
     location: &str,
@@ -327,7 +328,7 @@ async fn cluster_tasks_own_their_groups_where_the_cut_is_cheap() {
 /// store written by xarray at test time, as large as the test needs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_tasks_cut_blosc_chunks_along_a_grouped_dimension() {
-    let Some(py) = crate::util::python() else {
+    let Some(py) = python() else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -343,16 +344,10 @@ blosc = numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
 ds.to_zarr(sys.argv[1], zarr_format=2, consolidated=True,
            encoding={"v": {"chunks": (5, 256, 512), "compressors": (blosc,)}})
 "#;
-    let out = std::process::Command::new(py)
-        .arg("-c")
-        .arg(script)
-        .arg(&store)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    python_ok(
+        &py,
+        [OsStr::new("-c"), OsStr::new(script), store.as_os_str()],
+        "xarray writing the store",
     );
     let loc = store.to_str().expect("utf-8");
     let sql = "SELECT lat, lon, avg(v) AS m, var_pop(v), count(v) FROM t \

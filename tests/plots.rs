@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::util::{gridsql_env, python};
+use crate::util::{gridsql_env, python, python_ok};
 
 /// Days in the test demo store.
 const DAYS: &str = "8";
@@ -207,16 +207,7 @@ fn xarray_numbers(py: &Path, body: &str) -> Vec<f64> {
         "import xarray as xr\nds = xr.open_zarr({:?}, consolidated=True)\n{body}",
         sla_path().display().to_string()
     );
-    let out = Command::new(py)
-        .args(["-c", &script])
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "xarray failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    python_ok(py, ["-c", &script], "xarray failed")
         .split_whitespace()
         .map(|w| w.parse().expect("a number"))
         .collect()
@@ -595,16 +586,7 @@ fn ensemble_map_matches_xarray() {
          print(float(m.min()), float(m.max()), int(m.count()), int(m.isnull().sum()), ds.tas.attrs['units'])",
         demo_store().join("ensemble_usa.zarr").display().to_string()
     );
-    let out = Command::new(py)
-        .args(["-c", &script])
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = python_ok(&py, ["-c", &script], "xarray");
     let w: Vec<&str> = text.split_whitespace().collect();
     let (xlo, xhi): (f64, f64) = (w[0].parse().expect("min"), w[1].parse().expect("max"));
     // xarray averages float32 in float32 (numpy's pairwise sum); gridsql in float64

@@ -6,6 +6,7 @@
 //! for the server answering the next client afterwards.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::util::{cells_match, data_dir, output_within, python, repo};
+use crate::util::{cells_match, data_dir, output_within, python, python_ok, repo};
 
 /// The adt dataset, as table `t` (the name xarray's cases use).
 const ADT: &str = "dt_med_allsat_phy_l4_2005T2.nc";
@@ -672,25 +673,19 @@ fn postgres_catalog_answers_what_bi_tools_reflect() {
 /// What xarray sees of sst.mnmean.nc's `sst`: the table's columns (its
 /// dimensions, then it), their dtypes, its count and its mean (float64).
 fn xarray_sst(py: &Path, data: &Path) -> Value {
-    let xr = Command::new(py)
-        .args([
-            "-c",
-            "import sys, json, xarray as xr\n\
+    let script = "import sys, json, xarray as xr\n\
              ds = xr.open_dataset(sys.argv[1])\n\
              v = ds.sst\n\
              print(json.dumps({'columns': list(v.dims) + ['sst'], \
                 'dtypes': [str(ds[n].dtype) for n in list(v.dims) + ['sst']], \
-                'count': int(v.count()), 'mean': float(v.astype('float64').mean())}))",
-        ])
-        .arg(data.join("sst.mnmean.nc"))
-        .output()
-        .expect("python runs");
-    assert!(
-        xr.status.success(),
-        "{}",
-        String::from_utf8_lossy(&xr.stderr)
+                'count': int(v.count()), 'mean': float(v.astype('float64').mean())}))";
+    let file = data.join("sst.mnmean.nc");
+    let out = python_ok(
+        py,
+        [OsStr::new("-c"), OsStr::new(script), file.as_os_str()],
+        "xarray",
     );
-    serde_json::from_slice(&xr.stdout).expect("JSON")
+    serde_json::from_str(&out).expect("JSON")
 }
 
 /// Grafana's PostgreSQL data source: its query builder lists a table's
@@ -726,24 +721,18 @@ fn postgres_grafana_builder_and_macro_queries_match_xarray() {
         ]),
         "{out}"
     );
-    let xr = Command::new(&py)
-        .args([
-            "-c",
-            "import sys, json, xarray as xr\n\
+    let script = "import sys, json, xarray as xr\n\
              v = xr.open_dataset(sys.argv[1]).sst.sel(time=slice('2010-01-01', '2010-12-31'))\n\
              m = v.astype('float64').mean(dim=['lat', 'lon'])\n\
              print(json.dumps([[int(t.astype('datetime64[s]').astype('int64')), float(x)] \
-                for t, x in zip(m.time.values, m.values)]))",
-        ])
-        .arg(data.join("sst.mnmean.nc"))
-        .output()
-        .expect("python runs");
-    assert!(
-        xr.status.success(),
-        "{}",
-        String::from_utf8_lossy(&xr.stderr)
+                for t, x in zip(m.time.values, m.values)]))";
+    let file = data.join("sst.mnmean.nc");
+    let xr = python_ok(
+        &py,
+        [OsStr::new("-c"), OsStr::new(script), file.as_os_str()],
+        "xarray",
     );
-    let want: Value = serde_json::from_slice(&xr.stdout).expect("JSON");
+    let want: Value = serde_json::from_str(&xr).expect("JSON");
     let got = out["series"]["rows"]
         .as_array()
         .cloned()
@@ -776,23 +765,17 @@ fn postgres_polars_connectorx_and_adbc_match_xarray() {
         {"name": "adbc", "op": "polars", "uri": uri, "sql": sql, "engine": "adbc"},
     ]);
     let out = server.postgres(&py, &server.dsn("gridsql", None), &steps);
-    let xr = Command::new(&py)
-        .args([
-            "-c",
-            "import sys, json, math, xarray as xr\n\
+    let script = "import sys, json, math, xarray as xr\n\
              m = xr.open_dataset(sys.argv[1]).sst.astype('float64').mean(['time', 'lon']).sortby('lat')\n\
              print(json.dumps([[float(y), None if math.isnan(x) else float(x)] \
-                for y, x in zip(m.lat.values, m.values)]))",
-        ])
-        .arg(data.join("sst.mnmean.nc"))
-        .output()
-        .expect("python runs");
-    assert!(
-        xr.status.success(),
-        "{}",
-        String::from_utf8_lossy(&xr.stderr)
+                for y, x in zip(m.lat.values, m.values)]))";
+    let file = data.join("sst.mnmean.nc");
+    let xr = python_ok(
+        &py,
+        [OsStr::new("-c"), OsStr::new(script), file.as_os_str()],
+        "xarray",
     );
-    let want: Value = serde_json::from_slice(&xr.stdout).expect("JSON");
+    let want: Value = serde_json::from_str(&xr).expect("JSON");
     let want = want.as_array().cloned().unwrap_or_default();
     assert_eq!(want.len(), 89, "xarray's latitudes");
     for engine in ["connectorx", "adbc"] {

@@ -50,6 +50,26 @@ pub(crate) fn python() -> Option<PathBuf> {
     }
 }
 
+/// Runs the venv's `py` with `args` and returns what it printed, failing
+/// the test with `what` and Python's stderr when it exits non-zero: how the
+/// tests ask xarray (or a checking script) for its answers.
+pub(crate) fn python_ok<I, S>(py: &Path, args: I, what: &str) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(py)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: python does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The repository root.
 pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

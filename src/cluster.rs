@@ -141,7 +141,9 @@ pub(crate) async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCod
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| anyhow!("--bind '{}' does not resolve", args.bind))?;
-    check_bindable(&host, port, "--bind")?;
+    // Bound before anything starts, so that a port in use is a one-line error.
+    let listener = listen_without_nagle(addr)
+        .with_context(|| format!("cannot listen on {host}:{port} (--bind)"))?;
     let opts = SessionOptions {
         grid_aggregate: args.grid_aggregate,
         distributed: true,
@@ -190,8 +192,6 @@ pub(crate) async fn run_scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCod
         Duration::from_secs(config.executor_timeout_seconds),
         Duration::from_secs(args.wait_for_executors),
     );
-    let listener =
-        listen_without_nagle(addr).with_context(|| format!("cannot listen on {addr}"))?;
     eprintln!("gridsql scheduler listening on {addr}");
     start_grpc_service_with_listener(listener, scheduler)
         .await

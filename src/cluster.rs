@@ -46,9 +46,7 @@ pub(crate) struct SchedulerArgs {
     /// Tasks a grid scan is cut into per task slot of the live executors
     /// (at least the client's partitions; 0: the client's partitions): more
     /// tasks spread the work more evenly and lose less with a lost executor,
-    /// but each task carries its own partial state. Off by default while a
-    /// join that loses an executor mid-query can come back with too many
-    /// rows, with or without this option (docs/cluster.md, known defect).
+    /// but each task carries its own partial state.
     #[arg(long, default_value_t = 0)]
     pub(crate) tasks_per_slot: usize,
 }

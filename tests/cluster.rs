@@ -78,14 +78,19 @@ impl Cluster {
     /// Starts a scheduler and `n` executors with `envs` (object-store
     /// credentials) and waits until a query runs.
     fn start(n: usize, envs: &[(&str, &str)]) -> Cluster {
-        let cluster = Self::start_with(n, envs, &[]);
+        let cluster = Self::start_with(n, 2, envs, &[]);
         cluster.wait_ready();
         cluster
     }
 
-    /// Starts a scheduler with `scheduler_args` and `n` executors, without
-    /// waiting for them to register.
-    fn start_with(n: usize, envs: &[(&str, &str)], scheduler_args: &[&str]) -> Cluster {
+    /// Starts a scheduler with `scheduler_args` and `n` executors of `slots`
+    /// task slots each, without waiting for them to register.
+    fn start_with(
+        n: usize,
+        slots: usize,
+        envs: &[(&str, &str)],
+        scheduler_args: &[&str],
+    ) -> Cluster {
         let logs = tempfile::tempdir().expect("log dir");
         let port = free_port();
         let spawn = |args: &[String], log: &str| -> Child {
@@ -126,7 +131,7 @@ impl Cluster {
                     "--grpc-port".into(),
                     grpc.to_string(),
                     "--concurrency".into(),
-                    "2".into(),
+                    slots.to_string(),
                     "--work-dir".into(),
                     work.display().to_string(),
                 ],
@@ -334,6 +339,96 @@ fn losing_an_executor_mid_query() {
     assert_csv_close("the next query", &got, &want);
 }
 
+/// An executor killed while the join's stage runs, after the other executor
+/// has finished some of that stage's tasks. Ballista rolls the stage back and
+/// runs all its tasks again: the outputs of the tasks that had finished must
+/// not be read twice (the answer came out too large), and the tasks cancelled
+/// on the surviving executor must give their slot back (with one slot the job
+/// never ended). Both are fixed in `vendor/ballista-scheduler` (see
+/// vendor/README.md). The executors log their tasks, so the kill lands in
+/// that window, not at a guessed time.
+#[test]
+fn losing_an_executor_while_the_join_runs_counts_each_row_once() {
+    let Some(data) = data_dir() else {
+        return;
+    };
+    // 8 tasks per stage on 2 single-slot executors: the join's stage has
+    // finished tasks on one executor while the other runs one of its own.
+    let mut cluster = Cluster::start_with(
+        2,
+        1,
+        &[("RUST_LOG", "warn,ballista_executor::executor_server=info")],
+        &["--tasks-per-slot", "4"],
+    );
+    cluster.wait_ready();
+    let sst = format!("t={}", data.join("sst.mnmean.nc.v2.zarr").display());
+    let slow = "SELECT count(*), sum(a.sst * b.sst) FROM t a JOIN t b \
+                ON a.lat = b.lat AND a.lon = b.lon AND a.time < b.time \
+                WHERE a.lat BETWEEN -30 AND 30 AND b.lat BETWEEN -30 AND 30";
+    let want = stdout_ok("local slow query", &local(&[&sst], slow, &[]));
+    let url = cluster.url();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
+    cmd.args(["--cluster", &url, "--format", "csv", "-q", &sst, "-c", slow])
+        .env("RUST_LOG", "error");
+    let query = std::thread::spawn(move || output_within(cmd, Duration::from_secs(240)));
+    let logs = [0, 1].map(|i| cluster.logs.path().join(format!("executor{i}.log")));
+    let victim = loop {
+        let tasks = logs
+            .each_ref()
+            .map(|log| JoinTasks::read(&std::fs::read_to_string(log).unwrap_or_default()));
+        if let Some(v) = (0..2).find(|&v| tasks[v].running() && tasks[1 - v].finished > 0) {
+            break v;
+        }
+        assert!(
+            !query.is_finished(),
+            "the query ended before one executor finished a task of the join's \
+             stage while the other ran one; executor logs:\n{}",
+            logs_text(cluster.logs.path())
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    if let Some(mut e) = cluster.executors[victim].take() {
+        e.kill().expect("kill executor");
+        let _ = e.wait();
+    }
+    let out = query.join().expect("query thread");
+    let got = stdout_ok("the query that lost an executor in its join", &out);
+    assert_csv_close("the query that lost an executor in its join", &got, &want);
+}
+
+/// Tasks of the join's stage (stage 3: stages 1 and 2 read the two sides)
+/// that an executor's log shows started and finished.
+struct JoinTasks {
+    started: usize,
+    finished: usize,
+}
+
+impl JoinTasks {
+    fn read(log: &str) -> JoinTasks {
+        // Ballista's executor logs "Execute task  : [TID job/stage.attempt/…]"
+        // and "Finished task : [TID job/stage.attempt/…] in …".
+        let count = |what: &str| {
+            log.lines()
+                .filter(|l| l.contains(what))
+                .filter(|l| {
+                    l.split("[TID ")
+                        .nth(1)
+                        .and_then(|tid| tid.split('/').nth(1))
+                        .is_some_and(|stage| stage.starts_with("3."))
+                })
+                .count()
+        };
+        JoinTasks {
+            started: count("Execute task"),
+            finished: count("Finished task"),
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.started > self.finished
+    }
+}
+
 /// A scheduler or an executor whose port is taken exits non-zero at once
 /// with one line naming the address, instead of running without the port.
 #[test]
@@ -375,7 +470,7 @@ fn processes_whose_port_is_taken_exit_with_one_line() {
 /// and the scheduler's log says why; the scheduler keeps serving.
 #[test]
 fn a_query_without_executors_fails_within_the_wait() {
-    let mut cluster = Cluster::start_with(0, &[], &["--wait-for-executors", "3"]);
+    let mut cluster = Cluster::start_with(0, 2, &[], &["--wait-for-executors", "3"]);
     let url = cluster.url();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
     cmd.args([

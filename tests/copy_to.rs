@@ -1,6 +1,7 @@
 //! Writing results back as grids (issue 22): `COPY (query) TO ... STORED AS
 //! ZARR | NETCDF`. A monthly climatology, a box subset with time kept and
-//! an anomaly, computed by COPY from sst.mnmean.nc, opened by xarray
+//! an anomaly, computed by COPY from sst.mnmean.nc, and a per-station
+//! climatology on a string dimension (ahccd_1950-2013.nc), opened by xarray
 //! (`tests/xarray/copy_check.py`) equal xarray's own computation (values,
 //! coordinates, dtypes, attributes); read back by gridsql they answer as
 //! xarray; in Zarr v2, Zarr v3 and NetCDF-4.
@@ -20,12 +21,32 @@ const ANOMALY: &str = "SELECT t.time, t.lat, t.lon, t.sst - c.sst AS anomaly FRO
      ON date_part('month', t.time) = c.month AND t.lat = c.lat AND t.lon = c.lon \
      WHERE t.lat BETWEEN -20 AND 20 AND t.lon BETWEEN 120 AND 280";
 
-/// (kind, query, variable, dims option or none)
-const RESULTS: [(&str, &str, &str, Option<&str>); 3] = [
-    ("climatology", CLIMATOLOGY, "sst", Some("month,lat,lon")),
-    ("box", BOX, "sst", None),
-    ("anomaly", ANOMALY, "anomaly", Some("time,lat,lon")),
+/// Daily maximum temperature per station (a string dimension) and month.
+const STATIONS: &str = "SELECT location, CAST(date_part('month', time) AS BIGINT) AS month, \
+     avg(tasmax) AS tasmax FROM t GROUP BY 1, 2";
+
+/// (kind, source file, query, variable, dims option or none)
+const RESULTS: [(&str, &str, &str, &str, Option<&str>); 4] = [
+    (
+        "climatology",
+        SST,
+        CLIMATOLOGY,
+        "sst",
+        Some("month,lat,lon"),
+    ),
+    ("box", SST, BOX, "sst", None),
+    ("anomaly", SST, ANOMALY, "anomaly", Some("time,lat,lon")),
+    (
+        "stations",
+        AHCCD,
+        STATIONS,
+        "tasmax",
+        Some("location,month"),
+    ),
 ];
+
+const SST: &str = "sst.mnmean.nc";
+const AHCCD: &str = "ahccd_1950-2013.nc";
 
 /// (name, STORED AS, extra options, xarray reader)
 const OUTPUTS: [(&str, &str, &str, &str); 3] = [
@@ -63,9 +84,9 @@ fn copied_grids_equal_xarrays_computation() {
     let Some(data) = data_dir() else { return };
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().expect("temp dir");
-    let table = format!("t={}", data.join("sst.mnmean.nc").display());
     let mut problems = Vec::new();
-    for (kind, sql, var, dims) in RESULTS {
+    for (kind, source, sql, var, dims) in RESULTS {
+        let table = format!("t={}", data.join(source).display());
         for (ext, stored, extra, reader) in OUTPUTS {
             let out = dir.path().join(format!("{kind}.{ext}"));
             let dims = dims.map(|d| format!("'dims' '{d}'")).unwrap_or_default();

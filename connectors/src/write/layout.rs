@@ -9,7 +9,9 @@
 //!
 //! Dimension values become integer keys that sort as the values do (floats
 //! by a total order of their bits, times in microseconds), so every type of
-//! coordinate is collected, sorted and looked up the same way.
+//! coordinate is collected, sorted and looked up the same way. Labels
+//! (string dimensions) are numbered as they are first seen and put in
+//! order when the grid is finished.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub enum CoordValues {
     /// Times, as microseconds since 1970-01-01 (written as `<unit> since
     /// 1970-01-01`, the unit the coarsest that holds them exactly).
     Time(Vec<i64>),
+    /// Labels (station names, regions, ensemble members), sorted.
+    Str(Vec<String>),
 }
 
 impl CoordValues {
@@ -51,6 +55,7 @@ impl CoordValues {
             CoordValues::F32(v) => v.len(),
             CoordValues::F64(v) => v.len(),
             CoordValues::I64(v) | CoordValues::Time(v) => v.len(),
+            CoordValues::Str(v) => v.len(),
         }
     }
 
@@ -210,6 +215,9 @@ pub(super) enum KeyKind {
     F64,
     Int,
     Time,
+    /// The number of a label, in the order labels were first seen (the
+    /// order is known only at the end: [`Layout::finish`]).
+    Label,
 }
 
 fn order_bits(x: f64) -> i64 {
@@ -229,6 +237,15 @@ fn key_kind(field: &Field) -> Option<KeyKind> {
         DataType::Float64 | DataType::Decimal128(..) => Some(KeyKind::F64),
         t if t.is_integer() => Some(KeyKind::Int),
         DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => Some(KeyKind::Time),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(KeyKind::Label),
+        DataType::Dictionary(_, values)
+            if matches!(
+                values.as_ref(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) =>
+        {
+            Some(KeyKind::Label)
+        }
         _ => None,
     }
 }
@@ -244,8 +261,13 @@ fn cast(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     arrow::compute::cast(column, to).map_err(|e| bad(e.to_string()))
 }
 
-/// The keys of a dimension column (`None` for NULL).
-fn keys(column: &ArrayRef, kind: KeyKind) -> Result<Vec<Option<i64>>> {
+/// The keys of a dimension column (`None` for NULL); labels are numbered
+/// in `labels` (by their first sight).
+fn keys(
+    column: &ArrayRef,
+    kind: KeyKind,
+    labels: &mut HashMap<String, i64>,
+) -> Result<Vec<Option<i64>>> {
     let ints = |column: &ArrayRef| -> Result<Vec<Option<i64>>> {
         Ok(cast(column, &DataType::Int64)?
             .as_primitive::<Int64Type>()
@@ -263,6 +285,20 @@ fn keys(column: &ArrayRef, kind: KeyKind) -> Result<Vec<Option<i64>>> {
             column,
             &DataType::Timestamp(TimeUnit::Microsecond, None),
         )?),
+        KeyKind::Label => Ok(cast(column, &DataType::Utf8)?
+            .as_string::<i32>()
+            .iter()
+            .map(|v| {
+                v.map(|v| match labels.get(v) {
+                    Some(k) => *k,
+                    None => {
+                        let k = labels.len() as i64;
+                        labels.insert(v.to_string(), k);
+                        k
+                    }
+                })
+            })
+            .collect()),
     }
 }
 
@@ -274,6 +310,8 @@ struct DimBuild {
     descending: bool,
     attrs: Attributes,
     seen: BTreeSet<i64>,
+    /// The number of each label seen (label dimensions only).
+    labels: HashMap<String, i64>,
 }
 
 /// The CF attributes a result column carries in its field metadata.
@@ -358,7 +396,7 @@ impl Layout {
             let f = schema.field(c);
             let kind = key_kind(f).ok_or_else(|| {
                 bad(format!(
-                    "column '{}' ({}) cannot be a dimension: numbers and times can",
+                    "column '{}' ({}) cannot be a dimension: numbers, times and strings can",
                     f.name(),
                     f.data_type()
                 ))
@@ -370,6 +408,7 @@ impl Layout {
                 descending: f.metadata().get(meta::ORDER).map(String::as_str) == Some("descending"),
                 attrs: column_attrs(f),
                 seen: BTreeSet::new(),
+                labels: HashMap::new(),
             });
         }
         let var_columns: Vec<usize> = (0..schema.fields().len())
@@ -424,7 +463,7 @@ impl Layout {
     pub fn key(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.keyed.fields().len());
         for b in &mut self.dims {
-            let k = keys(batch.column(b.column), b.kind)?;
+            let k = keys(batch.column(b.column), b.kind, &mut b.labels)?;
             let mut dense = Vec::with_capacity(k.len());
             for v in k {
                 let v = v.ok_or_else(|| {
@@ -466,8 +505,14 @@ impl Layout {
         let mut kinds = Vec::new();
         for b in self.dims {
             let mut keys: Vec<i64> = b.seen.into_iter().collect();
+            let mut labels: Vec<(String, i64)> = b.labels.into_iter().collect();
+            if b.kind == KeyKind::Label {
+                labels.sort_unstable();
+                keys = labels.iter().map(|(_, k)| *k).collect();
+            }
             if b.descending {
                 keys.reverse();
+                labels.reverse();
             }
             index.push(keys.iter().enumerate().map(|(i, k)| (*k, i)).collect());
             kinds.push(b.kind);
@@ -480,6 +525,7 @@ impl Layout {
                 }
                 KeyKind::Int => CoordValues::I64(keys),
                 KeyKind::Time => CoordValues::Time(keys),
+                KeyKind::Label => CoordValues::Str(labels.into_iter().map(|(l, _)| l).collect()),
             };
             dims.push(OutDim {
                 name: b.name,
@@ -507,24 +553,44 @@ impl Layout {
     }
 }
 
-/// A key shown as the coordinate it stands for, in messages.
-pub(super) fn show_key(k: i64, kind: KeyKind) -> String {
-    match kind {
-        KeyKind::F32 | KeyKind::F64 => from_order_bits(k).to_string(),
-        KeyKind::Int => k.to_string(),
-        KeyKind::Time => chrono::DateTime::from_timestamp_micros(k)
-            .map(|t| t.naive_utc().to_string())
-            .unwrap_or_else(|| k.to_string()),
+impl Grid {
+    /// Key `k` of dimension `d` shown as the coordinate it stands for, in
+    /// messages.
+    pub(super) fn show_key(&self, d: usize, k: i64) -> String {
+        match self.kinds[d] {
+            KeyKind::F32 | KeyKind::F64 => from_order_bits(k).to_string(),
+            KeyKind::Int => k.to_string(),
+            KeyKind::Time => chrono::DateTime::from_timestamp_micros(k)
+                .map(|t| t.naive_utc().to_string())
+                .unwrap_or_else(|| k.to_string()),
+            KeyKind::Label => match (&self.dims[d].coords, self.index[d].get(&k)) {
+                (CoordValues::Str(labels), Some(&i)) => format!("'{}'", labels[i]),
+                _ => k.to_string(),
+            },
+        }
     }
 }
 
+/// A coordinate variable's values as written.
+#[derive(Debug)]
+pub enum CoordCells<'a> {
+    /// Numbers (times encoded).
+    Numbers(Cells),
+    /// Labels, written as variable-length strings.
+    Labels(&'a [String]),
+}
+
 /// A coordinate's cells and attributes (times as `<unit> since 1970-01-01`).
-pub fn encoded_coordinate(coords: &CoordValues, attrs: &Attributes) -> (Cells, Attributes) {
+pub fn encoded_coordinate<'a>(
+    coords: &'a CoordValues,
+    attrs: &Attributes,
+) -> (CoordCells<'a>, Attributes) {
     let mut attrs = attrs.clone();
     let cells = match coords {
         CoordValues::F32(v) => Cells::F32(v.clone()),
         CoordValues::F64(v) => Cells::F64(v.clone()),
         CoordValues::I64(v) => Cells::I64(v.clone()),
+        CoordValues::Str(v) => return (CoordCells::Labels(v), attrs),
         CoordValues::Time(micros) => {
             let (unit, per) = time_unit(micros);
             attrs.insert(
@@ -538,7 +604,7 @@ pub fn encoded_coordinate(coords: &CoordValues, attrs: &Attributes) -> (Cells, A
             Cells::I64(micros.iter().map(|m| m / per).collect())
         }
     };
-    (cells, attrs)
+    (CoordCells::Numbers(cells), attrs)
 }
 
 /// The coarsest unit that holds every time exactly, and its microseconds.

@@ -1,7 +1,8 @@
 //! A [`Grid`] as a NetCDF-4 file, slab by slab, with libnetcdf (the `netcdf`
 //! crate): dimensions with their coordinate variables, variables chunked
 //! and deflated (zlib level 4 with shuffle, as xarray's `zlib=True`), CF
-//! attributes and `_FillValue`.
+//! attributes and `_FillValue`. Labels (string coordinates) are NetCDF-4
+//! variable-length strings.
 //!
 //! libnetcdf writes local files only: the file is written into a
 //! temporary name in the target's folder (or a temporary folder, for an
@@ -10,7 +11,7 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
-use super::layout::{CellType, Cells, Grid, I64_FILL, encoded_coordinate};
+use super::layout::{CellType, Cells, CoordCells, Grid, I64_FILL, encoded_coordinate};
 use super::options::{Compression, WriteOptions};
 use crate::cf::{AttrValue, Attributes};
 use crate::error::{ConnectorError, Result};
@@ -64,15 +65,23 @@ impl NetcdfWriter {
             let err = |e: netcdf::Error| nc_error(dataset, name, e);
             let (cells, attrs) = encoded_coordinate(&d.coords, &d.attrs);
             match &cells {
-                Cells::F32(v) => nc
+                CoordCells::Numbers(Cells::F32(v)) => nc
                     .add_variable::<f32>(name, &[name])
                     .and_then(|mut var| var.put_values(v, ..)),
-                Cells::F64(v) => nc
+                CoordCells::Numbers(Cells::F64(v)) => nc
                     .add_variable::<f64>(name, &[name])
                     .and_then(|mut var| var.put_values(v, ..)),
-                Cells::I64(v) => nc
+                CoordCells::Numbers(Cells::I64(v)) => nc
                     .add_variable::<i64>(name, &[name])
                     .and_then(|mut var| var.put_values(v, ..)),
+                CoordCells::Labels(labels) => {
+                    nc.add_string_variable(name, &[name]).and_then(|mut var| {
+                        labels
+                            .iter()
+                            .enumerate()
+                            .try_for_each(|(i, label)| var.put_string(label, [i]))
+                    })
+                }
             }
             .map_err(err)?;
             let mut var = nc

@@ -8,7 +8,7 @@ use std::ops::Range;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float32Type, Float64Type, Int64Type};
 
-use super::layout::{Cells, Grid, show_key};
+use super::layout::{Cells, Grid};
 use super::rows::HeldRows;
 use crate::error::{ConnectorError, Result};
 
@@ -74,9 +74,9 @@ impl Grid {
         let coords: Vec<String> = self
             .dims
             .iter()
-            .zip(&self.kinds)
             .zip(keys)
-            .map(|((d, kind), k)| format!("{}={}", d.name, show_key(k[r], *kind)))
+            .enumerate()
+            .map(|(i, (d, k))| format!("{}={}", d.name, self.show_key(i, k[r])))
             .collect();
         ConnectorError::Option {
             option: "dims".into(),
@@ -183,6 +183,49 @@ mod tests {
             let slab = g.fill(m..m + 1, &rows).expect("slab");
             assert_eq!(slab[1], Cells::I64(want_n), "month index {m}");
         }
+    }
+
+    #[test]
+    fn labels_are_sorted_and_their_rows_land_in_their_cells() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("station", DataType::Utf8View, true),
+            Field::new("month", DataType::Int64, true),
+            Field::new("t", DataType::Float32, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(arrow::array::StringViewArray::from(vec![
+                    "Vancouver",
+                    "Amos",
+                    "Vancouver",
+                ])),
+                Arc::new(Int64Array::from(vec![1, 1, 2])),
+                Arc::new(Float32Array::from(vec![5.0, -12.0, 7.0])),
+            ],
+        )
+        .expect("batch");
+        let (g, rows) = grid_of(&batch, &["station", "month"]).expect("laid out");
+        assert_eq!(
+            g.dims[0].coords,
+            CoordValues::Str(vec!["Amos".into(), "Vancouver".into()])
+        );
+        let cells = g.fill(0..2, &rows).expect("filled");
+        let Cells::F32(t) = &cells[0] else {
+            panic!("float32 cells")
+        };
+        // (Amos, 1) = -12; (Amos, 2) no row; (Vancouver, 1) = 5, (Vancouver, 2) = 7
+        assert_eq!(t[0], -12.0);
+        assert!(t[1].is_nan());
+        assert_eq!(&t[2..], &[5.0, 7.0]);
+        // a duplicate names the label
+        let (g, rows) = grid_of(&batch, &["station"]).expect("laid out");
+        let e = g.fill(0..2, &rows).expect_err("duplicate");
+        assert!(
+            e.to_string()
+                .contains("two rows for the cell (station='Vancouver')"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! or `dimension_names` (v3); the CF fill value as the v2 `fill_value`, or
 //! as the v3 `_FillValue` attribute in xarray's encoding (base64 of the
 //! float64 for floats); chunks that hold only fill values are not written.
+//! Labels (string coordinates) are variable-length UTF-8, as xarray writes
+//! object strings: v2 `|O` with the `vlen-utf8` filter, v3 `string` with the
+//! `vlen-utf8` codec.
 
 use std::sync::Arc;
 
@@ -17,7 +20,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::{Map, Value, json};
 
-use super::layout::{CellType, Cells, Grid, I64_FILL, encoded_coordinate};
+use super::layout::{CellType, Cells, CoordCells, Grid, I64_FILL, encoded_coordinate};
 use super::options::{Compression, WriteOptions};
 use crate::cf::{AttrValue, Attributes};
 use crate::error::{ConnectorError, Result};
@@ -41,13 +44,32 @@ impl Written {
     }
 }
 
+/// What an array holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dtype {
+    /// Numbers.
+    Cells(CellType),
+    /// Variable-length strings.
+    Labels,
+}
+
+impl Dtype {
+    /// Bytes of an item, as blosc's shuffle sees them.
+    fn item_bytes(self) -> u64 {
+        match self {
+            Dtype::Cells(t) => t.item_bytes(),
+            Dtype::Labels => 1,
+        }
+    }
+}
+
 /// One array: its name, shape, chunks, dimension names, type, attributes.
 struct ArraySpec {
     name: String,
     shape: Vec<u64>,
     chunks: Vec<u64>,
     dims: Vec<String>,
-    cell_type: CellType,
+    dtype: Dtype,
     attrs: Attributes,
     /// Whether missing cells exist (a fill value is declared).
     with_fill: bool,
@@ -135,7 +157,7 @@ impl ZarrWriter {
                     shape: shape.clone(),
                     chunks: chunks.clone(),
                     dims: dim_names.clone(),
-                    cell_type: v.cell_type,
+                    dtype: Dtype::Cells(v.cell_type),
                     attrs: v.attrs.clone(),
                     with_fill: true,
                 })
@@ -146,16 +168,22 @@ impl ZarrWriter {
         for d in &grid.dims {
             let (cells, attrs) = encoded_coordinate(&d.coords, &d.attrs);
             let n = d.coords.len() as u64;
-            let spec = ArraySpec {
+            let mut spec = ArraySpec {
                 name: d.name.clone(),
                 shape: vec![n],
                 chunks: vec![n.max(1)],
                 dims: vec![d.name.clone()],
-                cell_type: cells.cell_type(),
+                dtype: Dtype::Labels,
                 attrs,
                 with_fill: false,
             };
-            let put = writer.put_chunks(&spec, &cells, 0).await?;
+            let put = match cells {
+                CoordCells::Numbers(cells) => {
+                    spec.dtype = Dtype::Cells(cells.cell_type());
+                    writer.put_chunks(&spec, &cells, 0).await?
+                }
+                CoordCells::Labels(labels) => writer.put_labels(&spec, labels).await?,
+            };
             writer.written.add(put);
             writer.coords.push(spec);
         }
@@ -228,6 +256,42 @@ impl ZarrWriter {
             });
         }
         Ok(written)
+    }
+
+    /// Puts the one chunk of a label coordinate (none when it is empty), in
+    /// the `vlen-utf8` layout: the number of labels, then each label's
+    /// length and bytes (little-endian `u32`s).
+    async fn put_labels(&self, spec: &ArraySpec, labels: &[String]) -> Result<Written> {
+        if labels.is_empty() {
+            return Ok(Written::default());
+        }
+        let dataset = &self.dataset;
+        let len = |n: usize| {
+            u32::try_from(n).map(u32::to_le_bytes).map_err(|_| {
+                write_error(
+                    dataset,
+                    format!("coordinate '{}': more than 4 GiB of labels", spec.name),
+                )
+            })
+        };
+        let mut bytes = Vec::with_capacity(4 + labels.iter().map(|l| 4 + l.len()).sum::<usize>());
+        bytes.extend_from_slice(&len(labels.len())?);
+        for label in labels {
+            bytes.extend_from_slice(&len(label.len())?);
+            bytes.extend_from_slice(label.as_bytes());
+        }
+        let encoded = encode(bytes, spec, self.options.compression)
+            .map_err(|e| write_error(dataset, format!("coordinate '{}': {e}", spec.name)))?;
+        let key = match self.options.zarr_format {
+            2 => format!("{}/0", spec.name),
+            _ => format!("{}/c/0", spec.name),
+        };
+        let n = encoded.len() as u64;
+        put(&self.store, &key_path(&self.root, &key), encoded, dataset).await?;
+        Ok(Written {
+            objects: 1,
+            bytes: n,
+        })
     }
 
     /// Writes every array's metadata, then the root group's: the store is
@@ -306,13 +370,14 @@ impl ZarrWriter {
     /// Writes one array's metadata; returns it and its attributes (as
     /// consolidated metadata holds them).
     async fn put_metadata(&mut self, a: &ArraySpec) -> Result<(Value, Value)> {
-        let (dtype, data_type) = match a.cell_type {
-            CellType::F32 => ("<f4", "float32"),
-            CellType::F64 => ("<f8", "float64"),
-            CellType::I64 => ("<i8", "int64"),
+        let (dtype, data_type) = match a.dtype {
+            Dtype::Cells(CellType::F32) => ("<f4", "float32"),
+            Dtype::Cells(CellType::F64) => ("<f8", "float64"),
+            Dtype::Cells(CellType::I64) => ("<i8", "int64"),
+            Dtype::Labels => ("|O", "string"),
         };
         let mut attributes = attrs_json(&a.attrs);
-        let item = a.cell_type.item_bytes();
+        let item = a.dtype.item_bytes();
         match self.options.zarr_format {
             2 => {
                 if let Value::Object(m) = &mut attributes {
@@ -326,10 +391,14 @@ impl ZarrWriter {
                     }),
                     Compression::None => Value::Null,
                 };
-                let fill = match (a.cell_type, a.with_fill) {
-                    (_, false) => Value::Null,
-                    (CellType::I64, true) => json!(I64_FILL),
+                let fill = match (a.dtype, a.with_fill) {
+                    (_, false) | (Dtype::Labels, _) => Value::Null,
+                    (Dtype::Cells(CellType::I64), true) => json!(I64_FILL),
                     (_, true) => json!("NaN"),
+                };
+                let filters = match a.dtype {
+                    Dtype::Labels => json!([{"id": "vlen-utf8"}]),
+                    Dtype::Cells(_) => Value::Null,
                 };
                 let metadata = json!({
                     "zarr_format": 2,
@@ -339,7 +408,7 @@ impl ZarrWriter {
                     "compressor": compressor,
                     "fill_value": fill,
                     "order": "C",
-                    "filters": null,
+                    "filters": filters,
                     "dimension_separator": ".",
                 });
                 self.put_json(&format!("{}/.zattrs", a.name), &attributes)
@@ -352,8 +421,8 @@ impl ZarrWriter {
                 if let Value::Object(m) = &mut attributes
                     && a.with_fill
                 {
-                    let cf_fill = match a.cell_type {
-                        CellType::I64 => json!(I64_FILL),
+                    let cf_fill = match a.dtype {
+                        Dtype::Cells(CellType::I64) => json!(I64_FILL),
                         _ => json!(
                             base64::engine::general_purpose::STANDARD
                                 .encode(f64::NAN.to_le_bytes())
@@ -361,8 +430,12 @@ impl ZarrWriter {
                     };
                     m.insert("_FillValue".into(), cf_fill);
                 }
-                let mut codecs =
-                    vec![json!({"name": "bytes", "configuration": {"endian": "little"}})];
+                let mut codecs = match a.dtype {
+                    Dtype::Labels => vec![json!({"name": "vlen-utf8", "configuration": {}})],
+                    Dtype::Cells(_) => {
+                        vec![json!({"name": "bytes", "configuration": {"endian": "little"}})]
+                    }
+                };
                 match self.options.compression {
                     Compression::Zstd => codecs.push(
                         json!({"name": "zstd", "configuration": {"level": 3, "checksum": false}}),
@@ -373,9 +446,10 @@ impl ZarrWriter {
                     }})),
                     Compression::None => {}
                 }
-                let fill_value = match (a.cell_type, a.with_fill) {
-                    (CellType::I64, true) => json!(I64_FILL),
-                    (CellType::I64, false) => json!(0),
+                let fill_value = match (a.dtype, a.with_fill) {
+                    (Dtype::Labels, _) => json!(""),
+                    (Dtype::Cells(CellType::I64), true) => json!(I64_FILL),
+                    (Dtype::Cells(CellType::I64), false) => json!(0),
                     _ => json!("NaN"),
                 };
                 let metadata = json!({
@@ -443,7 +517,7 @@ fn encode(
 ) -> std::result::Result<Vec<u8>, String> {
     match compression {
         Compression::Zstd => zstd::bulk::compress(&bytes, 3).map_err(|e| format!("zstd: {e}")),
-        Compression::Blosc => blosc(&bytes, spec.cell_type.item_bytes() as usize),
+        Compression::Blosc => blosc(&bytes, spec.dtype.item_bytes() as usize),
         Compression::None => Ok(bytes),
     }
 }

@@ -3314,6 +3314,77 @@ mod test {
         FailedTask::from(err)
     }
 
+    /// gridsql patch: an executor lost while the final stage runs, after a
+    /// task of that stage finished on the other executor. The rolled-back
+    /// stage's published output is taken back (each partition is output
+    /// once), the running task cancelled on the live executor carries its
+    /// vcores to refund, its late status refunds nothing, and the next
+    /// attempt numbers its tasks after the earlier attempt's.
+    #[tokio::test]
+    async fn test_rolled_back_running_stage_publishes_each_partition_once() -> Result<()> {
+        let executor1 = mock_executor("executor-id1".to_string());
+        let executor2 = mock_executor("executor-id2".to_string());
+        let mut agg_graph = test_aggregation_plan(4).await;
+        agg_graph.revive();
+        // stage 1's outputs all on executor 1
+        revive_graph_and_complete_next_stage_with_executor(&mut agg_graph, &executor1)?;
+
+        // the final stage: one task finished on executor 2, one running there
+        let done = agg_graph.pop_next_task(&executor2.id)?.unwrap();
+        let done_status = mock_completed_task(done, &executor2.id);
+        agg_graph.update_task_status(&executor2, vec![done_status], 1, 1)?;
+        assert!(!agg_graph.output_locations.is_empty());
+        let running = agg_graph.pop_next_task(&executor2.id)?.unwrap();
+        let first_attempt_tasks = running.key.task_id + 1;
+        let running_vcores = running.vcores_consumed;
+
+        let (_, cancelled) = agg_graph.reset_stages_on_lost_executor(&executor1.id)?;
+        assert!(
+            agg_graph.output_locations.is_empty(),
+            "the rolled-back stage's output stays published"
+        );
+        assert_eq!(cancelled.len(), 1);
+        assert_eq!(cancelled[0].executor_id, executor2.id);
+        assert_eq!(cancelled[0].vcores_consumed, running_vcores);
+
+        // the cancelled task's status arrives late: no vcores to refund
+        let stage_id = running.key.stage_id;
+        let attempt = running.stage_attempt_num;
+        let late = mock_completed_task(running, &executor2.id);
+        agg_graph.update_task_status(&executor2, vec![late], 1, 1)?;
+
+        // stage 1 reruns the lost tasks, then the final stage all of its own
+        let mut final_task_ids = vec![];
+        while let Some(task) = agg_graph.pop_next_task(&executor2.id)? {
+            if task.key.stage_id == stage_id {
+                final_task_ids.push(task.key.task_id);
+            }
+            let status = mock_completed_task(task, &executor2.id);
+            agg_graph.update_task_status(&executor2, vec![status], 1, 1)?;
+        }
+        assert!(agg_graph.is_successful(), "Failed to complete agg plan");
+        assert!(
+            agg_graph
+                .task_vcores_of_attempt(stage_id, attempt, first_attempt_tasks - 1)
+                .is_none()
+        );
+        assert!(!final_task_ids.is_empty());
+        assert!(
+            final_task_ids.iter().all(|t| *t >= first_attempt_tasks),
+            "the next attempt reused task ids {final_task_ids:?} (the earlier one used 0..{first_attempt_tasks})"
+        );
+        // the job's output: the next attempt's tasks' outputs, and only those
+        let mut producers: Vec<usize> = agg_graph
+            .output_locations
+            .iter()
+            .map(|l| l.map_partition_id)
+            .collect();
+        producers.sort_unstable();
+        final_task_ids.sort_unstable();
+        assert_eq!(producers, final_task_ids, "an earlier attempt's output is read too");
+        Ok(())
+    }
+
     fn drain_tasks(graph: &mut dyn ExecutionGraph) -> Result<()> {
         let executor = mock_executor("executor-id1".to_string());
         while let Some(task) = graph.pop_next_task(&executor.id)? {

@@ -182,6 +182,14 @@ impl Cluster {
         args.extend_from_slice(&["-c", sql]);
         gridsql_env(&args, envs)
     }
+
+    /// Kills executor `i` (`kill -9`) and reaps it.
+    fn kill_executor(&mut self, i: usize) {
+        if let Some(mut e) = self.executors[i].take() {
+            e.kill().expect("kill executor");
+            let _ = e.wait();
+        }
+    }
 }
 
 /// The shell's CSV output without the cluster (same binary, same query).
@@ -296,26 +304,17 @@ fn losing_an_executor_mid_query() {
         return;
     };
     let mut cluster = Cluster::start(2, &[]);
-    let sst = format!("t={}", data.join("sst.mnmean.nc.v2.zarr").display());
-    // A self-join: long enough (seconds) to kill an executor while it runs.
-    let slow = "SELECT count(*), sum(a.sst * b.sst) FROM t a JOIN t b \
-                ON a.lat = b.lat AND a.lon = b.lon AND a.time < b.time \
-                WHERE a.lat BETWEEN -30 AND 30 AND b.lat BETWEEN -30 AND 30";
-    let want = stdout_ok("local slow query", &local(&[&sst], slow, &[]));
-    let url = cluster.url();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
-    cmd.args(["--cluster", &url, "--format", "csv", "-q", &sst, "-c", slow])
-        .env("RUST_LOG", "error");
-    let query = std::thread::spawn(move || output_within(cmd, Duration::from_secs(240)));
+    let SlowJoin {
+        table: sst,
+        want,
+        query,
+    } = SlowJoin::start(&cluster, &data);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         !query.is_finished(),
         "the query ended before the executor was killed; the test needs a slower query"
     );
-    if let Some(mut e) = cluster.executors[0].take() {
-        e.kill().expect("kill executor");
-        let _ = e.wait();
-    }
+    cluster.kill_executor(0);
     let out = query.join().expect("query thread");
     if out.status.success() {
         assert_csv_close(
@@ -344,8 +343,9 @@ fn losing_an_executor_mid_query() {
 /// runs all its tasks again: the outputs of the tasks that had finished must
 /// not be read twice (the answer came out too large), and the tasks cancelled
 /// on the surviving executor must give their slot back (with one slot the job
-/// never ended). Both are fixed in `vendor/ballista-scheduler` (see
-/// vendor/README.md). The executors log their tasks, so the kill lands in
+/// never ended), and the new attempt's output must not be overwritten by a
+/// cancelled task of the earlier one (a partition read as empty). All three
+/// are fixed in `vendor/ballista-scheduler` (see vendor/README.md). The executors log their tasks, so the kill lands in
 /// that window, not at a guessed time.
 #[test]
 fn losing_an_executor_while_the_join_runs_counts_each_row_once() {
@@ -361,16 +361,7 @@ fn losing_an_executor_while_the_join_runs_counts_each_row_once() {
         &["--tasks-per-slot", "4"],
     );
     cluster.wait_ready();
-    let sst = format!("t={}", data.join("sst.mnmean.nc.v2.zarr").display());
-    let slow = "SELECT count(*), sum(a.sst * b.sst) FROM t a JOIN t b \
-                ON a.lat = b.lat AND a.lon = b.lon AND a.time < b.time \
-                WHERE a.lat BETWEEN -30 AND 30 AND b.lat BETWEEN -30 AND 30";
-    let want = stdout_ok("local slow query", &local(&[&sst], slow, &[]));
-    let url = cluster.url();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
-    cmd.args(["--cluster", &url, "--format", "csv", "-q", &sst, "-c", slow])
-        .env("RUST_LOG", "error");
-    let query = std::thread::spawn(move || output_within(cmd, Duration::from_secs(240)));
+    let SlowJoin { want, query, .. } = SlowJoin::start(&cluster, &data);
     let logs = [0, 1].map(|i| cluster.logs.path().join(format!("executor{i}.log")));
     let victim = loop {
         let tasks = logs
@@ -387,13 +378,45 @@ fn losing_an_executor_while_the_join_runs_counts_each_row_once() {
         );
         std::thread::sleep(Duration::from_millis(5));
     };
-    if let Some(mut e) = cluster.executors[victim].take() {
-        e.kill().expect("kill executor");
-        let _ = e.wait();
-    }
+    cluster.kill_executor(victim);
     let out = query.join().expect("query thread");
     let got = stdout_ok("the query that lost an executor in its join", &out);
     assert_csv_close("the query that lost an executor in its join", &got, &want);
+}
+
+/// A self-join of sst.mnmean.nc.v2.zarr that runs for seconds on a
+/// cluster: time to kill an executor while it runs.
+struct SlowJoin {
+    /// The shell's table argument.
+    table: String,
+    /// The local answer (CSV).
+    want: String,
+    /// The shell running the join on the cluster.
+    query: std::thread::JoinHandle<Output>,
+}
+
+impl SlowJoin {
+    fn start(cluster: &Cluster, data: &Path) -> SlowJoin {
+        let table = format!("t={}", data.join("sst.mnmean.nc.v2.zarr").display());
+        let sql = "SELECT count(*), sum(a.sst * b.sst) FROM t a JOIN t b \
+                   ON a.lat = b.lat AND a.lon = b.lon AND a.time < b.time \
+                   WHERE a.lat BETWEEN -30 AND 30 AND b.lat BETWEEN -30 AND 30";
+        let want = stdout_ok("local slow query", &local(&[&table], sql, &[]));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
+        cmd.args([
+            "--cluster",
+            &cluster.url(),
+            "--format",
+            "csv",
+            "-q",
+            &table,
+            "-c",
+            sql,
+        ])
+        .env("RUST_LOG", "error");
+        let query = std::thread::spawn(move || output_within(cmd, Duration::from_secs(240)));
+        SlowJoin { table, want, query }
+    }
 }
 
 /// Tasks of the join's stage (stage 3: stages 1 and 2 read the two sides)

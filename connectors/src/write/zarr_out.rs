@@ -237,11 +237,7 @@ impl ZarrWriter {
                 };
                 let encoded = encode(bytes, spec, options.compression)
                     .map_err(|e| write_error(dataset, format!("variable '{}': {e}", spec.name)))?;
-                let parts: Vec<String> = index.iter().map(u64::to_string).collect();
-                let key = match options.zarr_format {
-                    2 => format!("{}/{}", spec.name, parts.join(".")),
-                    _ => format!("{}/c/{}", spec.name, parts.join("/")),
-                };
+                let key = chunk_key(options.zarr_format, &spec.name, &index);
                 let n = encoded.len() as u64;
                 put(store, &key_path(root, &key), encoded, dataset).await?;
                 Ok(Some(n))
@@ -282,10 +278,7 @@ impl ZarrWriter {
         }
         let encoded = encode(bytes, spec, self.options.compression)
             .map_err(|e| write_error(dataset, format!("coordinate '{}': {e}", spec.name)))?;
-        let key = match self.options.zarr_format {
-            2 => format!("{}/0", spec.name),
-            _ => format!("{}/c/0", spec.name),
-        };
+        let key = chunk_key(self.options.zarr_format, &spec.name, &[0]);
         let n = encoded.len() as u64;
         put(&self.store, &key_path(&self.root, &key), encoded, dataset).await?;
         Ok(Written {
@@ -490,6 +483,16 @@ fn attr_json(v: &AttrValue) -> Value {
         AttrValue::Bool(b) => json!(b),
         AttrValue::List(l) => Value::Array(l.iter().map(attr_json).collect()),
         AttrValue::Null => Value::Null,
+    }
+}
+
+/// The key of chunk `index` of array `name`: v2's `name/0.1`, v3's
+/// default encoding `name/c/0/1`.
+fn chunk_key(zarr_format: u8, name: &str, index: &[u64]) -> String {
+    let parts: Vec<String> = index.iter().map(u64::to_string).collect();
+    match zarr_format {
+        2 => format!("{name}/{}", parts.join(".")),
+        _ => format!("{name}/c/{}", parts.join("/")),
     }
 }
 

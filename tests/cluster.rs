@@ -176,11 +176,22 @@ impl Cluster {
     }
 
     fn shell_env(&self, datasets: &[&str], sql: &str, envs: &[(&str, &str)]) -> Output {
-        let url = self.url();
-        let mut args = vec!["--cluster", url.as_str(), "--format", "csv", "-q"];
-        args.extend_from_slice(datasets);
-        args.extend_from_slice(&["-c", sql]);
+        let args = self.shell_args(&[], datasets, sql);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         gridsql_env(&args, envs)
+    }
+
+    /// The shell's arguments that run `sql` on `datasets` through the
+    /// cluster, CSV output, with the options `extra` first.
+    fn shell_args(&self, extra: &[&str], datasets: &[&str], sql: &str) -> Vec<String> {
+        ["--cluster", &self.url()]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .chain(["--format", "csv", "-q"])
+            .chain(datasets.iter().copied())
+            .chain(["-c", sql])
+            .map(str::to_string)
+            .collect()
     }
 
     /// Kills executor `i` (`kill -9`) and reaps it.
@@ -403,17 +414,8 @@ impl SlowJoin {
                    WHERE a.lat BETWEEN -30 AND 30 AND b.lat BETWEEN -30 AND 30";
         let want = stdout_ok("local slow query", &local(&[&table], sql, &[]));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
-        cmd.args([
-            "--cluster",
-            &cluster.url(),
-            "--format",
-            "csv",
-            "-q",
-            &table,
-            "-c",
-            sql,
-        ])
-        .env("RUST_LOG", "error");
+        cmd.args(cluster.shell_args(&[], &[&table], sql))
+            .env("RUST_LOG", "error");
         let query = std::thread::spawn(move || output_within(cmd, Duration::from_secs(240)));
         SlowJoin { table, want, query }
     }
@@ -663,26 +665,10 @@ fn grouped_aggregates_merge_every_tasks_states() {
                (SELECT lat, lon, count(sst) AS n, sum(sst) AS s FROM t GROUP BY lat, lon)";
     let want = stdout_ok(sql, &local(&[&table], sql, &[]));
     assert!(want.contains("1406464"), "{want}");
-    let url = cluster.url();
     for partitions in ["1", "2", "4"] {
-        let got = stdout_ok(
-            sql,
-            &gridsql_env(
-                &[
-                    "--cluster",
-                    &url,
-                    "--partitions",
-                    partitions,
-                    "--format",
-                    "csv",
-                    "-q",
-                    &table,
-                    "-c",
-                    sql,
-                ],
-                &[],
-            ),
-        );
+        let args = cluster.shell_args(&["--partitions", partitions], &[&table], sql);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let got = stdout_ok(sql, &gridsql_env(&args, &[]));
         assert_csv_close(&format!("{partitions} partitions"), &got, &want);
     }
 }

@@ -116,11 +116,13 @@ def wait_port(port, proc, what):
     sys.exit(f"{what} did not listen on {port}")
 
 
-def start_cluster(binary, executors, slots=1, pin=True):
+def start_cluster(binary, executors, slots=1, pin=True, tasks_per_slot=0):
     """A scheduler and `executors` executors on loopback, executor i pinned to core i mod cores
-    (`taskset -c`) with `slots` task slots; returns (url, processes)."""
+    (`taskset -c`) with `slots` task slots; the scheduler cuts scans into `tasks_per_slot` tasks per
+    live slot (0: the client's partitions); returns (url, processes)."""
     port = free_port()
-    procs = [subprocess.Popen([binary, "scheduler", "--bind", f"127.0.0.1:{port}"],
+    procs = [subprocess.Popen([binary, "scheduler", "--bind", f"127.0.0.1:{port}",
+                               "--tasks-per-slot", str(tasks_per_slot)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     wait_port(port, procs[0], "scheduler")
     for i in range(executors):
@@ -167,14 +169,16 @@ def cluster_suite(a, exe, p, name, root):
     out_path = os.path.join(root, f"results-cluster-{name}.jsonl")
     try:
         for n in sizes:
-            clusters[n] = start_cluster(binary, n, slots=a.slots, pin=not a.no_pin)
+            clusters[n] = start_cluster(binary, n, slots=a.slots, pin=not a.no_pin,
+                                        tasks_per_slot=a.tasks_per_slot)
         with open(out_path, "a") as log:
             for _ in range(a.rounds):
                 for q in queries:
                     for s in systems:
                         url = None if s == "local" else clusters[int(s.split("-")[1])][0]
                         r = gridsql_one(exe, p["zarr2"], anchors.SQL[q], a.runs, cluster=url)
-                        log.write(json.dumps(dict(r, query=q, system=s, slots=a.slots)) + "\n")
+                        log.write(json.dumps(dict(r, query=q, system=s, slots=a.slots,
+                                                  tasks_per_slot=a.tasks_per_slot)) + "\n")
                         times[(q, s)] += r["times"]
                         sums[(q, s)] = r["checksum"]
         rss = {n: [peak_rss_mb(x) for x in procs[1:]] for n, (_, procs) in clusters.items()}
@@ -185,7 +189,7 @@ def cluster_suite(a, exe, p, name, root):
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
     print(f"data: {a.days} days x 720 x 1440 ({p['zarr2']}); scheduler and executors on loopback, "
           f"{'each executor pinned to its own core' if not a.no_pin else 'unpinned'}, "
-          f"{a.slots} task slot(s) each")
+          f"{a.slots} task slot(s) each, --tasks-per-slot {a.tasks_per_slot}")
     print(f"runs: {a.rounds} rounds x {a.runs} timed runs (query alone, answer collected, not printed), "
           "medians\n")
     head = " | ".join(f"{n} exec s" for n in sizes)
@@ -368,6 +372,8 @@ def main():
     ap.add_argument("--cloud-formats", default="zarr2", help="cloud suite: zarr2, zarr3, nc (comma-separated)")
     ap.add_argument("--executors", default="1,2", help="cluster suite: cluster sizes (comma-separated)")
     ap.add_argument("--slots", type=int, default=1, help="cluster suite: task slots per executor")
+    ap.add_argument("--tasks-per-slot", type=int, default=0,
+                    help="cluster suite: the scheduler's --tasks-per-slot (0: tasks follow the client's partitions)")
     ap.add_argument("--no-pin", action="store_true", help="cluster suite: do not pin executors to cores")
     a = ap.parse_args()
 

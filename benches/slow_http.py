@@ -6,13 +6,14 @@
 
 Every response waits --latency-ms before its first byte (the round trip and the store's time to first
 byte) and then streams its body at most --rate-mbps megabytes (10^6 bytes) per second on its
-connection (one GET's throughput). Serves GET (whole objects and single byte ranges, `Range: bytes=a-b`,
-`a-` and `-n`, answered 206) and HEAD, with Content-Length, Last-Modified and an ETag; HTTP/1.1 with
-keep-alive, one thread per connection, so the number of requests in flight is the client's choice.
-Listings are WebDAV PROPFIND (`Depth: 0`, `1` or `infinity`), answered 207 with a multistatus of
-href, getlastmodified, getcontentlength, resourcetype and getetag per file or folder (the same
-Last-Modified and ETag as GET and HEAD), as object_store's HttpStore `list` expects; 404 for a
-missing path. A listing waits --latency-ms like any request.
+connection (one GET's throughput): in pieces of 10 ms of that rate, each sent (by sendfile, without
+passing through Python) when the emulated link would have finished it. Serves GET (whole objects and
+single byte ranges, `Range: bytes=a-b`, `a-` and `-n`, answered 206) and HEAD, with Content-Length,
+Last-Modified and an ETag; HTTP/1.1 with keep-alive, one thread per connection, so the number of
+requests in flight is the client's choice. Listings are WebDAV PROPFIND (`Depth: 0`, `1` or
+`infinity`), answered 207 with a multistatus of href, getlastmodified, getcontentlength, resourcetype
+and getetag per file or folder (the same Last-Modified and ETag as GET and HEAD), as object_store's
+HttpStore `list` expects; 404 for a missing path. A listing waits --latency-ms like any request.
 
 Faults, for tests: --stall-every N holds every Nth request for --stall-s seconds before answering
 (a request a client must time out and retry); --die-after N ends the process when request N+1 comes
@@ -27,7 +28,6 @@ shaping in the kernel on the benchmark machines).
 
 import argparse
 import email.utils
-import io
 import json
 import os
 import sys
@@ -37,7 +37,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-PIECE = 64 * 1024
+# The link is emulated in pieces of TICK seconds of its rate (at least MIN_PIECE bytes): each piece
+# leaves when a link of that rate would have finished sending it, so a response ends when it would
+# on the real link, and a connection wakes the server about 100 times a second rather than once per
+# 64 KiB (the server shares the benchmark machine's cores with the client it serves).
+TICK = 0.01
+MIN_PIECE = 64 * 1024
 
 
 class Stats:
@@ -117,6 +122,11 @@ def handler(root, latency, rate, stats, faults):
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY: a response is its headers, then its body in another write. With Nagle's
+        # algorithm a body shorter than a segment waits for the client's acknowledgement of the
+        # headers, which Linux delays up to 40 ms on a connection in use: every small response
+        # (a blosc chunk's header and block table) took 40 ms more than the emulated link's.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass
@@ -155,19 +165,21 @@ def handler(root, latency, rate, stats, faults):
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def stream(self, read, n):
-            """Writes `n` bytes got from `read(size)` at most `rate` bytes/s; the bytes sent."""
+        def stream(self, send, n):
+            """Sends `n` bytes at most `rate` bytes/s through `send(offset, size)`, which sends the
+            body's bytes [offset, offset + size) and returns how many it sent; the bytes sent."""
+            piece = max(MIN_PIECE, int(rate * TICK))
             sent = 0
             t0 = time.perf_counter()
             while sent < n:
-                piece = read(min(PIECE, n - sent))
-                if not piece:
+                size = min(piece, n - sent)
+                wait = (sent + size) / rate - (time.perf_counter() - t0)
+                if wait > 0:
+                    time.sleep(wait)
+                done = send(sent, size)
+                if done <= 0:
                     break
-                self.wfile.write(piece)
-                sent += len(piece)
-                ahead = sent / rate - (time.perf_counter() - t0)
-                if ahead > 0:
-                    time.sleep(ahead)
+                sent += done
             return sent
 
         def do_PROPFIND(self):
@@ -203,7 +215,13 @@ def handler(root, latency, rate, stats, faults):
                 self.send_header("Content-Type", 'application/xml; charset="utf-8"')
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                sent = self.stream(io.BytesIO(data).read, len(data))
+                view = memoryview(data)
+
+                def send(offset, size):
+                    self.connection.sendall(view[offset:offset + size])
+                    return size
+
+                sent = self.stream(send, len(data))
             finally:
                 stats.end(sent)
 
@@ -255,8 +273,9 @@ def handler(root, latency, rate, stats, faults):
                 if not body:
                     return
                 with open(path, "rb") as f:
-                    f.seek(start)
-                    sent = self.stream(f.read, end - start)
+                    # zero-copy: the file's pages go to the socket without passing through Python
+                    sent = self.stream(lambda offset, size: self.connection.sendfile(f, start + offset, size),
+                                       end - start)
             finally:
                 stats.end(sent)
 

@@ -333,6 +333,23 @@ fn remote_netcdf4_box_query_reads_a_small_part_of_the_file() {
          file's {size}; server counts {stats}"
     );
 
+    // A long range is fetched as parts side by side (GRIDSQL_IO_PART_KB):
+    // the same answer from more, smaller requests. The headers are cached
+    // now, so the GETs are the chunks' alone.
+    server.reset();
+    check_box("v4.nc", &query(&url, BOX, &cache_env(cache.path())), want);
+    let whole = server.counter("gets");
+    server.reset();
+    let [dir] = cache_env(cache.path());
+    let out = query(&url, BOX, &[dir, ("GRIDSQL_IO_PART_KB", "8")]);
+    check_box("v4.nc, parts of 8 KiB", &out, want);
+    let parts = server.counter("gets");
+    eprintln!("v4.nc: the box's chunks in {whole} GETs, in parts of 8 KiB {parts}");
+    assert!(
+        whole > 0 && parts >= 4 * whole,
+        "v4.nc: 4 chunks of ~46 kB took {whole} GETs, and {parts} in parts of 8 KiB"
+    );
+
     let out = query(&url, TOTALS, &cache_env(cache.path()));
     check_totals("v4.nc", &out, want);
 }

@@ -17,6 +17,8 @@
 //!   counts requests, bytes and the peak in flight;
 //! - [`zarr_storage::ZarrStorage`]: how `zarrs` reads through
 //!   `object_store`, without a `HEAD` before a partial read;
+//! - [`decode`]: decoding fetched bytes on blocking threads, one region per
+//!   core, so that the runtime's workers keep requests moving;
 //! - [`counters`]: those counts, process-wide for progress displays and per
 //!   query for `EXPLAIN ANALYZE`;
 //! - [`read_only`]: what the read-only stores over kerchunk references and
@@ -27,6 +29,7 @@
 
 pub mod budget;
 pub mod counters;
+pub mod decode;
 pub mod read_only;
 pub mod scheduled;
 pub mod zarr_storage;

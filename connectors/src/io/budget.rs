@@ -28,6 +28,17 @@ pub const DEFAULT_AHEAD_BYTES: u64 = 320 << 20;
 /// costs 10 ms of transfer against the 30 ms of another request.
 pub const DEFAULT_COALESCE_GAP: u64 = 1 << 20;
 
+/// A request for more than this many bytes of one object is split into
+/// parts of about this size, fetched concurrently, by default. One GET of a
+/// cloud store streams about 100 MB/s whatever the link, so a box query
+/// that needs a few MiB of each of a few chunks waits on single connections
+/// while most of the request budget sits idle; parallel range GETs are what
+/// S3's own guidance and its transfer tools do. At 100 MB/s and 30 ms a
+/// request, a 2 MiB part costs 21 ms of transfer against the 30 ms of one
+/// more request (tuned in `benches/run.py --suite cloud`, see
+/// docs/performance.md).
+pub const DEFAULT_PART_BYTES: u64 = 2 << 20;
+
 /// The I/O settings of this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IoSettings {
@@ -37,6 +48,9 @@ pub struct IoSettings {
     pub ahead_bytes: u64,
     /// Byte ranges of one object closer than this are one request.
     pub coalesce_gap: u64,
+    /// Requests for more bytes than this are split into parts of about
+    /// this size.
+    pub part_bytes: u64,
 }
 
 impl Default for IoSettings {
@@ -45,13 +59,15 @@ impl Default for IoSettings {
             requests: DEFAULT_REQUESTS,
             ahead_bytes: DEFAULT_AHEAD_BYTES,
             coalesce_gap: DEFAULT_COALESCE_GAP,
+            part_bytes: DEFAULT_PART_BYTES,
         }
     }
 }
 
 impl IoSettings {
     /// The defaults, overridden by `GRIDSQL_IO_CONCURRENCY` (requests),
-    /// `GRIDSQL_IO_AHEAD_MB` and `GRIDSQL_IO_COALESCE_KB` where set.
+    /// `GRIDSQL_IO_AHEAD_MB`, `GRIDSQL_IO_COALESCE_KB` and
+    /// `GRIDSQL_IO_PART_KB` where set.
     ///
     /// # Errors
     /// A variable that is not a positive whole number, as a message naming it.
@@ -76,6 +92,9 @@ impl IoSettings {
         }
         if let Some(n) = number("GRIDSQL_IO_COALESCE_KB")? {
             s.coalesce_gap = n.saturating_mul(1 << 10);
+        }
+        if let Some(n) = number("GRIDSQL_IO_PART_KB")? {
+            s.part_bytes = n.saturating_mul(1 << 10);
         }
         Ok(s)
     }
@@ -166,11 +185,12 @@ mod tests {
             ("GRIDSQL_IO_CONCURRENCY", "8"),
             ("GRIDSQL_IO_AHEAD_MB", "64"),
             ("GRIDSQL_IO_COALESCE_KB", "256"),
+            ("GRIDSQL_IO_PART_KB", "512"),
         ]))
         .expect("valid settings");
         assert_eq!(
-            (s.requests, s.ahead_bytes, s.coalesce_gap),
-            (8, 64 << 20, 256 << 10)
+            (s.requests, s.ahead_bytes, s.coalesce_gap, s.part_bytes),
+            (8, 64 << 20, 256 << 10, 512 << 10)
         );
         let e = IoSettings::from_lookup(vars(&[("GRIDSQL_IO_CONCURRENCY", "0")]))
             .expect_err("zero requests");

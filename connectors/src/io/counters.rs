@@ -31,7 +31,8 @@ pub struct IoSnapshot {
     pub bytes: u64,
     /// Byte ranges asked for in reads of several ranges of one object.
     pub ranges: u64,
-    /// Requests those ranges became after merging neighbours.
+    /// Requests those ranges became after merging neighbours (and cutting
+    /// long merged ranges into parts).
     pub merged_requests: u64,
     /// Most requests in flight at once.
     pub peak_in_flight: u64,

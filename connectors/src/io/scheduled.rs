@@ -1,12 +1,12 @@
 //! The wrapper of every remote store: requests take their place in the
-//! process's budget, neighbouring byte ranges become one request, and all of
-//! it is counted.
+//! process's budget, neighbouring byte ranges become one request, a long
+//! range becomes parts fetched side by side, and all of it is counted.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
@@ -15,7 +15,7 @@ use object_store::{
     RenameOptions, Result,
 };
 
-use super::budget;
+use super::budget::{self, IoSettings};
 use super::counters::{self, InFlight};
 
 /// A remote store read through the I/O budget (see [`super`]).
@@ -28,6 +28,74 @@ impl ScheduledStore {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
         ScheduledStore { inner }
+    }
+
+    /// [`ObjectStore::get_ranges`] with `settings`' coalescing gap and
+    /// part size.
+    async fn read_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+        settings: IoSettings,
+    ) -> Result<Vec<Bytes>> {
+        let merged = merge_ranges(ranges, settings.coalesce_gap);
+        let requests: Vec<Range<u64>> = merged
+            .iter()
+            .flat_map(|m| split_range(m, settings.part_bytes))
+            .collect();
+        counters::merged(ranges.len(), requests.len());
+        let got: Vec<Bytes> = futures::stream::iter(requests.iter().cloned())
+            .map(|r| self.get_range(location, r))
+            .buffered(requests.len().max(1))
+            .try_collect()
+            .await?;
+        // Each range asked for is a slice of the part that holds it; one
+        // that crosses parts (a blosc block over a part's end) is copied
+        // from them.
+        let short = |r: &Range<u64>, end: u64| object_store::Error::Generic {
+            store: "gridsql",
+            source: format!("'{location}': asked for bytes {r:?}, the object ends at {end}").into(),
+        };
+        ranges
+            .iter()
+            .map(|r| {
+                if r.start >= r.end {
+                    return Ok(Bytes::new());
+                }
+                let at = requests
+                    .partition_point(|q| q.start <= r.start)
+                    .saturating_sub(1);
+                let (q, bytes) = (&requests[at], &got[at]);
+                let have = q.start + bytes.len() as u64;
+                if r.end <= have {
+                    return Ok(
+                        bytes.slice((r.start - q.start) as usize..(r.end - q.start) as usize)
+                    );
+                }
+                let mut joined = BytesMut::with_capacity((r.end - r.start) as usize);
+                let mut next = r.start;
+                for (q, bytes) in requests[at..].iter().zip(&got[at..]) {
+                    if next >= r.end || q.start > next {
+                        break;
+                    }
+                    let have = q.start + bytes.len() as u64;
+                    let to = have.min(r.end);
+                    if to > next {
+                        joined.extend_from_slice(
+                            &bytes[(next - q.start) as usize..(to - q.start) as usize],
+                        );
+                        next = to;
+                    }
+                    if have < q.end {
+                        break; // the object ended inside this part
+                    }
+                }
+                if next < r.end {
+                    return Err(short(r, next));
+                }
+                Ok(joined.freeze())
+            })
+            .collect()
     }
 }
 
@@ -50,6 +118,25 @@ pub(crate) fn merge_ranges(ranges: &[Range<u64>], gap: u64) -> Vec<Range<u64>> {
         }
     }
     merged
+}
+
+/// `range` cut into parts of at most about `part` bytes (equal but for the
+/// last byte or so), in order; `range` itself when it is no longer than
+/// `part`.
+pub(crate) fn split_range(range: &Range<u64>, part: u64) -> Vec<Range<u64>> {
+    let len = range.end.saturating_sub(range.start);
+    if part == 0 || len <= part {
+        return vec![range.clone()];
+    }
+    let parts = len.div_ceil(part);
+    let size = len.div_ceil(parts);
+    (0..parts)
+        .map(|i| {
+            let start = range.start + i * size;
+            start..(start + size).min(range.end)
+        })
+        .filter(|r| r.start < r.end)
+        .collect()
 }
 
 #[async_trait]
@@ -91,40 +178,10 @@ impl ObjectStore for ScheduledStore {
     }
 
     /// Ranges closer than the budget's coalescing gap are read as one
-    /// request; the requests run concurrently, within the budget.
+    /// request, and a merged range longer than the budget's part size as
+    /// several; the requests run concurrently, within the budget.
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let gap = budget::settings().coalesce_gap;
-        let merged = merge_ranges(ranges, gap);
-        counters::merged(ranges.len(), merged.len());
-        let fetched: Vec<Bytes> = futures::stream::iter(merged.iter().cloned())
-            .map(|r| self.get_range(location, r))
-            .buffered(merged.len().max(1))
-            .try_collect()
-            .await?;
-        ranges
-            .iter()
-            .map(|r| {
-                if r.start >= r.end {
-                    return Ok(Bytes::new());
-                }
-                let at = merged
-                    .partition_point(|m| m.start <= r.start)
-                    .saturating_sub(1);
-                let (m, bytes) = (&merged[at], &fetched[at]);
-                let (from, to) = ((r.start - m.start) as usize, (r.end - m.start) as usize);
-                if to > bytes.len() {
-                    return Err(object_store::Error::Generic {
-                        store: "gridsql",
-                        source: format!(
-                            "'{location}': asked for bytes {r:?}, the object ends at {}",
-                            m.start + bytes.len() as u64
-                        )
-                        .into(),
-                    });
-                }
-                Ok(bytes.slice(from..to))
-            })
-            .collect()
+        self.read_ranges(location, ranges, budget::settings()).await
     }
 
     fn delete_stream(
@@ -177,6 +234,22 @@ mod tests {
         assert!(merge_ranges(&[], 1).is_empty());
     }
 
+    #[test]
+    fn long_ranges_split_into_parts() {
+        assert_eq!(split_range(&(0..10), 4), vec![0..4, 4..8, 8..10]);
+        assert_eq!(
+            split_range(&(100..112), 4),
+            vec![100..104, 104..108, 108..112]
+        );
+        assert_eq!(split_range(&(0..9), 4), vec![0..3, 3..6, 6..9]);
+        assert_eq!(split_range(&(5..9), 4), vec![5..9]);
+        assert_eq!(split_range(&(5..9), 0), vec![5..9]);
+        let parts = split_range(&(7..(7 + (5 << 20) + 3)), 2 << 20);
+        assert_eq!(parts.len(), 3);
+        assert_eq!((parts[0].start, parts[2].end), (7, 7 + (5 << 20) + 3));
+        assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+    }
+
     #[tokio::test]
     async fn ranges_read_through_the_wrapper_equal_the_object() {
         let inner = Arc::new(InMemory::new());
@@ -196,7 +269,35 @@ mod tests {
         assert_eq!((s.ranges, s.merged_requests), (5, 1), "all within 1 MiB");
         assert_eq!(s.requests, 1);
         assert_eq!(s.bytes, 4990);
+        // a long range comes back whole from its parts
+        let parts_of_1000 = IoSettings {
+            part_bytes: 1000,
+            ..IoSettings::default()
+        };
+        let mine = Arc::new(counters::IoCounters::default());
+        let long = [100..3600, 3700..3800, 950..1050, 1000..2000];
+        let got = counters::scope(
+            Arc::clone(&mine),
+            store.read_ranges(&path, &long, parts_of_1000),
+        )
+        .await
+        .expect("ranges");
+        for (r, b) in long.iter().zip(&got) {
+            assert_eq!(&b[..], &data[r.start as usize..r.end as usize], "{r:?}");
+        }
+        let s = mine.snapshot();
+        assert_eq!(
+            (s.ranges, s.merged_requests),
+            (4, 4),
+            "100..3800 in 4 parts"
+        );
+        assert_eq!(s.bytes, 3700);
         let past = store.get_ranges(&path, &[4990..6000]).await;
         assert!(past.is_err(), "a range past the end is an error");
+        let past = store
+            .read_ranges(&path, &[2000..4500, 4600..5500], parts_of_1000)
+            .await;
+        let err = past.expect_err("a range past the end, over parts, is an error");
+        assert!(err.to_string().contains("the object ends at 5000"), "{err}");
     }
 }

@@ -29,17 +29,6 @@ use crate::cf::RawType;
 use crate::error::{ConnectorError, Result};
 use crate::grid::{GridReader, RawBuffer};
 
-/// Regions of remote files decoded at once: as many as the machine has
-/// cores. Decoding is CPU work, and a remote scan fetches dozens of regions
-/// ahead; decoding them all at once on blocking threads would only hold a
-/// compressed, an inflated and a typed copy of each.
-fn remote_decoders() -> &'static tokio::sync::Semaphore {
-    static DECODERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    DECODERS.get_or_init(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-    })
-}
-
 /// Most files kept open at once; past it the open handles are dropped.
 const MAX_OPEN_FILES: usize = 64;
 
@@ -281,27 +270,29 @@ impl GridReader for NetcdfReader {
         };
         let name = variable.to_string();
         if let Route::Direct(layout, chunks) = self.route(i, variable, region.len()).await? {
-            // A remote file's bytes are fetched first, then wait for a
-            // decoder; decoding blocks.
-            let mut permit = None;
+            // A remote file's bytes are fetched first, then decoded off the
+            // runtime (crate::io::decode); a local file's are read as they
+            // are decoded, on a blocking thread.
+            let remote = matches!(chunks, ChunkSource::Remote(_));
             let source: Box<dyn ByteSource + Send> = match chunks {
                 ChunkSource::Local(file) => Box::new(file),
                 ChunkSource::Remote(remote) => {
                     let ranges = direct::byte_ranges(&layout, &local);
-                    let fetched = remote.fetch(ranges, &display).await?;
-                    permit = remote_decoders().acquire().await.ok();
-                    Box::new(fetched)
+                    Box::new(remote.fetch(ranges, &display).await?)
                 }
             };
-            let read = tokio::task::spawn_blocking(move || {
+            let read = move || {
                 let names = Names {
                     dataset: &display,
                     variable: &name,
                 };
                 direct::read_region(source.as_ref(), &layout, raw, &local, names)
-            });
-            let decoded = read.await;
-            drop(permit);
+            };
+            let decoded = if remote {
+                crate::io::decode::off_runtime(read).await
+            } else {
+                tokio::task::spawn_blocking(read).await
+            };
             return decoded.map_err(|e| ConnectorError::Chunk {
                 dataset: self.dataset.clone(),
                 variable: variable.to_string(),

@@ -39,7 +39,7 @@ pub async fn open_zarr(
 ) -> Result<GridTable> {
     let dataset = spec.location.clone();
     let (ds, handles) = dataset_variables(store, prefix, spec).await?;
-    let reader = ZarrReader::new(dataset.clone(), handles.clone());
+    let reader = ZarrReader::new(dataset.clone(), handles.clone(), spec.is_remote());
     let grid = build_grid(ds, &spec.options, CoordReads::All(&reader)).await?;
     Ok(GridTable::new(spec.clone(), grid, Arc::new(reader)))
 }

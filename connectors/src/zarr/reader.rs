@@ -34,6 +34,9 @@ pub struct ZarrVariable {
 pub struct ZarrReader {
     dataset: String,
     variables: HashMap<String, ZarrVariable>,
+    /// Whether the store is remote: then blocks read by range are
+    /// decompressed off the runtime's threads ([`crate::io::decode`]).
+    remote: bool,
 }
 
 impl std::fmt::Debug for ZarrReader {
@@ -45,12 +48,17 @@ impl std::fmt::Debug for ZarrReader {
 }
 
 impl ZarrReader {
-    /// A reader of `variables` of the store at `dataset`.
-    pub fn new(dataset: String, variables: HashMap<String, ZarrVariable>) -> Self {
-        ZarrReader { dataset, variables }
+    /// A reader of `variables` of the store at `dataset`, `remote` or local.
+    pub fn new(dataset: String, variables: HashMap<String, ZarrVariable>, remote: bool) -> Self {
+        ZarrReader {
+            dataset,
+            variables,
+            remote,
+        }
     }
 
-    /// Reads a region of an already opened array.
+    /// Reads a region of an already opened array (of a `remote` store or a
+    /// local one).
     ///
     /// # Errors
     /// Storage or codec errors, naming the chunk where the region starts.
@@ -59,6 +67,7 @@ impl ZarrReader {
         name: &str,
         var: &ZarrVariable,
         region: &[Range<u64>],
+        remote: bool,
     ) -> Result<RawBuffer> {
         let subset = ArraySubset::new_with_ranges(region);
         let a = &var.array;
@@ -87,7 +96,7 @@ impl ZarrReader {
         };
         let read = async {
             Ok(
-                crate::raw_buffer_of!(var.raw, T => Self::retrieve::<T>(var, region, &subset)
+                crate::raw_buffer_of!(var.raw, T => Self::retrieve::<T>(var, region, &subset, remote)
                 .await
                 .map_err(chunk_err)?),
             )
@@ -122,12 +131,13 @@ impl ZarrReader {
         var: &ZarrVariable,
         region: &[Range<u64>],
         subset: &ArraySubset,
+        remote: bool,
     ) -> std::result::Result<Vec<T>, zarrs::array::ArrayError>
     where
         T: ElementOwned + bytemuck::Pod,
     {
         if var.blosc_blocks
-            && let Some(values) = Self::retrieve_blocks(&var.array, region, subset).await
+            && let Some(values) = Self::retrieve_blocks(&var.array, region, subset, remote).await
         {
             return Ok(values);
         }
@@ -141,6 +151,7 @@ impl ZarrReader {
         array: &ZarrArray,
         region: &[Range<u64>],
         subset: &ArraySubset,
+        remote: bool,
     ) -> Option<Vec<T>> {
         let chunks = array.chunks_in_array_subset(subset).ok()??;
         if chunks.num_elements() != 1 {
@@ -166,6 +177,7 @@ impl ZarrReader {
             &shape,
             std::mem::size_of::<T>(),
             bytemuck::cast_slice_mut(&mut values),
+            remote,
         )
         .await?;
         Some(values)
@@ -183,7 +195,7 @@ impl GridReader for ZarrReader {
                 variable: variable.to_string(),
                 reason: "no such array in the store".to_string(),
             })?;
-        Self::read_array(&self.dataset, variable, var, region).await
+        Self::read_array(&self.dataset, variable, var, region, self.remote).await
     }
 
     fn reads_part_of_chunk(&self, variable: &str) -> bool {

@@ -273,12 +273,11 @@ impl GridReader for NetcdfReader {
             // A remote file's bytes are fetched first, then decoded off the
             // runtime (crate::io::decode); a local file's are read as they
             // are decoded, on a blocking thread.
-            let remote = matches!(chunks, ChunkSource::Remote(_));
-            let source: Box<dyn ByteSource + Send> = match chunks {
-                ChunkSource::Local(file) => Box::new(file),
-                ChunkSource::Remote(remote) => {
+            let (source, remote): (Box<dyn ByteSource + Send>, bool) = match chunks {
+                ChunkSource::Local(file) => (Box::new(file), false),
+                ChunkSource::Remote(file) => {
                     let ranges = direct::byte_ranges(&layout, &local);
-                    Box::new(remote.fetch(ranges, &display).await?)
+                    (Box::new(file.fetch(ranges, &display).await?), true)
                 }
             };
             let read = move || {

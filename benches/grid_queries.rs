@@ -15,7 +15,7 @@ use std::time::Instant;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float64Type;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -95,24 +95,32 @@ fn peak_rss_mb() -> f64 {
 /// the result streams in (as a Flight SQL or PostgreSQL client receives
 /// it), so that peak memory is the engine's, not a copy of the answer;
 /// with `collect`, after the whole answer is held in memory.
+///
+/// Statements run as the shell runs them (`copy_to::execute`: a COPY to
+/// Zarr on a cluster is written by the executors); a COPY's checksum is
+/// its `count` of rows written.
 async fn run(ctx: &SessionContext, sql: &str, collect: bool) -> Result<(f64, u64), String> {
-    let df = ctx.sql(sql).await.map_err(|e| e.to_string())?;
+    let plan = ctx
+        .state()
+        .create_logical_plan(sql)
+        .await
+        .map_err(|e| e.to_string())?;
+    let stream = gridsql_engine::copy_to::execute(ctx, plan)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut batches = if collect {
-        let all = df.collect().await.map_err(|e| e.to_string())?;
+        let all: Vec<_> = stream.try_collect().await.map_err(|e| e.to_string())?;
         futures::stream::iter(all.into_iter().map(Ok)).boxed()
     } else {
-        df.execute_stream()
-            .await
-            .map_err(|e| e.to_string())?
-            .boxed()
+        stream.boxed()
     };
     let mut sum = 0.0;
     let mut count = 0u64;
     while let Some(b) = batches.next().await {
         let b: arrow::array::RecordBatch =
             b.map_err(|e: datafusion::error::DataFusionError| e.to_string())?;
-        let Some(col) = b.column_by_name("m") else {
-            return Err("the query must name its result column m".into());
+        let Some(col) = b.column_by_name("m").or_else(|| b.column_by_name("count")) else {
+            return Err("the query must name its result column m (or be a COPY)".into());
         };
         let col = arrow::compute::cast(col, &arrow::datatypes::DataType::Float64)
             .map_err(|e| e.to_string())?;

@@ -22,7 +22,10 @@ Suites:
            `gridsql scheduler` and `gridsql executor` processes) of each size in --executors (default 1,2),
            each executor pinned to its own core (`taskset -c`, core i mod cores) with --slots task slots
            (default 1), all clusters up at once, alternating per query and round with the same queries in
-           one local process on all cores; answers collected whole, not printed
+           one local process on all cores; answers collected whole, not printed. --queries may add W5:
+           Q5's monthly climatology written by COPY to a Zarr store under bench-data/copy-out/ (on a
+           cluster the executors write its chunks side by side, the client its metadata), each system's
+           store then read back and its checksum compared with the local one's
   refs     the NetCDF-4 copy (sla.nc) read through kerchunk references (kerchunk.hdf, written once
            beside it as sla.nc.json) vs natively by gridsql, and xarray + dask reading the same references
            through fsspec (benches/xarray_remote.py --format refs); locally, then over the cloud suite's
@@ -47,6 +50,15 @@ REPO = os.path.dirname(HERE)
 ANCHORS = os.path.abspath(os.environ.get("GRIDSQL_ANCHORS", os.path.join(REPO, "..", "shared", "anchors")))
 sys.path.insert(0, ANCHORS)
 import bench as anchors  # noqa: E402  (the baseline's queries and runners)
+
+# COPY statements of the cluster suite, by name; {target} is the store each system writes.
+WRITES = {
+    "W5": ("COPY (SELECT CAST(date_part('month', time) AS BIGINT) AS month, latitude, longitude, "
+           "AVG(sla) AS sla FROM t GROUP BY 1, 2, 3) TO '{target}' STORED AS ZARR "
+           "OPTIONS ('dims' 'month,latitude,longitude', 'overwrite' 'true')"),
+}
+# How a written store is read back for its checksum.
+READ_BACK = "SELECT AVG(sla) AS m FROM t"
 
 XR_SYSTEM = {"zarr2": "xr-zarr2", "zarr3": "xr-zarr3", "nc": "xr-nc"}
 FLOOR = {"zarr2": "R-zarr2", "zarr3": "R-zarr3", "nc": "R-nc"}
@@ -156,6 +168,11 @@ def stop(procs):
         p.wait()
 
 
+def copy_target(root, query, system):
+    """The store a COPY of the cluster suite writes for one system."""
+    return os.path.join(root, "copy-out", f"{query}-{system}.zarr")
+
+
 def cluster_suite(a, exe, p, name, root):
     """The scaling suite: the local run and clusters of each size in --executors, all up at once,
     alternating per query and round."""
@@ -176,7 +193,11 @@ def cluster_suite(a, exe, p, name, root):
                 for q in queries:
                     for s in systems:
                         url = None if s == "local" else clusters[int(s.split("-")[1])][0]
-                        r = gridsql_one(exe, p["zarr2"], anchors.SQL[q], a.runs, cluster=url)
+                        if q in WRITES:
+                            sql = WRITES[q].format(target=copy_target(root, q, s))
+                        else:
+                            sql = anchors.SQL[q]
+                        r = gridsql_one(exe, p["zarr2"], sql, a.runs, cluster=url)
                         log.write(json.dumps(dict(r, query=q, system=s, slots=a.slots,
                                                   tasks_per_slot=a.tasks_per_slot)) + "\n")
                         times[(q, s)] += r["times"]
@@ -185,6 +206,11 @@ def cluster_suite(a, exe, p, name, root):
     finally:
         for _, procs in clusters.values():
             stop(procs)
+    # a written store's checksum is that of the store read back (its rows count is the COPY's)
+    for q in queries:
+        if q in WRITES:
+            for s in systems:
+                sums[(q, s)] = gridsql_one(exe, copy_target(root, q, s), READ_BACK, 1)["checksum"]
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
     print(f"data: {a.days} days x 720 x 1440 ({p['zarr2']}); scheduler and executors on loopback, "

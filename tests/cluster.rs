@@ -305,6 +305,35 @@ fn cluster_reads_from_s3() {
         assert!(got.lines().count() > 1, "{sql}: no rows");
         assert_csv_close(&format!("S3 through the cluster: {sql}"), &got, &want);
     }
+    // a COPY from S3 to S3, its chunks written by the executors and its
+    // coordinates and metadata by the client; read back from S3, it equals
+    // the same COPY written locally
+    let copy = |target: &str| {
+        format!(
+            "COPY (SELECT time, latitude, longitude, tcw FROM t WHERE latitude > 0) \
+             TO '{target}' STORED AS ZARR OPTIONS ('chunks' '4,37,144')"
+        )
+    };
+    let here = tempfile::tempdir().expect("temp dir");
+    let local_copy = here.path().join("north.zarr");
+    let remote_copy = format!("s3://{BUCKET}/north.zarr");
+    stdout_ok(
+        "COPY to S3 on the cluster",
+        &cluster.shell_env(&[&remote], &copy(&remote_copy), &envs),
+    );
+    stdout_ok(
+        "COPY locally",
+        &local(&[&local_ds], &copy(&local_copy.display().to_string()), &[]),
+    );
+    let read =
+        "SELECT time, count(tcw), avg(tcw), max(latitude) FROM w GROUP BY time ORDER BY time";
+    let got = stdout_ok(read, &local(&[&format!("w={remote_copy}")], read, &envs));
+    let want = stdout_ok(
+        read,
+        &local(&[&format!("w={}", local_copy.display())], read, &[]),
+    );
+    assert!(want.lines().count() > 10, "{want}");
+    assert_csv_close("the cluster's COPY to S3 read back", &got, &want);
 }
 
 /// An executor killed while a query runs: the query completes on the other
@@ -586,67 +615,136 @@ fn virtual_and_versioned_datasets_on_the_cluster() {
     }
 }
 
-/// COPY to a grid with the query on the cluster: the sink travels to an
-/// executor, which writes the store; read back, it equals the store the
-/// same COPY writes without the cluster (a box, and a monthly climatology
-/// whose partial states are merged on the cluster).
+/// COPY to a grid with the query on the cluster: to Zarr, the executors
+/// write the chunks side by side (more than one task writes chunks) and
+/// the client the metadata; to NetCDF, the sink travels to one executor.
+/// Read back, each store equals the one the same COPY writes without the
+/// cluster (a box, and monthly climatologies whose partial states are
+/// merged on the cluster). A COPY that fails on the executors leaves no
+/// store that looks complete.
 #[test]
 fn copy_to_a_grid_on_the_cluster() {
     let Some(data) = data_dir() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let cluster = Cluster::start(2, &[]);
+    let cluster = Cluster::start(2, &[("RUST_LOG", "warn,gridsql_engine::copy_to=info")]);
+    // the lines of the executors' logs that say a task wrote chunks
+    let writing_tasks = || -> Vec<String> {
+        (0..2)
+            .flat_map(|i| {
+                let log = cluster.logs.path().join(format!("executor{i}.log"));
+                std::fs::read_to_string(log)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains(" wrote ") && !l.contains(" wrote 0 chunks"))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
     let table = format!("t={}", data.join("sst.mnmean.nc").display());
-    let copy = |target: &Path| {
-        format!(
-            "COPY (SELECT time, lat, lon, sst FROM t WHERE lat BETWEEN -20 AND 20 AND lon BETWEEN 120 AND 280) \
-             TO '{}' STORED AS ZARR OPTIONS ('zarr_format' '2')",
-            target.display()
-        )
+    // `COPY (query) TO target STORED AS stored OPTIONS (options)` on the
+    // cluster and locally; `read` of both stores, equal; the local answer
+    let same_as_local = |name: &str, query: &str, stored: &str, options: &str, read: &str| {
+        let copy = |target: &Path| {
+            format!(
+                "COPY ({query}) TO '{}' STORED AS {stored} OPTIONS ({options})",
+                target.display()
+            )
+        };
+        let ext = if stored == "NETCDF" { "nc" } else { "zarr" };
+        let remote = dir.path().join(format!("{name}-cluster.{ext}"));
+        let here = dir.path().join(format!("{name}-local.{ext}"));
+        stdout_ok(name, &cluster.shell(&[&table], &copy(&remote)));
+        stdout_ok(name, &local(&[&table], &copy(&here), &[]));
+        let read_from = |store: &Path| {
+            stdout_ok(
+                read,
+                &local(&[&format!("w={}", store.display())], read, &[]),
+            )
+        };
+        let (got, want) = (read_from(&remote), read_from(&here));
+        assert_csv_close(&format!("{name} read back"), &got, &want);
+        want
     };
-    let (remote, here) = (
-        dir.path().join("cluster.zarr"),
-        dir.path().join("local.zarr"),
+    let climatology = "SELECT CAST(date_part('month', time) AS BIGINT) AS month, lat, lon, avg(sst) AS sst \
+                       FROM t GROUP BY 1, 2, 3";
+    let want = same_as_local(
+        "box",
+        "SELECT time, lat, lon, sst FROM t WHERE lat BETWEEN -20 AND 20 AND lon BETWEEN 120 AND 280",
+        "ZARR",
+        "'zarr_format' '2'",
+        "SELECT count(*), count(sst), avg(sst), min(time), max(lat) FROM w",
     );
-    stdout_ok(
-        "COPY on the cluster",
-        &cluster.shell(&[&table], &copy(&remote)),
+    assert_eq!(want.lines().count(), 2, "{want}");
+    let tasks = writing_tasks();
+    assert!(
+        tasks.len() >= 2,
+        "fewer than two tasks wrote chunks:\n{}",
+        tasks.join("\n")
     );
-    stdout_ok("COPY locally", &local(&[&table], &copy(&here), &[]));
-    let read = "SELECT count(*), count(sst), avg(sst), min(time), max(lat) FROM w";
-    let got = stdout_ok(
-        read,
-        &local(&[&format!("w={}", remote.display())], read, &[]),
+    // a climatology to Zarr v3 in chunks of two months
+    let want = same_as_local(
+        "climatology",
+        climatology,
+        "ZARR",
+        "'dims' 'month,lat,lon', 'chunks' '2,45,90'",
+        "SELECT month, count(sst), avg(sst), min(lat), max(lon) FROM w GROUP BY month ORDER BY month",
     );
-    let want = stdout_ok(read, &local(&[&format!("w={}", here.display())], read, &[]));
-    assert!(got.lines().count() == 2, "{got}");
-    assert_csv_close("the cluster's COPY read back", &got, &want);
-    // an aggregate (dense partial states merged on the cluster) written back
-    let climatology = |target: &Path| {
-        format!(
-            "COPY (SELECT CAST(date_part('month', time) AS BIGINT) AS month, lat, lon, avg(sst) AS sst \
-             FROM t GROUP BY 1, 2, 3) TO '{}' STORED AS NETCDF OPTIONS ('dims' 'month,lat,lon')",
-            target.display()
-        )
-    };
-    let (remote, here) = (dir.path().join("cluster.nc"), dir.path().join("local.nc"));
-    stdout_ok(
-        "climatology on the cluster",
-        &cluster.shell(&[&table], &climatology(&remote)),
+    assert_eq!(want.lines().count(), 13, "{want}");
+    // to NetCDF: one task writes the file (partial states merged on the cluster)
+    let want = same_as_local(
+        "netcdf",
+        climatology,
+        "NETCDF",
+        "'dims' 'month,lat,lon'",
+        "SELECT count(*), count(sst), avg(sst), min(month), max(lat) FROM w",
     );
-    stdout_ok(
-        "climatology locally",
-        &local(&[&table], &climatology(&here), &[]),
-    );
-    let read = "SELECT count(*), count(sst), avg(sst), min(month), max(lat) FROM w";
-    let got = stdout_ok(
-        read,
-        &local(&[&format!("w={}", remote.display())], read, &[]),
-    );
-    let want = stdout_ok(read, &local(&[&format!("w={}", here.display())], read, &[]));
     assert!(want.contains("192240,131856"), "{want}");
-    assert_csv_close("the cluster's climatology read back", &got, &want);
+    // the four xarray-checked COPY results of tests/copy_to.rs (a string
+    // dimension, a join among them), written to Zarr v3 and v2 by the
+    // executors, equal xarray's own computation
+    if let Some(py) = crate::util::python() {
+        let mut problems = Vec::new();
+        for (i, (kind, source, sql, _, dims)) in crate::copy_to::RESULTS.into_iter().enumerate() {
+            let format = if i % 2 == 0 { "3" } else { "2" };
+            let out = dir.path().join(format!("{kind}.v{format}.zarr"));
+            let dims = dims.map(|d| format!(", 'dims' '{d}'")).unwrap_or_default();
+            let sql = format!(
+                "COPY ({sql}) TO '{}' STORED AS ZARR OPTIONS ('zarr_format' '{format}'{dims})",
+                out.display()
+            );
+            let source = format!("t={}", data.join(source).display());
+            stdout_ok(&sql, &cluster.shell(&[&source], &sql));
+            let c = crate::copy_to::check(&py, &data, kind, &out, "zarr");
+            problems.extend(
+                c.problems
+                    .iter()
+                    .map(|p| format!("{kind} (v{format}): {p}")),
+            );
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+    // two rows for a cell: the executors fail, no metadata is written
+    let failed = dir.path().join("failed.zarr");
+    let out = cluster.shell(
+        &[&table],
+        &format!(
+            "COPY (SELECT lat, lon, sst FROM t) TO '{}' STORED AS ZARR OPTIONS ('dims' 'lat,lon')",
+            failed.display()
+        ),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a COPY with two rows a cell succeeded"
+    );
+    assert!(err.contains("two rows for the cell"), "{err}");
+    assert!(
+        !failed.join("zarr.json").exists(),
+        "a failed COPY left root metadata"
+    );
 }
 
 /// Aggregates grouped by dimensions the scan is not split along (dense

@@ -26,7 +26,7 @@ const STATIONS: &str = "SELECT location, CAST(date_part('month', time) AS BIGINT
      avg(tasmax) AS tasmax FROM t GROUP BY 1, 2";
 
 /// (kind, source file, query, variable, dims option or none)
-const RESULTS: [(&str, &str, &str, &str, Option<&str>); 4] = [
+pub(crate) const RESULTS: [(&str, &str, &str, &str, Option<&str>); 4] = [
     (
         "climatology",
         SST,
@@ -56,13 +56,13 @@ const OUTPUTS: [(&str, &str, &str, &str); 3] = [
 ];
 
 #[derive(serde::Deserialize, Debug)]
-struct Check {
-    problems: Vec<String>,
+pub(crate) struct Check {
+    pub(crate) problems: Vec<String>,
     count: u64,
     mean_abs: f64,
 }
 
-fn check(py: &Path, data: &Path, kind: &str, out: &Path, reader: &str) -> Check {
+pub(crate) fn check(py: &Path, data: &Path, kind: &str, out: &Path, reader: &str) -> Check {
     let script = repo().join("tests/xarray/copy_check.py");
     let args = [
         script.as_os_str(),

@@ -33,7 +33,9 @@ pub async fn cluster_context(opts: &SessionOptions, url: &str) -> Result<Session
             .with_target_partitions(opts.target_partitions.max(1))
             .with_batch_size(opts.batch_size.max(1))
             .with_information_schema(true),
-    ));
+    ))
+    // its COPY to Zarr is written by the executors
+    .with_extension(Arc::new(crate::copy_to::OnCluster));
     let state = session_state(opts, config)?;
     let ctx = SessionContext::remote_with_state(url, state).await?;
     // Ballista rebuilds the state for its planner; register the functions

@@ -12,7 +12,7 @@
 
 mod logical;
 mod physical;
-mod wire;
+pub(crate) mod wire;
 
 pub use logical::GridLogicalCodec;
 pub use physical::GridPhysicalCodec;

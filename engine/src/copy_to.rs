@@ -38,7 +38,13 @@ use gridsql_connectors::write::netcdf_out::{self, NetcdfWriter};
 use gridsql_connectors::write::zarr_out::ZarrWriter;
 use gridsql_connectors::write::{Grid, Layout, WriteOptions};
 
+mod cluster_write;
 mod holding;
+mod parallel;
+pub(crate) mod pinned;
+
+pub use cluster_write::{OnCluster, execute};
+pub use parallel::{ChunkRowExec, ChunkWriteExec};
 
 use holding::{Held, Holding};
 use object_store::ObjectStoreExt;
@@ -133,6 +139,7 @@ impl datafusion::optimizer::AnalyzerRule for EmbedCopyOptions {
         let LogicalPlan::Copy(copy) = &plan else {
             return Ok(plan);
         };
+        pinned::refuse_pinned(&copy.options)?;
         let any: &dyn Any = copy.file_type.as_any();
         let Some(ours) = any
             .downcast_ref::<DefaultFileType>()
@@ -228,10 +235,13 @@ impl FileFormatFactory for GridFormatFactory {
     ) -> Result<Arc<dyn FileFormat>> {
         let mut raw = self.options.clone();
         raw.extend(format_options.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // the coordinates of a parallel write are not an option to parse
+        let options =
+            WriteOptions::parse(&pinned::without_pinned(&raw)).map_err(DataFusionError::from)?;
         Ok(Arc::new(GridFileFormat {
             output: self.output,
             name: self.name,
-            options: WriteOptions::parse(&raw).map_err(DataFusionError::from)?,
+            options,
             raw_options: raw,
         }))
     }
@@ -314,6 +324,15 @@ impl FileFormat for GridFileFormat {
             return not_impl_err!(
                 "COPY to a grid has no PARTITIONED BY; name dimensions with 'dims'"
             );
+        }
+        if self.output == GridOutput::Zarr && self.raw_options.contains_key(pinned::PINNED) {
+            // a cluster client's COPY: written by the executors side by side
+            let tagged = Arc::new(ChunkRowExec::try_new(input, self.raw_options.clone())?);
+            return Ok(Arc::new(ChunkWriteExec::try_new(
+                tagged,
+                conf.original_url.clone(),
+                self.raw_options.clone(),
+            )?));
         }
         let sink = Arc::new(GridSink {
             output: self.output,

@@ -172,10 +172,7 @@ impl GridFlightService {
                     None => plan,
                 };
                 let schema = wire_schema(&plan);
-                let run = async {
-                    let df = ctx.execute_logical_plan(plan).await?;
-                    df.execute_stream().await
-                };
+                let run = async { gridsql_engine::copy_to::execute(ctx, plan).await };
                 let stream = tokio::time::timeout(admission.remaining(), panics::caught(run))
                     .await
                     .map_err(|_| Status::deadline_exceeded(admission.timeout_message()))?

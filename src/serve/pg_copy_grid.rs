@@ -39,10 +39,7 @@ pub(crate) async fn run(state: &Shared, ctx: &SessionContext, sql: &str) -> Resu
             "not a COPY to a grid".into(),
         ));
     };
-    let batches: Vec<_> = ctx
-        .execute_logical_plan(plan)
-        .await?
-        .execute_stream()
+    let batches: Vec<_> = gridsql_engine::copy_to::execute(ctx, plan)
         .await?
         .try_collect()
         .await?;

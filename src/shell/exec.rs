@@ -140,9 +140,8 @@ impl Shell {
         let state = self.ctx.state();
         let plan = state.statement_to_plan(stmt).await?;
         let units = column_units(&plan);
-        let df = self.ctx.execute_logical_plan(plan).await?;
-        let schema = Arc::clone(df.schema().inner());
-        let mut stream = df.execute_stream().await?;
+        let mut stream = gridsql_engine::copy_to::execute(&self.ctx, plan).await?;
+        let schema = stream.schema();
         printer.begin(Arc::clone(&schema));
         let mut kept = Vec::new();
         let mut rows = 0usize;

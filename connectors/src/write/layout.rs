@@ -7,6 +7,11 @@
 //! known only when the last row has arrived; the keyed rows wait in
 //! [`super::rows::HeldRows`] (memory, or a spill file) until then.
 //!
+//! On a cluster the coordinates come first instead: a coordinates pass over
+//! the query gives every dimension's values, each writing task pins them
+//! ([`Layout::pin`]) and keys its rows against them, so every task places
+//! a row in the same cell without seeing the others' rows.
+//!
 //! Dimension values become integer keys that sort as the values do (floats
 //! by a total order of their bits, times in microseconds), so every type of
 //! coordinate is collected, sorted and looked up the same way. Labels
@@ -257,6 +262,12 @@ fn bad(reason: String) -> ConnectorError {
     }
 }
 
+fn null_coordinate(name: &str) -> ConnectorError {
+    bad(format!(
+        "column '{name}' has a NULL, which cannot be a coordinate"
+    ))
+}
+
 fn cast(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     arrow::compute::cast(column, to).map_err(|e| bad(e.to_string()))
 }
@@ -358,6 +369,9 @@ pub struct Layout {
     vars: Vec<(usize, OutVar)>,
     keyed: SchemaRef,
     source_chunks: Vec<Option<u64>>,
+    /// Whether the coordinates were given ([`Layout::pin`]): a row with
+    /// another coordinate is then an error, not a new coordinate.
+    pinned: bool,
 }
 
 impl Layout {
@@ -448,7 +462,73 @@ impl Layout {
             dims: builds,
             vars,
             keyed,
+            pinned: false,
         })
+    }
+
+    /// Gives the coordinates, one array per dimension (in the order of
+    /// [`Layout::dim_names`]; repeats and order do not matter), and returns
+    /// the grid they make. Rows keyed afterwards must fall on them.
+    ///
+    /// # Errors
+    /// Another number of arrays than dimensions, a NULL coordinate, a grid
+    /// too large.
+    pub fn pin(&mut self, coords: &[ArrayRef]) -> Result<Grid> {
+        if coords.len() != self.dims.len() {
+            return Err(bad(format!(
+                "{} coordinate arrays for {} dimensions",
+                coords.len(),
+                self.dims.len()
+            )));
+        }
+        for (b, values) in self.dims.iter_mut().zip(coords) {
+            for k in keys(values, b.kind, &mut b.labels)? {
+                let k = k.ok_or_else(|| null_coordinate(&b.name))?;
+                b.seen.insert(k);
+            }
+        }
+        self.pinned = true;
+        self.grid()
+    }
+
+    /// The dimension columns' names, in the grid's order.
+    pub fn dim_names(&self) -> Vec<String> {
+        self.dims.iter().map(|b| b.name.clone()).collect()
+    }
+
+    /// The result columns of the dimensions, in the grid's order.
+    pub fn dim_columns(&self) -> Vec<usize> {
+        self.dims.iter().map(|b| b.column).collect()
+    }
+
+    /// The keys of dimension `d` in `batch`, each joining the coordinates
+    /// seen (or, pinned, checked against them).
+    ///
+    /// # Errors
+    /// A NULL; pinned, a coordinate that was not given.
+    pub fn dim_keys(&mut self, batch: &RecordBatch, d: usize) -> Result<Vec<i64>> {
+        let pinned = self.pinned;
+        let b = self
+            .dims
+            .get_mut(d)
+            .ok_or_else(|| bad(format!("no dimension {d}")))?;
+        let k = keys(batch.column(b.column), b.kind, &mut b.labels)?;
+        let mut dense = Vec::with_capacity(k.len());
+        for v in k {
+            let v = v.ok_or_else(|| null_coordinate(&b.name))?;
+            if pinned {
+                if !b.seen.contains(&v) {
+                    return Err(bad(format!(
+                        "column '{}' has a value the coordinates pass did not see: the query does not give the same rows twice (random(), now(), LIMIT without ORDER BY?)",
+                        b.name
+                    )));
+                }
+            } else {
+                b.seen.insert(v);
+            }
+            dense.push(v);
+        }
+        Ok(dense)
     }
 
     /// The schema of keyed batches: `k0..kn` (Int64), then the variables.
@@ -462,20 +542,8 @@ impl Layout {
     /// A NULL coordinate, a column that does not cast.
     pub fn key(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.keyed.fields().len());
-        for b in &mut self.dims {
-            let k = keys(batch.column(b.column), b.kind, &mut b.labels)?;
-            let mut dense = Vec::with_capacity(k.len());
-            for v in k {
-                let v = v.ok_or_else(|| {
-                    bad(format!(
-                        "column '{}' has a NULL, which cannot be a coordinate",
-                        b.name
-                    ))
-                })?;
-                b.seen.insert(v);
-                dense.push(v);
-            }
-            columns.push(Arc::new(Int64Array::from(dense)));
+        for d in 0..self.dims.len() {
+            columns.push(Arc::new(Int64Array::from(self.dim_keys(batch, d)?)));
         }
         for (c, v) in &self.vars {
             columns.push(cast(batch.column(*c), &v.cell_type.arrow_type())?);
@@ -489,6 +557,11 @@ impl Layout {
     /// # Errors
     /// A grid of more than [`MAX_GRID_CELLS`] cells.
     pub fn finish(self) -> Result<Grid> {
+        self.grid()
+    }
+
+    /// The grid of the coordinates seen so far.
+    fn grid(&self) -> Result<Grid> {
         let shape: Vec<u64> = self.dims.iter().map(|b| b.seen.len() as u64).collect();
         shape
             .iter()
@@ -503,9 +576,10 @@ impl Layout {
         let mut dims = Vec::new();
         let mut index = Vec::new();
         let mut kinds = Vec::new();
-        for b in self.dims {
-            let mut keys: Vec<i64> = b.seen.into_iter().collect();
-            let mut labels: Vec<(String, i64)> = b.labels.into_iter().collect();
+        for b in &self.dims {
+            let mut keys: Vec<i64> = b.seen.iter().copied().collect();
+            let mut labels: Vec<(String, i64)> =
+                b.labels.iter().map(|(l, k)| (l.clone(), *k)).collect();
             if b.kind == KeyKind::Label {
                 labels.sort_unstable();
                 keys = labels.iter().map(|(_, k)| *k).collect();
@@ -528,9 +602,9 @@ impl Layout {
                 KeyKind::Label => CoordValues::Str(labels.into_iter().map(|(l, _)| l).collect()),
             };
             dims.push(OutDim {
-                name: b.name,
+                name: b.name.clone(),
                 coords,
-                attrs: b.attrs,
+                attrs: b.attrs.clone(),
             });
         }
         let mut attrs = Attributes::new();
@@ -544,9 +618,9 @@ impl Layout {
         );
         Ok(Grid {
             dims,
-            vars: self.vars.into_iter().map(|(_, v)| v).collect(),
+            vars: self.vars.iter().map(|(_, v)| v.clone()).collect(),
             attrs,
-            source_chunks: self.source_chunks,
+            source_chunks: self.source_chunks.clone(),
             index,
             kinds,
         })
@@ -554,6 +628,11 @@ impl Layout {
 }
 
 impl Grid {
+    /// The position along dimension `d` of the coordinate keyed `k`.
+    pub fn position(&self, d: usize, k: i64) -> Option<usize> {
+        self.index.get(d)?.get(&k).copied()
+    }
+
     /// Key `k` of dimension `d` shown as the coordinate it stands for, in
     /// messages.
     pub(super) fn show_key(&self, d: usize, k: i64) -> String {
@@ -665,5 +744,67 @@ mod tests {
         // an aggregate carries no chunking
         let plain = Schema::new(vec![Field::new("m", DataType::Float64, true)]);
         assert_eq!(source_chunks(&plain, &[0], &dims), vec![None, None, None]);
+    }
+
+    /// Two tasks that pin the same coordinates, given in other orders, put
+    /// a row in the same cell; a row off the coordinates is refused.
+    #[test]
+    fn pinned_layouts_agree_and_refuse_other_coordinates() {
+        use arrow::array::{Float64Array, StringArray};
+        let schema = Schema::new(vec![
+            Field::new("site", DataType::Utf8, false),
+            Field::new("lat", DataType::Float64, false),
+            Field::new("v", DataType::Float64, true),
+        ]);
+        let dims = ["site".to_string(), "lat".to_string()];
+        let pinned = |sites: &[&str], lats: &[f64]| {
+            let mut layout = Layout::new(&schema, Some(&dims)).expect("layout");
+            let coords: Vec<ArrayRef> = vec![
+                Arc::new(StringArray::from(sites.to_vec())),
+                Arc::new(Float64Array::from(lats.to_vec())),
+            ];
+            let grid = layout.pin(&coords).expect("pinned");
+            (layout, grid)
+        };
+        let (mut a, grid_a) = pinned(&["b", "a", "c"], &[10.0, -5.0]);
+        let (mut b, grid_b) = pinned(&["c", "b", "a", "b"], &[-5.0, 10.0]);
+        assert_eq!(grid_a.shape(), vec![3, 2]);
+        assert_eq!(grid_b.shape(), vec![3, 2]);
+        let rows = RecordBatch::try_new(
+            Arc::new(schema.clone()),
+            vec![
+                Arc::new(StringArray::from(vec!["c", "a"])),
+                Arc::new(Float64Array::from(vec![10.0, -5.0])),
+                Arc::new(Float64Array::from(vec![1.0, 2.0])),
+            ],
+        )
+        .expect("batch");
+        let places = |layout: &mut Layout, grid: &Grid| -> Vec<(usize, usize)> {
+            let sites = layout.dim_keys(&rows, 0).expect("sites");
+            let lats = layout.dim_keys(&rows, 1).expect("lats");
+            sites
+                .iter()
+                .zip(&lats)
+                .map(|(s, l)| {
+                    (
+                        grid.position(0, *s).expect("site placed"),
+                        grid.position(1, *l).expect("lat placed"),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(places(&mut a, &grid_a), vec![(2, 1), (0, 0)]);
+        assert_eq!(places(&mut b, &grid_b), vec![(2, 1), (0, 0)]);
+        let off = RecordBatch::try_new(
+            Arc::new(schema.clone()),
+            vec![
+                Arc::new(StringArray::from(vec!["d"])),
+                Arc::new(Float64Array::from(vec![10.0])),
+                Arc::new(Float64Array::from(vec![1.0])),
+            ],
+        )
+        .expect("batch");
+        let e = a.key(&off).expect_err("not a pinned coordinate");
+        assert!(e.to_string().contains("coordinates pass"), "{e}");
     }
 }

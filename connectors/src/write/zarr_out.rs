@@ -141,30 +141,7 @@ impl ZarrWriter {
         dataset: &str,
     ) -> Result<Self> {
         clear_target(&store, &root, options.overwrite, dataset).await?;
-        let shape = grid.shape();
-        let dim_names: Vec<String> = grid.dims.iter().map(|d| d.name.clone()).collect();
-        let mut writer = ZarrWriter {
-            store,
-            root,
-            options: options.clone(),
-            dataset: dataset.to_string(),
-            coords: Vec::new(),
-            vars: grid
-                .vars
-                .iter()
-                .map(|v| ArraySpec {
-                    name: v.name.clone(),
-                    shape: shape.clone(),
-                    chunks: chunks.clone(),
-                    dims: dim_names.clone(),
-                    dtype: Dtype::Cells(v.cell_type),
-                    attrs: v.attrs.clone(),
-                    with_fill: true,
-                })
-                .collect(),
-            group_attrs: grid.attrs.clone(),
-            written: Written::default(),
-        };
+        let mut writer = ZarrWriter::open(grid, chunks, store, root, options, dataset);
         for d in &grid.dims {
             let (cells, attrs) = encoded_coordinate(&d.coords, &d.attrs);
             let n = d.coords.len() as u64;
@@ -188,6 +165,48 @@ impl ZarrWriter {
             writer.coords.push(spec);
         }
         Ok(writer)
+    }
+
+    /// A writer of the variables' chunks of `grid` into a store another
+    /// process created ([`ZarrWriter::create`]) and finishes: a cluster
+    /// task's share of a COPY. Does no I/O.
+    pub fn open(
+        grid: &Grid,
+        chunks: Vec<u64>,
+        store: Arc<dyn ObjectStore>,
+        root: Path,
+        options: &WriteOptions,
+        dataset: &str,
+    ) -> Self {
+        let shape = grid.shape();
+        let dim_names: Vec<String> = grid.dims.iter().map(|d| d.name.clone()).collect();
+        ZarrWriter {
+            store,
+            root,
+            options: options.clone(),
+            dataset: dataset.to_string(),
+            coords: Vec::new(),
+            vars: grid
+                .vars
+                .iter()
+                .map(|v| ArraySpec {
+                    name: v.name.clone(),
+                    shape: shape.clone(),
+                    chunks: chunks.clone(),
+                    dims: dim_names.clone(),
+                    dtype: Dtype::Cells(v.cell_type),
+                    attrs: v.attrs.clone(),
+                    with_fill: true,
+                })
+                .collect(),
+            group_attrs: grid.attrs.clone(),
+            written: Written::default(),
+        }
+    }
+
+    /// What was written so far.
+    pub fn written(&self) -> Written {
+        self.written
     }
 
     /// Writes the chunks of a slab: `cells` (one per variable) hold rows

@@ -16,7 +16,7 @@ use gridsql_connectors::scan::GridScanExec;
 use gridsql_connectors::table_cache::open_cached;
 
 use super::wire::{self, AggNode, OutputType, PlanNode};
-use crate::copy_to::GridSink;
+use crate::copy_to::{ChunkRowExec, ChunkWriteExec, GridSink};
 use datafusion::datasource::sink::DataSinkExec;
 
 /// Ballista's physical codec plus gridsql's scans and aggregates.
@@ -66,6 +66,20 @@ impl GridPhysicalCodec {
                 mode: agg.mode(),
             }));
         }
+        if let Some(tag) = node.downcast_ref::<ChunkRowExec>() {
+            return Ok(Some(PlanNode::ChunkRows {
+                options: tag.raw_options().clone(),
+                schema: wire::schema_to_ipc(&tag.children()[0].schema())?,
+            }));
+        }
+        if let Some(write) = node.downcast_ref::<ChunkWriteExec>() {
+            let (target, options) = write.wire();
+            return Ok(Some(PlanNode::ChunkWrite {
+                target: target.to_string(),
+                options: options.clone(),
+                schema: wire::schema_to_ipc(&write.children()[0].schema())?,
+            }));
+        }
         if let Some(exec) = node.downcast_ref::<DataSinkExec>() {
             let sink: &dyn std::any::Any = exec.sink();
             if let Some(grid) = sink.downcast_ref::<GridSink>() {
@@ -109,6 +123,21 @@ impl GridPhysicalCodec {
                 // Its input comes as the decoded node's child.
                 let pending: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(schema));
                 Ok(Arc::new(DataSinkExec::new(pending, Arc::new(sink), None)))
+            }
+            // Their input comes as the decoded node's child.
+            PlanNode::ChunkRows { options, schema } => {
+                let pending: Arc<dyn ExecutionPlan> =
+                    Arc::new(EmptyExec::new(wire::schema_from_ipc(&schema)?));
+                Ok(Arc::new(ChunkRowExec::try_new(pending, options)?))
+            }
+            PlanNode::ChunkWrite {
+                target,
+                options,
+                schema,
+            } => {
+                let pending: Arc<dyn ExecutionPlan> =
+                    Arc::new(EmptyExec::new(wire::schema_from_ipc(&schema)?));
+                Ok(Arc::new(ChunkWriteExec::try_new(pending, target, options)?))
             }
             PlanNode::Aggregate {
                 spec,
@@ -258,5 +287,37 @@ mod tests {
         let exec = DataSinkExec::new(input, Arc::new(sink), None);
         let node = GridPhysicalCodec::to_wire(&exec).expect("encodes");
         assert!(matches!(node, Some(PlanNode::Sink { .. })), "{node:?}");
+    }
+
+    /// The two nodes of a parallel COPY to Zarr travel with their options
+    /// and coordinates, and come back as the same nodes.
+    #[test]
+    fn the_nodes_of_a_parallel_copy_travel() {
+        use arrow::array::{ArrayRef, Float64Array};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("lat", DataType::Float64, false),
+            Field::new("v", DataType::Float64, true),
+        ]));
+        let coords: Vec<ArrayRef> = vec![Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0]))];
+        let raw = std::collections::HashMap::from([
+            ("dims".to_string(), "lat".to_string()),
+            (
+                crate::copy_to::pinned::PINNED.to_string(),
+                crate::copy_to::pinned::encode(&coords).expect("encodes"),
+            ),
+        ]);
+        let input: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(schema));
+        let tagged: Arc<dyn ExecutionPlan> =
+            Arc::new(ChunkRowExec::try_new(input, raw.clone()).expect("tags"));
+        let write = ChunkWriteExec::try_new(Arc::clone(&tagged), "/tmp/x.zarr".into(), raw)
+            .expect("writes");
+        let ctx = TaskContext::default();
+        for node in [tagged.as_ref(), &write as &dyn ExecutionPlan] {
+            let wire = GridPhysicalCodec::to_wire(node)
+                .expect("encodes")
+                .expect("one of ours");
+            let back = GridPhysicalCodec::from_wire(wire, &ctx).expect("decodes");
+            assert_eq!(back.name(), node.name());
+        }
     }
 }

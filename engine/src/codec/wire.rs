@@ -67,6 +67,22 @@ pub(crate) enum PlanNode {
         /// The sink's input schema (IPC).
         schema: String,
     },
+    /// Rows tagged with their row of chunks (a parallel COPY to Zarr).
+    ChunkRows {
+        /// COPY's options, with the coordinates.
+        options: std::collections::HashMap<String, String>,
+        /// The input schema (IPC).
+        schema: String,
+    },
+    /// One partition's chunks written (a parallel COPY to Zarr).
+    ChunkWrite {
+        /// The canonical target.
+        target: String,
+        /// COPY's options, with the coordinates.
+        options: std::collections::HashMap<String, String>,
+        /// The input schema, tag included (IPC).
+        schema: String,
+    },
 }
 
 /// One aggregate of a grid aggregate.

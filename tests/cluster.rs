@@ -74,6 +74,10 @@ fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The executors' log level at which each task of a COPY to Zarr says what
+/// it wrote.
+const COPY_LOG: (&str, &str) = ("RUST_LOG", "warn,gridsql_engine::copy_to=info");
+
 impl Cluster {
     /// Starts a scheduler and `n` executors with `envs` (object-store
     /// credentials) and waits until a query runs.
@@ -146,6 +150,22 @@ impl Cluster {
             port,
             logs,
         }
+    }
+
+    /// The lines of the executors' logs (with [`COPY_LOG`]) that say a task
+    /// of a COPY to Zarr wrote chunks.
+    fn chunk_writers(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for i in 0..self.executors.len() {
+            let log = self.logs.path().join(format!("executor{i}.log"));
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            lines.extend(
+                text.lines()
+                    .filter(|l| l.contains(" wrote ") && !l.contains(" wrote 0 chunks"))
+                    .map(str::to_string),
+            );
+        }
+        lines
     }
 
     fn url(&self) -> String {
@@ -628,21 +648,7 @@ fn copy_to_a_grid_on_the_cluster() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let cluster = Cluster::start(2, &[("RUST_LOG", "warn,gridsql_engine::copy_to=info")]);
-    // the lines of the executors' logs that say a task wrote chunks
-    let writing_tasks = || -> Vec<String> {
-        (0..2)
-            .flat_map(|i| {
-                let log = cluster.logs.path().join(format!("executor{i}.log"));
-                std::fs::read_to_string(log)
-                    .unwrap_or_default()
-                    .lines()
-                    .filter(|l| l.contains(" wrote ") && !l.contains(" wrote 0 chunks"))
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
+    let cluster = Cluster::start(2, &[COPY_LOG]);
     let table = format!("t={}", data.join("sst.mnmean.nc").display());
     // `COPY (query) TO target STORED AS stored OPTIONS (options)` on the
     // cluster and locally; `read` of both stores, equal; the local answer
@@ -678,7 +684,7 @@ fn copy_to_a_grid_on_the_cluster() {
         "SELECT count(*), count(sst), avg(sst), min(time), max(lat) FROM w",
     );
     assert_eq!(want.lines().count(), 2, "{want}");
-    let tasks = writing_tasks();
+    let tasks = cluster.chunk_writers();
     assert!(
         tasks.len() >= 2,
         "fewer than two tasks wrote chunks:\n{}",
@@ -744,6 +750,67 @@ fn copy_to_a_grid_on_the_cluster() {
     assert!(
         !failed.join("zarr.json").exists(),
         "a failed COPY left root metadata"
+    );
+}
+
+/// A server in front of the cluster takes a COPY to Zarr from psql under its
+/// write root (the executors write the chunks, the server the coordinates
+/// and metadata) and refuses one outside it; read back, the store equals
+/// the one the same COPY writes locally.
+#[test]
+fn a_server_on_the_cluster_copies_under_its_write_root() {
+    let Some(data) = data_dir() else {
+        return;
+    };
+    let cluster = Cluster::start(2, &[COPY_LOG]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let writable = dir.path().join("out");
+    std::fs::create_dir_all(&writable).expect("folder");
+    let root = format!("{}/", writable.display());
+    let url = cluster.url();
+    let server = crate::servers::Server::start(
+        &data,
+        &[
+            "--cluster",
+            &url,
+            "--allow-ddl",
+            "--allow-write-root",
+            &root,
+        ],
+        &[],
+    );
+    let copy = |table: &str, target: &Path| {
+        format!(
+            "COPY (SELECT time, lat, lon, sst FROM {table} WHERE lat BETWEEN -20 AND 20) \
+             TO '{}' STORED AS ZARR",
+            target.display()
+        )
+    };
+    let inside = writable.join("box.zarr");
+    let (ok, stdout, err) = server.psql("gridsql", None, &copy("sst", &inside));
+    assert!(ok && stdout.contains("COPY "), "psql: {stdout} {err}");
+    assert!(
+        !cluster.chunk_writers().is_empty(),
+        "no executor wrote chunks"
+    );
+    let outside = dir.path().join("box.zarr");
+    let (ok, _, err) = server.psql("gridsql", None, &copy("sst", &outside));
+    assert!(!ok && err.contains("outside"), "psql outside: {err}");
+    assert!(!outside.exists(), "nothing written outside the write root");
+    let table = format!("sst={}", data.join("sst.mnmean.nc").display());
+    let here = dir.path().join("local.zarr");
+    stdout_ok("COPY locally", &local(&[&table], &copy("sst", &here), &[]));
+    let read = "SELECT count(*), count(sst), avg(sst), min(time), max(lat) FROM w";
+    let read_from = |store: &Path| {
+        stdout_ok(
+            read,
+            &local(&[&format!("w={}", store.display())], read, &[]),
+        )
+    };
+    assert_csv_close(
+        "the server's cluster COPY read back",
+        &read_from(&inside),
+        &read_from(&here),
     );
 }
 

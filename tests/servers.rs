@@ -210,7 +210,12 @@ impl Server {
     }
 
     /// Runs `psql` with `command`; returns (success, stdout, stderr).
-    fn psql(&self, user: &str, password: Option<&str>, command: &str) -> (bool, String, String) {
+    pub(crate) fn psql(
+        &self,
+        user: &str,
+        password: Option<&str>,
+        command: &str,
+    ) -> (bool, String, String) {
         self.psql_in("gridsql", user, password, command)
     }
 

@@ -152,6 +152,16 @@ impl Cluster {
         }
     }
 
+    /// Runs the shell with `--cluster`, CSV output, in the working
+    /// directory `dir`.
+    fn shell_in(&self, dir: &Path, datasets: &[&str], sql: &str) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridsql"));
+        cmd.args(self.shell_args(&[], datasets, sql))
+            .current_dir(dir)
+            .env("RUST_LOG", "error");
+        output_within(cmd, Duration::from_secs(120))
+    }
+
     /// The lines of the executors' logs (with [`COPY_LOG`]) that say a task
     /// of a COPY to Zarr wrote chunks.
     fn chunk_writers(&self) -> Vec<String> {
@@ -684,6 +694,23 @@ fn copy_to_a_grid_on_the_cluster() {
         "SELECT count(*), count(sst), avg(sst), min(time), max(lat) FROM w",
     );
     assert_eq!(want.lines().count(), 2, "{want}");
+    // a relative target is the client's: the executors (elsewhere) write
+    // into the store the client created, Zarr and NetCDF alike
+    let box_query = "SELECT time, lat, lon, sst FROM t WHERE lat BETWEEN -20 AND 20 AND lon BETWEEN 120 AND 280";
+    for (name, stored) in [("relative.zarr", "ZARR"), ("relative.nc", "NETCDF")] {
+        let sql = format!("COPY ({box_query}) TO '{name}' STORED AS {stored}");
+        stdout_ok(&sql, &cluster.shell_in(dir.path(), &[&table], &sql));
+        let read = "SELECT count(*), count(sst), avg(sst), min(time), max(lat) FROM w";
+        let got = stdout_ok(
+            read,
+            &local(
+                &[&format!("w={}", dir.path().join(name).display())],
+                read,
+                &[],
+            ),
+        );
+        assert_csv_close(&format!("{name} read back"), &got, &want);
+    }
     let tasks = cluster.chunk_writers();
     assert!(
         tasks.len() >= 2,

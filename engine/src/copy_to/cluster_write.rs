@@ -12,8 +12,10 @@
 //! 4. writes every array's metadata, then the root's, last: a COPY that
 //!    fails or is cancelled before leaves no store a reader opens.
 //!
-//! A COPY to NetCDF (one file, one writer) and every COPY of a local
-//! session take the single sink ([`super::GridSink`]).
+//! A COPY to NetCDF (one file, one writer) takes the single sink
+//! ([`super::GridSink`]) on one executor, and every COPY of a local session
+//! the sink in this process. On a cluster, a relative target is made
+//! absolute on the client first, so that every process writes the same one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,6 +55,9 @@ pub async fn execute(ctx: &SessionContext, plan: LogicalPlan) -> Result<Sendable
     if state.config().get_extension::<OnCluster>().is_none() {
         return ctx.execute_logical_plan(plan).await?.execute_stream().await;
     }
+    // every process opens the target the client names: a relative path
+    // made absolute here, not in each executor's working directory
+    let plan = super::checked_copy(plan, Arc::clone(state.runtime_env()), state.config())?;
     // the options in the format, the units in the input: what the
     // analyzer does on every COPY, done here to plan from its result
     let plan = EmbedCopyOptions.analyze(plan, state.config_options())?;

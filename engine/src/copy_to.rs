@@ -504,35 +504,32 @@ impl DataSink for GridSink {
         let grid = Arc::new(layout.finish().map_err(DataFusionError::from)?);
         let chunks = chunk_shape(&grid, &self.options).map_err(DataFusionError::from)?;
         let held = Arc::new(holding.finish(&grid, chunks[0])?);
-        let access =
-            Access::for_writing(Arc::clone(&context.runtime_env()), context.session_config())
-                .map_err(DataFusionError::from)?;
-        let location = access.locate(&self.target).map_err(DataFusionError::from)?;
-        let dataset = location.to_string();
+        let target = Target::open(
+            context.runtime_env(),
+            context.session_config(),
+            &self.target,
+        )?;
+        let steps = 0..first_steps(&grid);
         match self.output {
             GridOutput::Zarr => {
-                let (store, path) = access.store(&location).map_err(DataFusionError::from)?;
-                let fill = |range: std::ops::Range<u64>| {
-                    let (g, h) = (Arc::clone(&grid), Arc::clone(&held));
-                    async move {
-                        tokio::task::spawn_blocking(move || g.fill(range, &h.rows))
-                            .await
-                            .map_err(|e| DataFusionError::External(Box::new(e)))?
-                            .map_err(DataFusionError::from)
-                    }
-                };
                 // the first slab (the whole grid when it fits) is filled
                 // before an existing target is cleared, so a result that is
                 // not a grid (two rows for a cell) leaves it as it was
-                let mut slabs = slabs(&grid, held.slab).into_iter();
+                let mut slabs = slabs(steps, held.slab);
                 let first = match slabs.next() {
-                    Some(range) => Some((range.start, fill(range).await?)),
+                    Some(range) => Some((range.start, fill(&grid, &held, range).await?)),
                     None => None,
                 };
-                let mut writer =
-                    ZarrWriter::create(&grid, chunks, store, path, &self.options, &dataset)
-                        .await
-                        .map_err(DataFusionError::from)?;
+                let mut writer = ZarrWriter::create(
+                    &grid,
+                    chunks,
+                    target.store,
+                    target.path,
+                    &self.options,
+                    &target.dataset,
+                )
+                .await
+                .map_err(DataFusionError::from)?;
                 if let Some((start, cells)) = first {
                     writer
                         .write_slab(start, &cells)
@@ -540,40 +537,91 @@ impl DataSink for GridSink {
                         .map_err(DataFusionError::from)?;
                 }
                 for range in slabs {
-                    let start = range.start;
-                    let cells = fill(range).await?;
-                    writer
-                        .write_slab(start, &cells)
-                        .await
-                        .map_err(DataFusionError::from)?;
+                    write_slab(&mut writer, &grid, &held, range).await?;
                 }
                 writer.finish().await.map_err(DataFusionError::from)?;
             }
             GridOutput::Netcdf => {
-                write_netcdf(
-                    grid,
-                    chunks,
-                    held,
-                    &access,
-                    &location,
-                    &self.options,
-                    &dataset,
-                )
-                .await?;
+                write_netcdf(grid, chunks, held, target, &self.options).await?;
             }
         }
         Ok(rows)
     }
 }
 
-/// The slabs of a grid `slab` steps of its first dimension each (one empty
-/// slab for an empty grid, so that its coordinates are still written).
-fn slabs(grid: &Grid, slab: u64) -> Vec<std::ops::Range<u64>> {
-    let steps = grid.shape().first().copied().unwrap_or(0);
+/// The target of a COPY as this process writes it: under the session's
+/// write roots (if it has any), in the canonical form every process opens.
+pub(crate) struct Target {
+    location: gridsql_connectors::location::Location,
+    /// The location as messages name it.
+    dataset: String,
+    store: Arc<dyn object_store::ObjectStore>,
+    path: object_store::path::Path,
+}
+
+impl Target {
+    /// The target `raw` of a COPY run with `runtime` and `config`.
+    ///
+    /// # Errors
+    /// A target outside the write roots, a store that cannot be built.
+    pub(crate) fn open(
+        runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+        config: &datafusion::prelude::SessionConfig,
+        raw: &str,
+    ) -> Result<Self> {
+        let access = Access::for_writing(runtime, config).map_err(DataFusionError::from)?;
+        let location = access.locate(raw).map_err(DataFusionError::from)?;
+        let (store, path) = access.store(&location).map_err(DataFusionError::from)?;
+        Ok(Target {
+            dataset: location.to_string(),
+            location,
+            store,
+            path,
+        })
+    }
+}
+
+/// The steps of a grid's first dimension.
+fn first_steps(grid: &Grid) -> u64 {
+    grid.shape().first().copied().unwrap_or(0)
+}
+
+/// `steps` of the first dimension in slabs of `slab` steps (the last may be
+/// shorter); none when `steps` is empty.
+fn slabs(steps: std::ops::Range<u64>, slab: u64) -> impl Iterator<Item = std::ops::Range<u64>> {
     let slab = slab.max(1);
-    (0..steps.div_ceil(slab))
-        .map(|i| i * slab..((i + 1) * slab).min(steps))
-        .collect()
+    (steps.start..steps.end)
+        .step_by(usize::try_from(slab).unwrap_or(usize::MAX))
+        .map(move |start| start..(start.saturating_add(slab)).min(steps.end))
+}
+
+/// Fills `range` of the first dimension and writes its chunks.
+async fn write_slab(
+    writer: &mut ZarrWriter,
+    grid: &Arc<Grid>,
+    held: &Arc<Held>,
+    range: std::ops::Range<u64>,
+) -> Result<()> {
+    let start = range.start;
+    let cells = fill(grid, held, range).await?;
+    writer
+        .write_slab(start, &cells)
+        .await
+        .map_err(DataFusionError::from)
+}
+
+/// The cells of `range` of the first dimension, filled from the held rows
+/// on a blocking thread.
+async fn fill(
+    grid: &Arc<Grid>,
+    held: &Arc<Held>,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<gridsql_connectors::write::layout::Cells>> {
+    let (g, h) = (Arc::clone(grid), Arc::clone(held));
+    tokio::task::spawn_blocking(move || g.fill(range, &h.rows))
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?
+        .map_err(DataFusionError::from)
 }
 
 /// Writes a NetCDF file: beside a local target then renamed, or into a
@@ -582,13 +630,16 @@ async fn write_netcdf(
     grid: Arc<Grid>,
     chunks: Vec<u64>,
     held: Arc<Held>,
-    access: &Access,
-    location: &gridsql_connectors::location::Location,
+    target: Target,
     options: &WriteOptions,
-    dataset: &str,
 ) -> Result<()> {
+    let Target {
+        location,
+        dataset,
+        store,
+        path,
+    } = target;
     let fail = |e: String| DataFusionError::Execution(format!("COPY to '{dataset}': {e}"));
-    let (store, path) = access.store(location).map_err(DataFusionError::from)?;
     if store.head(&path).await.is_ok() && !options.overwrite {
         return Err(fail(
             "the target exists; add OPTIONS ('overwrite' 'true') to replace it".into(),
@@ -603,10 +654,10 @@ async fn write_netcdf(
     };
     let file = scratch.clone();
     let options = options.clone();
-    let name = dataset.to_string();
+    let name = dataset.clone();
     let written = tokio::task::spawn_blocking(move || {
         let mut writer = NetcdfWriter::create(&grid, &chunks, &file, &options, &name)?;
-        for range in slabs(&grid, held.slab) {
+        for range in slabs(0..first_steps(&grid), held.slab) {
             let start = range.start;
             let cells = grid.fill(range, &held.rows)?;
             writer.write_slab(start, &cells)?;

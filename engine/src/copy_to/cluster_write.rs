@@ -31,12 +31,11 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
-use gridsql_connectors::location::Access;
 use gridsql_connectors::write::WriteOptions;
 use gridsql_connectors::write::zarr_out::ZarrWriter;
 
 use super::pinned::{self, PINNED, PinnedGrid};
-use super::{EmbedCopyOptions, GridFormatFactory, GridOutput};
+use super::{EmbedCopyOptions, GridFormatFactory, GridOutput, Target};
 
 /// Marks a session whose queries run on a cluster (set by
 /// [`crate::cluster_context`]): its COPY to Zarr is written by the
@@ -79,20 +78,18 @@ pub async fn execute(ctx: &SessionContext, plan: LogicalPlan) -> Result<Sendable
     let coords = coordinates(ctx, &copy.input, &layout.dim_columns()).await?;
     let pinned = PinnedGrid::new(&schema, &options, &coords)?;
 
-    let access = Access::for_writing(Arc::clone(state.runtime_env()), state.config())
-        .map_err(DataFusionError::from)?;
-    let location = access
-        .locate(&copy.output_url)
-        .map_err(DataFusionError::from)?;
-    let dataset = location.to_string();
-    let (store, path) = access.store(&location).map_err(DataFusionError::from)?;
+    let target = Target::open(
+        Arc::clone(state.runtime_env()),
+        state.config(),
+        &copy.output_url,
+    )?;
     let writer = ZarrWriter::create(
         &pinned.grid,
         pinned.chunks.clone(),
-        store,
-        path,
+        target.store,
+        target.path,
         &options,
-        &dataset,
+        &target.dataset,
     )
     .await
     .map_err(DataFusionError::from)?;

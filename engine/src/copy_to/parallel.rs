@@ -35,12 +35,12 @@ use datafusion::physical_plan::{
     PlanProperties,
 };
 use futures::{StreamExt, TryStreamExt, stream};
-use gridsql_connectors::location::Access;
 use gridsql_connectors::write::WriteOptions;
 use gridsql_connectors::write::zarr_out::ZarrWriter;
 
 use super::holding::Holding;
 use super::pinned::{PINNED, PinnedGrid};
+use super::{Target, first_steps, slabs, write_slab};
 
 /// The column [`ChunkRowExec`] adds: the row of chunks a row falls in.
 pub(crate) const CHUNK_ROW: &str = "__gridsql_chunk_row";
@@ -104,7 +104,10 @@ impl ChunkRowExec {
     /// # Errors
     /// Options without coordinates, coordinates that do not fit the input.
     pub fn try_new(input: Arc<dyn ExecutionPlan>, raw: HashMap<String, String>) -> Result<Self> {
-        let pinned = Pinned::from_raw(raw)?;
+        Self::with_pinned(input, Pinned::from_raw(raw)?)
+    }
+
+    fn with_pinned(input: Arc<dyn ExecutionPlan>, pinned: Pinned) -> Result<Self> {
         let in_schema = input.schema();
         // the coordinates fit the input: checked once here, on the planner
         pinned.grid(&in_schema)?;
@@ -159,9 +162,9 @@ impl ExecutionPlan for ChunkRowExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input = one_child(children, "ChunkRowExec")?;
-        Ok(Arc::new(ChunkRowExec::try_new(
+        Ok(Arc::new(ChunkRowExec::with_pinned(
             input,
-            self.pinned.raw.clone(),
+            self.pinned.clone(),
         )?))
     }
 
@@ -216,7 +219,10 @@ impl ChunkWriteExec {
         target: String,
         raw: HashMap<String, String>,
     ) -> Result<Self> {
-        let pinned = Pinned::from_raw(raw)?;
+        Self::with_pinned(input, target, Pinned::from_raw(raw)?)
+    }
+
+    fn with_pinned(input: Arc<dyn ExecutionPlan>, target: String, pinned: Pinned) -> Result<Self> {
         let in_schema = input.schema();
         if in_schema.fields().last().map(|f| f.name().as_str()) != Some(CHUNK_ROW) {
             return internal_err!("ChunkWriteExec's input has no {CHUNK_ROW}");
@@ -284,10 +290,10 @@ impl ExecutionPlan for ChunkWriteExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input = one_child(children, "ChunkWriteExec")?;
-        Ok(Arc::new(ChunkWriteExec::try_new(
+        Ok(Arc::new(ChunkWriteExec::with_pinned(
             input,
             self.target.clone(),
-            self.pinned.raw.clone(),
+            self.pinned.clone(),
         )?))
     }
 
@@ -358,32 +364,28 @@ async fn write_partition(
     let c0 = pinned.first_chunk();
     let grid = Arc::new(pinned.grid);
     let held = Arc::new(holding.finish(&grid, c0)?);
-    let access = Access::for_writing(Arc::clone(&context.runtime_env()), context.session_config())
-        .map_err(DataFusionError::from)?;
-    let location = access.locate(&target).map_err(DataFusionError::from)?;
-    let dataset = location.to_string();
-    let (store, path) = access.store(&location).map_err(DataFusionError::from)?;
-    let mut writer = ZarrWriter::open(&grid, pinned.chunks, store, path, &options, &dataset);
-    let steps = grid.shape().first().copied().unwrap_or(0);
-    let (lo, hi) = (first * c0, ((last + 1) * c0).min(steps));
-    let slab = held.slab.max(1);
-    let mut start = lo;
-    while start < hi {
-        let end = (start + slab).min(hi);
+    let target = Target::open(context.runtime_env(), context.session_config(), &target)?;
+    let dataset = target.dataset;
+    let mut writer = ZarrWriter::open(
+        &grid,
+        pinned.chunks,
+        target.store,
+        target.path,
+        &options,
+        &dataset,
+    );
+    let steps = first * c0..((last + 1) * c0).min(first_steps(&grid));
+    for range in slabs(steps, held.slab) {
         // a slab with none of this partition's rows of chunks holds only
         // fill values here: another partition writes it
-        if owned.range(start / c0..=(end - 1) / c0).next().is_some() {
-            let (g, h) = (Arc::clone(&grid), Arc::clone(&held));
-            let cells = tokio::task::spawn_blocking(move || g.fill(start..end, &h.rows))
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))?
-                .map_err(DataFusionError::from)?;
-            writer
-                .write_slab(start, &cells)
-                .await
-                .map_err(DataFusionError::from)?;
+        if owned
+            .range(range.start / c0..=(range.end - 1) / c0)
+            .next()
+            .is_none()
+        {
+            continue;
         }
-        start = end;
+        write_slab(&mut writer, &grid, &held, range).await?;
     }
     let written = writer.written();
     log::info!(

@@ -9,7 +9,7 @@ byte) and then streams its body at most --rate-mbps megabytes (10^6 bytes) per s
 connection (one GET's throughput): in pieces of 10 ms of that rate, each sent (by sendfile, without
 passing through Python) when the emulated link would have finished it. Serves GET (whole objects and
 single byte ranges, `Range: bytes=a-b`, `a-` and `-n`, answered 206) and HEAD, with Content-Length,
-Last-Modified and an ETag; HTTP/1.1 with keep-alive, one thread per connection, so the number of
+Last-Modified and an ETag (a GET or HEAD whose `If-Match` names another ETag is answered 412); HTTP/1.1 with keep-alive, one thread per connection, so the number of
 requests in flight is the client's choice. Listings are WebDAV PROPFIND (`Depth: 0`, `1` or
 `infinity`), answered 207 with a multistatus of href, getlastmodified, getcontentlength, resourcetype
 and getetag per file or folder (the same Last-Modified and ETag as GET and HEAD), as object_store's
@@ -252,6 +252,13 @@ def handler(root, latency, rate, stats, faults):
                     return
                 st = os.stat(path)
                 start, end = 0, st.st_size
+                match = self.headers.get("If-Match")
+                if match is not None and match.strip() not in ("*", etag(st)):
+                    # another version of the object than the client read before (RFC 9110 13.1.1)
+                    self.send_response(412)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if rng is not None:
                     r = parse_range(rng, st.st_size)
                     if r is None:

@@ -16,7 +16,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -163,7 +164,11 @@ fn close(what: &str, got: f64, want: f64) {
 /// A one-row result of a count and a mean, checked against xarray's
 /// `want[count]` and `want[mean]`.
 fn check_count_mean(what: &str, out: &Output, want: &Value, count: &str, mean: &str) {
-    let r = rows(what, out);
+    check_count_mean_row(what, &rows(what, out), want, count, mean);
+}
+
+/// [`check_count_mean`] of rows already split.
+fn check_count_mean_row(what: &str, r: &[Vec<String>], want: &Value, count: &str, mean: &str) {
     assert_eq!(r.len(), 1, "{what}: one row");
     assert_eq!(
         num(&r[0][0]) as i64,
@@ -472,4 +477,123 @@ fn a_stalling_store_still_answers_and_a_dead_one_is_a_clear_error() {
     assert!(err.contains("v2.zarr"), "the error names the store: {err}");
     assert!(!err.contains("panicked"), "no panic: {err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+/// A gridsql shell that reads statements from a pipe as they come and
+/// answers in CSV: one session across statements, with work between them.
+struct PipedShell {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for PipedShell {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl PipedShell {
+    /// A shell with table `t` at `url`.
+    fn start(url: &str) -> PipedShell {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gridsql"))
+            .args(["--format", "csv", &format!("t={url}")])
+            .env("RUST_LOG", "error")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start gridsql");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !line.trim().is_empty() && send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        PipedShell {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Runs `sql`, whose answer has `rows` rows; the rows, split.
+    fn run(&mut self, sql: &str, rows: usize) -> Vec<Vec<String>> {
+        writeln!(self.stdin, "{sql};").expect("send a statement");
+        self.stdin.flush().expect("flush");
+        let mut got = Vec::new();
+        for _ in 0..=rows {
+            match self.lines.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) => got.push(line),
+                Err(e) => {
+                    let _ = self.child.kill();
+                    let mut err = String::new();
+                    if let Some(mut stderr) = self.child.stderr.take() {
+                        let _ = stderr.read_to_string(&mut err);
+                    }
+                    panic!("no answer to {sql} ({e}); got {got:?}; stderr: {err}");
+                }
+            }
+        }
+        got.iter()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    }
+}
+
+#[test]
+fn a_box_read_again_skips_the_header_round_trip_until_its_chunks_change() {
+    let Some((py, dir, want)) = setup() else {
+        return;
+    };
+    let server = SlowHttp::start(&py, dir.path(), &["--latency-ms", "10"]);
+    let mut shell = PipedShell::start(&format!("{}/v2.zarr", server.base));
+    assert_eq!(shell.run("SELECT count(*) AS n FROM t", 1), [["192000"]]);
+
+    // The box lies inside 15 chunks (30 days in chunks of 2), each read
+    // block by block: its blosc header and table, then its blocks.
+    let mut gets = |what: &str, want: &Value| {
+        server.reset();
+        check_count_mean_row(what, &shell.run(BOX, 1), want, "box_count", "box_mean");
+        let gets = server.counter("gets");
+        eprintln!("{what}: {gets} GETs");
+        gets
+    };
+    assert_eq!(
+        gets("first box", &want),
+        30,
+        "a header and blocks per chunk"
+    );
+    assert_eq!(gets("box again", &want), 15, "the blocks only");
+
+    // v2.zarr's chunks are rewritten with v2_other.zarr's: other values,
+    // other block tables. The kept tables must not be used for them.
+    let chunks = dir.path().join("v2_other.zarr/v");
+    for entry in std::fs::read_dir(&chunks).expect("list chunks") {
+        let entry = entry.expect("a chunk");
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with('.') {
+            std::fs::copy(entry.path(), dir.path().join("v2.zarr/v").join(&name))
+                .expect("rewrite a chunk");
+        }
+    }
+    let other = &want["other"];
+    assert_eq!(
+        gets("box of the rewritten chunks", other),
+        45,
+        "15 block reads refused (412, another ETag), then a header and blocks per chunk"
+    );
+    assert_eq!(
+        gets("rewritten box again", other),
+        15,
+        "the new tables are kept"
+    );
 }

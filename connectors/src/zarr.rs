@@ -11,6 +11,7 @@
 
 pub mod blosc_blocks;
 pub mod format;
+pub mod frame_cache;
 pub mod reader;
 pub mod text;
 

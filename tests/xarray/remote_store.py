@@ -5,6 +5,8 @@
 - v2.zarr, v3.zarr: one variable `v` (float32, NaN holes, blosc lz4 + shuffle in v2, zstd in v3) on
   time x lat x lon = 96 x 40 x 50, in chunks of 2 time steps (48 chunks: a full scan wants many
   requests at once), with CF time and consolidated metadata, as xarray writes a store for a bucket;
+- v2_other.zarr: v2.zarr's twin with other values (another seed), for a test that rewrites v2.zarr's
+  chunks with these;
 - nc3/part_0.nc .. part_3.nc: the same dataset split along time into 4 files of 24 days, NetCDF-3
   64-bit offset with an unlimited time, each with its own time units (xarray's default,
   "days since <the file's first day>");
@@ -19,7 +21,8 @@ The answers (all reductions in float64) are xarray's, each over the files it nam
   count and mean over a box of the grid (lat 10..40, lon 100..200) over the first 30 days
   (`box_count`, `box_mean`);
 - `nc3`, `nc4parts` (open_mfdataset of the collection): `count`, `mean`, `per_time`;
-- `v4` (open_dataset): `count`, `mean`, `box_count`, `box_mean` (the same box).
+- `v4` (open_dataset): `count`, `mean`, `box_count`, `box_mean` (the same box);
+- `other`, over v2_other.zarr: `box_count`, `box_mean`.
 """
 
 import glob
@@ -44,8 +47,8 @@ def grid_dataset(seed, days, lat_edge, nlat, lon_end, nlon, hole):
                       coords={"time": time, "lat": lat, "lon": lon})
 
 
-def dataset():
-    return grid_dataset(7, 96, 48.75, 40, 357.5, 50, np.s_[:, 5:9, 10:20])
+def dataset(seed=7):
+    return grid_dataset(seed, 96, 48.75, 40, 357.5, 50, np.s_[:, 5:9, 10:20])
 
 
 def v4_dataset():
@@ -85,9 +88,10 @@ def main(out):
     import zarr
 
     ds = dataset()
-    ds.chunk({"time": 2}).to_zarr(
-        f"{out}/v2.zarr", zarr_format=2, consolidated=True, mode="w",
-        encoding={"v": {"compressors": [numcodecs.Blosc("lz4", 5, shuffle=1)]}})
+    for name, data in (("v2", ds), ("v2_other", dataset(seed=8))):
+        data.chunk({"time": 2}).to_zarr(
+            f"{out}/{name}.zarr", zarr_format=2, consolidated=True, mode="w",
+            encoding={"v": {"compressors": [numcodecs.Blosc("lz4", 5, shuffle=1)]}})
     ds.chunk({"time": 2}).to_zarr(
         f"{out}/v3.zarr", zarr_format=3, consolidated=True, mode="w",
         encoding={"v": {"compressors": [zarr.codecs.ZstdCodec(level=3)]}})
@@ -120,6 +124,9 @@ def main(out):
             "box_count": int(b.count().values),
             "box_mean": float(b.mean().values),
         }
+    with xr.open_zarr(f"{out}/v2_other.zarr", consolidated=True) as other:
+        b = box(other["v"].astype("float64"))
+        answers["other"] = {"box_count": int(b.count().values), "box_mean": float(b.mean().values)}
     json.dump(answers, sys.stdout)
 
 

@@ -11,8 +11,7 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-    RenameOptions, Result,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
 
 use super::budget::{self, IoSettings};
@@ -29,74 +28,112 @@ impl ScheduledStore {
     pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
         ScheduledStore { inner }
     }
+}
 
-    /// [`ObjectStore::get_ranges`] with `settings`' coalescing gap and
-    /// part size.
-    async fn read_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-        settings: IoSettings,
-    ) -> Result<Vec<Bytes>> {
-        let merged = merge_ranges(ranges, settings.coalesce_gap);
-        let requests: Vec<Range<u64>> = merged
-            .iter()
-            .flat_map(|m| split_range(m, settings.part_bytes))
-            .collect();
-        counters::merged(ranges.len(), requests.len());
-        let got: Vec<Bytes> = futures::stream::iter(requests.iter().cloned())
-            .map(|r| self.get_range(location, r))
-            .buffered(requests.len().max(1))
-            .try_collect()
-            .await?;
-        // Each range asked for is a slice of the part that holds it; one
-        // that crosses parts (a blosc block over a part's end) is copied
-        // from them.
-        let short = |r: &Range<u64>, end: u64| object_store::Error::Generic {
-            store: "gridsql",
-            source: format!("'{location}': asked for bytes {r:?}, the object ends at {end}").into(),
-        };
-        ranges
-            .iter()
-            .map(|r| {
-                if r.start >= r.end {
-                    return Ok(Bytes::new());
-                }
-                let at = requests
-                    .partition_point(|q| q.start <= r.start)
-                    .saturating_sub(1);
-                let (q, bytes) = (&requests[at], &got[at]);
-                let have = q.start + bytes.len() as u64;
-                if r.end <= have {
-                    return Ok(
-                        bytes.slice((r.start - q.start) as usize..(r.end - q.start) as usize)
-                    );
-                }
-                let mut joined = BytesMut::with_capacity((r.end - r.start) as usize);
-                let mut next = r.start;
-                for (q, bytes) in requests[at..].iter().zip(&got[at..]) {
-                    if next >= r.end || q.start > next {
-                        break;
-                    }
-                    let have = q.start + bytes.len() as u64;
-                    let to = have.min(r.end);
-                    if to > next {
-                        joined.extend_from_slice(
-                            &bytes[(next - q.start) as usize..(to - q.start) as usize],
-                        );
-                        next = to;
-                    }
-                    if have < q.end {
-                        break; // the object ended inside this part
-                    }
-                }
-                if next < r.end {
-                    return Err(short(r, next));
-                }
-                Ok(joined.freeze())
-            })
-            .collect()
+/// Byte ranges of one object, read together, and the object's ETag.
+#[derive(Debug)]
+pub struct Ranges {
+    /// The bytes of each range asked for, in the order asked.
+    pub bytes: Vec<Bytes>,
+    /// The ETag every response gave (`None` when the store gives none).
+    pub e_tag: Option<String>,
+}
+
+/// Reads byte `ranges` of the object at `location` of `store` with
+/// `settings`' coalescing gap and part size: ranges closer than the gap are
+/// one request, a merged range longer than the part size several, all
+/// requests sent at once (each takes its place in the budget when `store`
+/// is a [`ScheduledStore`] or wraps one).
+///
+/// With `if_match`, every request carries it, so a store that holds
+/// another version of the object refuses the read
+/// (`object_store::Error::Precondition`) instead of mixing versions. Without
+/// it, responses that give different ETags (the object was rewritten
+/// between two of them) fail the read the same way.
+///
+/// # Errors
+/// The store's errors; a range past the object's end.
+pub async fn read_ranges(
+    store: &dyn ObjectStore,
+    location: &Path,
+    ranges: &[Range<u64>],
+    settings: IoSettings,
+    if_match: Option<&str>,
+) -> Result<Ranges> {
+    let merged = merge_ranges(ranges, settings.coalesce_gap);
+    let requests: Vec<Range<u64>> = merged
+        .iter()
+        .flat_map(|m| split_range(m, settings.part_bytes))
+        .collect();
+    counters::merged(ranges.len(), requests.len());
+    let got: Vec<(Bytes, Option<String>)> = futures::stream::iter(requests.iter().cloned())
+        .map(|r| async move {
+            let options = GetOptions {
+                range: Some(r.into()),
+                if_match: if_match.map(str::to_string),
+                ..GetOptions::default()
+            };
+            let result = store.get_opts(location, options).await?;
+            let e_tag = result.meta.e_tag.clone();
+            Ok::<_, object_store::Error>((result.bytes().await?, e_tag))
+        })
+        .buffered(requests.len().max(1))
+        .try_collect()
+        .await?;
+    let e_tag = got.first().and_then(|(_, e)| e.clone());
+    if got.iter().any(|(_, e)| *e != e_tag) {
+        return Err(object_store::Error::Precondition {
+            path: location.to_string(),
+            source: "the object changed while its byte ranges were read".into(),
+        });
     }
+    let got: Vec<Bytes> = got.into_iter().map(|(b, _)| b).collect();
+    // Each range asked for is a slice of the part that holds it; one
+    // that crosses parts (a blosc block over a part's end) is copied
+    // from them.
+    let short = |r: &Range<u64>, end: u64| object_store::Error::Generic {
+        store: "gridsql",
+        source: format!("'{location}': asked for bytes {r:?}, the object ends at {end}").into(),
+    };
+    let bytes = ranges
+        .iter()
+        .map(|r| {
+            if r.start >= r.end {
+                return Ok(Bytes::new());
+            }
+            let at = requests
+                .partition_point(|q| q.start <= r.start)
+                .saturating_sub(1);
+            let (q, bytes) = (&requests[at], &got[at]);
+            let have = q.start + bytes.len() as u64;
+            if r.end <= have {
+                return Ok(bytes.slice((r.start - q.start) as usize..(r.end - q.start) as usize));
+            }
+            let mut joined = BytesMut::with_capacity((r.end - r.start) as usize);
+            let mut next = r.start;
+            for (q, bytes) in requests[at..].iter().zip(&got[at..]) {
+                if next >= r.end || q.start > next {
+                    break;
+                }
+                let have = q.start + bytes.len() as u64;
+                let to = have.min(r.end);
+                if to > next {
+                    joined.extend_from_slice(
+                        &bytes[(next - q.start) as usize..(to - q.start) as usize],
+                    );
+                    next = to;
+                }
+                if have < q.end {
+                    break; // the object ended inside this part
+                }
+            }
+            if next < r.end {
+                return Err(short(r, next));
+            }
+            Ok(joined.freeze())
+        })
+        .collect::<Result<Vec<Bytes>>>()?;
+    Ok(Ranges { bytes, e_tag })
 }
 
 impl std::fmt::Display for ScheduledStore {
@@ -181,7 +218,9 @@ impl ObjectStore for ScheduledStore {
     /// request, and a merged range longer than the budget's part size as
     /// several; the requests run concurrently, within the budget.
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        self.read_ranges(location, ranges, budget::settings()).await
+        read_ranges(self, location, ranges, budget::settings(), None)
+            .await
+            .map(|r| r.bytes)
     }
 
     fn delete_stream(
@@ -221,6 +260,7 @@ impl ObjectStore for ScheduledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use object_store::ObjectStoreExt;
     use object_store::memory::InMemory;
 
     #[test]
@@ -266,7 +306,11 @@ mod tests {
             assert_eq!(&b[..], &data[r.start as usize..r.end as usize], "{r:?}");
         }
         let s = mine.snapshot();
-        assert_eq!((s.ranges, s.merged_requests), (5, 1), "all within 1 MiB");
+        assert_eq!(
+            (s.ranges, s.merged_requests),
+            (5, 1),
+            "all within the 256 KiB gap"
+        );
         assert_eq!(s.requests, 1);
         assert_eq!(s.bytes, 4990);
         // a long range comes back whole from its parts
@@ -278,10 +322,11 @@ mod tests {
         let long = [100..3600, 3700..3800, 950..1050, 1000..2000];
         let got = counters::scope(
             Arc::clone(&mine),
-            store.read_ranges(&path, &long, parts_of_1000),
+            read_ranges(&store, &path, &long, parts_of_1000, None),
         )
         .await
-        .expect("ranges");
+        .expect("ranges")
+        .bytes;
         for (r, b) in long.iter().zip(&got) {
             assert_eq!(&b[..], &data[r.start as usize..r.end as usize], "{r:?}");
         }
@@ -294,9 +339,14 @@ mod tests {
         assert_eq!(s.bytes, 3700);
         let past = store.get_ranges(&path, &[4990..6000]).await;
         assert!(past.is_err(), "a range past the end is an error");
-        let past = store
-            .read_ranges(&path, &[2000..4500, 4600..5500], parts_of_1000)
-            .await;
+        let past = read_ranges(
+            &store,
+            &path,
+            &[2000..4500, 4600..5500],
+            parts_of_1000,
+            None,
+        )
+        .await;
         let err = past.expect_err("a range past the end, over parts, is an error");
         assert!(err.to_string().contains("the object ends at 5000"), "{err}");
     }

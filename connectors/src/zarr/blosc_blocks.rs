@@ -21,12 +21,13 @@
 //! what is wrong with it.
 
 use std::ops::Range;
+use std::sync::Arc;
 
-use futures::StreamExt;
+use object_store::path::Path;
+use object_store::{GetOptions, ObjectStore};
 use zarrs::array::codec::{BloscCodec, BytesCodec};
-use zarrs::storage::AsyncReadableStorageTraits;
-use zarrs::storage::byte_range::ByteRange;
 
+use super::frame_cache;
 use super::reader::ZarrArray;
 
 /// Size of a blosc frame header.
@@ -169,24 +170,80 @@ fn runs(chunk: &[u64], start: &[u64], shape: &[u64], elem: usize) -> (usize, Vec
     (run, out)
 }
 
+/// Where the block reader reads an array's chunks: as objects of a store,
+/// so that a chunk's ETag comes with its bytes (zarrs' storage trait gives
+/// bytes only).
+#[derive(Clone)]
+pub struct ChunkObjects {
+    /// The store, rooted where the array's chunk keys start.
+    pub store: Arc<dyn ObjectStore>,
+    /// Names the store in [`frame_cache`]: its dataset and group.
+    pub id: Arc<str>,
+    /// Whether the store is remote: then blocks are decompressed off the
+    /// runtime ([`crate::io::decode`]), reads are checked by ETag and
+    /// tables are kept in [`frame_cache`]. Local reads need neither: they
+    /// cost no round trip.
+    pub remote: bool,
+}
+
+impl std::fmt::Debug for ChunkObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkObjects")
+            .field("id", &self.id)
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A chunk's header and block table, checked against the chunk.
+struct Header {
+    frame: Frame,
+    head: Vec<u8>,
+    table: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Header {
+    /// Checks a header and table read for a chunk of `chunk_bytes`
+    /// decompressed bytes; `None` when they are not one this module reads.
+    fn new(head: &[u8], table: &[u8], chunk_bytes: u64) -> Option<Header> {
+        let frame = Frame::parse(head)?;
+        // The frame must be this chunk's, and no larger than blosc's worst
+        // case (every split stored raw behind its 4-byte size), so a hostile
+        // header cannot send block reads far past the chunk.
+        let worst = frame.table_end() + frame.nbytes + 4 * frame.typesize * frame.nblocks();
+        if frame.nbytes as u64 != chunk_bytes || frame.cbytes > worst {
+            return None;
+        }
+        let starts = block_starts(&frame, table)?;
+        Some(Header {
+            frame,
+            head: head.get(..HEADER)?.to_vec(),
+            table: table.to_vec(),
+            starts,
+        })
+    }
+}
+
 /// Reads the box `start`/`shape` (element indices within chunk
 /// `chunk_indices`) of `array`, elements of `elem` bytes, into `out` (C
 /// order, little endian), reading and decompressing only the blosc blocks
 /// it touches.
 ///
-/// With `off_runtime` (a remote store) the blocks are decompressed on a
-/// blocking thread ([`crate::io::decode`]), else on the caller's.
+/// From a remote store, a chunk whose header and table were read before
+/// (and that has not changed since, see [`frame_cache`]) costs one round
+/// trip instead of two.
 ///
 /// `None` when this chunk is not one it reads (see the module docs); `out`
 /// is then in an unspecified state.
 pub async fn read_region(
     array: &ZarrArray,
+    objects: &ChunkObjects,
     chunk_indices: &[u64],
     start: &[u64],
     shape: &[u64],
     elem: usize,
     out: &mut [u8],
-    off_runtime: bool,
 ) -> Option<()> {
     let chunk: Vec<u64> = array
         .chunk_shape(chunk_indices)
@@ -202,53 +259,89 @@ pub async fn read_region(
         return None;
     }
     let chunk_bytes = chunk.iter().product::<u64>().checked_mul(elem as u64)?;
-    let storage = array.storage();
-    let key = array.chunk_key(chunk_indices);
+    let path = Path::from(array.chunk_key(chunk_indices).as_str());
+    let (run, run_starts) = runs(&chunk, start, shape, elem);
+    let key: frame_cache::Key = (Arc::clone(&objects.id), path.to_string());
+
+    let known = objects.remote.then(|| frame_cache::get(&key)).flatten();
+    if let Some(known) = known {
+        let header = Header::new(&known.head, &known.table, chunk_bytes)?;
+        match read_blocks(
+            objects,
+            &path,
+            &header,
+            run,
+            &run_starts,
+            Some(&known.e_tag),
+        )
+        .await
+        {
+            Ok(compact) => {
+                return decode(objects, compact, header.frame, run, run_starts, out).await;
+            }
+            Err(Stale) => frame_cache::forget(&key, &known),
+        }
+    }
 
     // The header and the block table in one request: the table has one
     // entry per block, and blosc's blocks are rarely smaller than
     // [`GUESS_BLOCK`]. A frame shorter than the guess (a chunk that
-    // compressed to almost nothing) fails the read and zarrs reads it whole.
+    // compressed to almost nothing) comes back short, and its table is
+    // then all there.
     let guess = HEADER as u64 + 4 * chunk_bytes.div_ceil(GUESS_BLOCK).min(MAX_GUESS_ENTRIES);
-    let probe = storage
-        .get_partial(&key, ByteRange::FromStart(0, Some(guess)))
+    let probe = objects
+        .store
+        .get_opts(
+            &path,
+            GetOptions {
+                range: Some((0..guess).into()),
+                ..GetOptions::default()
+            },
+        )
         .await
-        .ok()??;
-    let head = probe.get(..HEADER)?;
-    let frame = Frame::parse(head)?;
-    // The frame must be this chunk's, and no larger than blosc's worst case
-    // (every split stored raw behind its 4-byte size), so a hostile header
-    // cannot send block reads far past the chunk.
-    let worst = frame.table_end() + frame.nbytes + 4 * frame.typesize * frame.nblocks();
-    if frame.nbytes as u64 != chunk_bytes || frame.cbytes > worst {
-        return None;
-    }
+        .ok()?;
+    let e_tag = probe.meta.e_tag.clone().filter(|_| objects.remote);
+    let probe = probe.bytes().await.ok()?;
+    let frame = Frame::parse(probe.get(..HEADER)?)?;
     let table = if let Some(table) = probe.get(HEADER..frame.table_end()) {
         table.to_vec()
     } else {
-        let rest = storage
-            .get_partial(
-                &key,
-                ByteRange::FromStart(
-                    probe.len() as u64,
-                    Some((frame.table_end() - probe.len()) as u64),
-                ),
-            )
-            .await
-            .ok()??;
-        [&probe[HEADER..], &rest[..]].concat()
+        let rest = read(
+            objects,
+            &path,
+            &[probe.len() as u64..frame.table_end() as u64],
+            e_tag.as_deref(),
+        )
+        .await
+        .ok()?;
+        [&probe[HEADER..], &rest.first()?[..]].concat()
     };
-    let starts = block_starts(&frame, &table)?;
-
-    let (run, run_starts) = runs(&chunk, start, shape, elem);
-    let mut wanted = vec![false; frame.nblocks()];
-    for &s in &run_starts {
-        let blocks = s / frame.blocksize..(s + run).div_ceil(frame.blocksize);
-        wanted.get_mut(blocks)?.iter_mut().for_each(|w| *w = true);
+    let header = Header::new(&probe[..HEADER], &table, chunk_bytes)?;
+    let compact = read_blocks(objects, &path, &header, run, &run_starts, e_tag.as_deref())
+        .await
+        .ok()?;
+    if let Some(e_tag) = e_tag {
+        let known = frame_cache::Known {
+            e_tag,
+            head: header.head.clone(),
+            table: header.table.clone(),
+        };
+        frame_cache::insert(key, known);
     }
+    decode(objects, compact, header.frame, run, run_starts, out).await
+}
 
-    let compact = compact_frame(&*storage, &key, &frame, head, &table, &starts, &wanted).await?;
-    if !off_runtime {
+/// Decompresses the runs out of a compact frame into `out`: on a blocking
+/// thread for a remote store, else on the caller's.
+async fn decode(
+    objects: &ChunkObjects,
+    compact: Vec<u8>,
+    frame: Frame,
+    run: usize,
+    run_starts: Vec<usize>,
+    out: &mut [u8],
+) -> Option<()> {
+    if !objects.remote {
         return copy_runs(&compact, &frame, run, &run_starts, out);
     }
     let len = out.len();
@@ -262,40 +355,98 @@ pub async fn read_region(
     Some(())
 }
 
-/// Reads the `wanted` blocks and returns a compact frame: the header, the
-/// table and those blocks only, with the table and the header's size
+/// A block read that did not give the blocks: the chunk changed since its
+/// table was read, or the read failed (the caller then reads the chunk
+/// through zarrs, which reports what is wrong).
+struct Stale;
+
+/// Reads byte `ranges` of a chunk: from a remote store through the I/O
+/// budget's coalescing, each request checked against `e_tag` when there is
+/// one; from a local one with the store's own reader.
+async fn read(
+    objects: &ChunkObjects,
+    path: &Path,
+    ranges: &[Range<u64>],
+    e_tag: Option<&str>,
+) -> Result<Vec<bytes::Bytes>, Stale> {
+    if !objects.remote {
+        return objects
+            .store
+            .get_ranges(path, ranges)
+            .await
+            .map_err(|_| Stale);
+    }
+    let settings = crate::io::settings();
+    let got = crate::io::scheduled::read_ranges(&*objects.store, path, ranges, settings, e_tag)
+        .await
+        .map_err(|_| Stale)?;
+    if e_tag.is_some() && got.e_tag.as_deref() != e_tag {
+        return Err(Stale); // a store that ignored If-Match
+    }
+    Ok(got.bytes)
+}
+
+/// Reads the blocks the runs touch and returns a compact frame: the header,
+/// the table and those blocks only, with the table and the header's size
 /// rewritten to match. That is all `blosc_getitem` reads for these blocks,
 /// and nothing chunk-sized is allocated or zeroed.
-async fn compact_frame(
-    storage: &dyn AsyncReadableStorageTraits,
-    key: &zarrs::storage::StoreKey,
+async fn read_blocks(
+    objects: &ChunkObjects,
+    path: &Path,
+    header: &Header,
+    run: usize,
+    run_starts: &[usize],
+    e_tag: Option<&str>,
+) -> Result<Vec<u8>, Stale> {
+    let Header {
+        frame,
+        head,
+        table,
+        starts,
+    } = header;
+    let mut wanted = vec![false; frame.nblocks()];
+    for &s in run_starts {
+        let blocks = s / frame.blocksize..(s + run).div_ceil(frame.blocksize);
+        wanted
+            .get_mut(blocks)
+            .ok_or(Stale)?
+            .iter_mut()
+            .for_each(|w| *w = true);
+    }
+    let ranges = block_ranges(frame, starts, &wanted);
+    let asked: Vec<Range<u64>> = ranges
+        .iter()
+        .map(|r| r.start as u64..r.end as u64)
+        .collect();
+    let parts = read(objects, path, &asked, e_tag).await?;
+    compact_frame(frame, head, table, starts, &wanted, &ranges, &parts).ok_or(Stale)
+}
+
+/// The compact frame of [`read_blocks`] from the `parts` read for
+/// `ranges`.
+fn compact_frame(
     frame: &Frame,
     head: &[u8],
     table: &[u8],
     starts: &[usize],
     wanted: &[bool],
+    ranges: &[Range<usize>],
+    parts: &[bytes::Bytes],
 ) -> Option<Vec<u8>> {
-    let ranges = block_ranges(frame, starts, wanted);
-    let byte_ranges: Vec<ByteRange> = ranges
-        .iter()
-        .map(|r| ByteRange::FromStart(r.start as u64, Some(r.len() as u64)))
-        .collect();
-    let mut parts = storage
-        .get_partial_many(key, Box::new(byte_ranges.into_iter()))
-        .await
-        .ok()??;
     let fetched: usize = ranges.iter().map(Range::len).sum();
     let mut compact = Vec::with_capacity(frame.table_end() + fetched);
     compact.extend_from_slice(head);
     compact.extend_from_slice(table);
     let mut moved = Vec::with_capacity(ranges.len()); // (old start, new start)
-    for r in &ranges {
-        let part = parts.next().await?.ok()?;
+    if parts.len() != ranges.len() {
+        return None;
+    }
+    for (r, part) in ranges.iter().zip(parts) {
         if part.len() != r.len() {
             return None;
         }
         moved.push((r.start, compact.len()));
-        compact.extend_from_slice(&part);
+        compact.extend_from_slice(part);
     }
     let compact_len = i32::try_from(compact.len()).ok()?;
     compact[12..HEADER].copy_from_slice(&compact_len.to_le_bytes());
@@ -419,6 +570,7 @@ mod tests {
     use super::*;
     use crate::fuzz::{block_on, memory_store, open};
     use crate::grid::RawBuffer;
+    use object_store::ObjectStore;
 
     /// Array shape and chunk shape of the store [`store`] writes: edge
     /// chunks are partial.
@@ -581,10 +733,7 @@ mod tests {
     fn block_reads_match_the_stored_values() {
         let files = files();
         let table = open(memory_store(&files)).expect("the store opens");
-        let storage: std::sync::Arc<dyn AsyncReadableStorageTraits> =
-            std::sync::Arc::new(crate::io::ZarrStorage::new(memory_store(&files)));
-        let array =
-            block_on(ZarrArray::async_open(storage, "/fuzz.zarr/data")).expect("the array opens");
+        let array = data_array(memory_store(&files));
         assert!(applies(&array), "a v2 blosc array of C-order <i2");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -627,15 +776,21 @@ mod tests {
                 .collect();
             let shape: Vec<u64> = region.iter().map(|r| r.end - r.start).collect();
             let mut out = vec![0i16; expected.len()];
-            // every other box decompressed off the runtime, as from a remote store
+            // every other box read as from a remote store: decompressed
+            // off the runtime, its chunk's table kept for the next box
+            let objects = ChunkObjects {
+                store: memory_store(&files),
+                id: "block_reads_match_the_stored_values".into(),
+                remote: by_blocks % 2 == 1,
+            };
             let read = runtime.block_on(read_region(
                 &array,
+                &objects,
                 &chunk,
                 &start,
                 &shape,
                 2,
                 bytemuck::cast_slice_mut(&mut out),
-                by_blocks % 2 == 1,
             ));
             let key = format!("data/{}.{}.{}", chunk[0], chunk[1], chunk[2]);
             let flags = files
@@ -654,6 +809,80 @@ mod tests {
         }
         assert!(by_blocks > 100, "only {by_blocks} boxes read by blocks");
         assert!(fell_back > 0, "no box in an uncompressed chunk");
+    }
+
+    /// The array `data` of a store of [`files`].
+    fn data_array(store: Arc<dyn ObjectStore>) -> ZarrArray {
+        let storage: Arc<dyn zarrs::storage::AsyncReadableStorageTraits> =
+            Arc::new(crate::io::ZarrStorage::new(store));
+        block_on(ZarrArray::async_open(storage, "/fuzz.zarr/data")).expect("the array opens")
+    }
+
+    #[tokio::test]
+    async fn a_kept_table_saves_a_round_trip_until_the_chunk_changes() {
+        use crate::io::counters::{IoCounters, scope};
+        use object_store::ObjectStoreExt;
+        let files = files();
+        let inner = memory_store(&files);
+        let objects = ChunkObjects {
+            store: Arc::new(crate::io::ScheduledStore::new(Arc::clone(&inner))),
+            id: "a_kept_table_saves_a_round_trip_until_the_chunk_changes".into(),
+            remote: true,
+        };
+        let array = data_array(Arc::clone(&inner));
+        // Chunk 0.0.0 (lz4, 512-byte blocks): rows 3..5 of every time step.
+        let (start, shape) = ([0, 3, 0], [4, 2, 30]);
+        let stored = |plus: i16| -> Vec<i16> {
+            (0..4u64)
+                .flat_map(|i| (3..5u64).flat_map(move |j| (0..30u64).map(move |k| [i, j, k])))
+                .map(|at| value(at).wrapping_add(plus))
+                .collect()
+        };
+        let read = |expected: Vec<i16>| {
+            let (array, objects) = (&array, &objects);
+            async move {
+                let counters = Arc::new(IoCounters::default());
+                let mut out = vec![0i16; expected.len()];
+                let got = scope(
+                    Arc::clone(&counters),
+                    read_region(
+                        array,
+                        objects,
+                        &[0, 0, 0],
+                        &start,
+                        &shape,
+                        2,
+                        bytemuck::cast_slice_mut(&mut out),
+                    ),
+                )
+                .await;
+                assert_eq!(got, Some(()), "the block reader reads the region");
+                assert_eq!(out, expected);
+                counters.snapshot().requests
+            }
+        };
+        assert_eq!(read(stored(0)).await, 2, "header and table, then blocks");
+        assert_eq!(read(stored(0)).await, 1, "the blocks only");
+
+        // The chunk is rewritten: other values, other compression, another
+        // table (of one block: the header request holds it all).
+        let mut bytes = Vec::new();
+        for i in 0..CHUNKS[0] {
+            for j in 0..CHUNKS[1] {
+                for k in 0..CHUNKS[2] {
+                    bytes.extend_from_slice(&value([i, j, k]).wrapping_add(7).to_le_bytes());
+                }
+            }
+        }
+        let path = Path::from("fuzz.zarr/data/0.0.0");
+        let frame = compress(&bytes, 2, "zstd", 0, 1);
+        inner.put(&path, frame.into()).await.expect("put");
+        assert_eq!(
+            read(stored(7)).await,
+            3,
+            "refused blocks under the old ETag, then header and table, then blocks"
+        );
+        assert_eq!(read(stored(7)).await, 1, "the new table is kept");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use zarrs::array::{Array, ArrayMetadata, data_type};
 use zarrs::storage::AsyncReadableStorageTraits;
 
+use super::blosc_blocks::ChunkObjects;
 use super::reader::{ZarrArray, ZarrReader, ZarrVariable};
 use super::text::TextKind;
 use crate::cf::attrs::decode_v3_fill;
@@ -39,7 +40,7 @@ pub async fn open_zarr(
 ) -> Result<GridTable> {
     let dataset = spec.location.clone();
     let (ds, handles) = dataset_variables(store, prefix, spec).await?;
-    let reader = ZarrReader::new(dataset.clone(), handles.clone(), spec.is_remote());
+    let reader = ZarrReader::new(dataset.clone(), handles.clone());
     let grid = build_grid(ds, &spec.options, CoordReads::All(&reader)).await?;
     Ok(GridTable::new(spec.clone(), grid, Arc::new(reader)))
 }
@@ -75,9 +76,14 @@ pub async fn dataset_variables(
             ),
         });
     }
-    let storage: Arc<dyn AsyncReadableStorageTraits> = Arc::new(ZarrStorage::new(Arc::new(
-        PrefixStore::new(Arc::clone(&store), root.clone()),
-    )));
+    let rooted: Arc<dyn ObjectStore> = Arc::new(PrefixStore::new(Arc::clone(&store), root.clone()));
+    let storage: Arc<dyn AsyncReadableStorageTraits> =
+        Arc::new(ZarrStorage::new(Arc::clone(&rooted)));
+    let objects = ChunkObjects {
+        store: rooted,
+        id: format!("{dataset}#{root}").into(),
+        remote: spec.is_remote(),
+    };
     let global_attrs = match found.group_attrs {
         Some(attrs) => attrs,
         None => read_group_attrs(&store, &root, &dataset)
@@ -118,7 +124,7 @@ pub async fn dataset_variables(
             }
         };
         if let Some(raw) = raw_type(array.data_type()) {
-            let (var, handle) = describe(&dataset, &name, array, raw)?;
+            let (var, handle) = describe(&dataset, &name, array, raw, &objects)?;
             handles.insert(name, handle);
             variables.push(var);
             continue;
@@ -134,7 +140,7 @@ pub async fn dataset_variables(
             log::warn!("dataset '{dataset}': variable '{name}' cannot be read: {reason}");
         }
         let stored = array.data_type().to_string();
-        let (mut var, _) = describe(&dataset, &name, array, RawType::U8)?;
+        let (mut var, _) = describe(&dataset, &name, array, RawType::U8, &objects)?;
         var.attrs
             .insert(meta::STORED_TYPE.to_string(), AttrValue::Str(stored));
         var.kind = kind;
@@ -300,6 +306,7 @@ fn describe(
     name: &str,
     array: Array<dyn AsyncReadableStorageTraits>,
     raw: RawType,
+    objects: &ChunkObjects,
 ) -> Result<(GridVariable, ZarrVariable)> {
     let var_err = |reason: String| ConnectorError::Variable {
         dataset: dataset.to_string(),
@@ -400,6 +407,7 @@ fn describe(
             blosc_blocks: super::blosc_blocks::applies(&array),
             array: Arc::new(array),
             raw,
+            objects: objects.clone(),
         },
     ))
 }

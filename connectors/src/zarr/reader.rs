@@ -28,15 +28,14 @@ pub struct ZarrVariable {
     /// Whether chunks are plain blosc frames, so a region inside one chunk
     /// is read block by block ([`super::blosc_blocks`]).
     pub blosc_blocks: bool,
+    /// Where the block reader finds the chunks.
+    pub objects: blosc_blocks::ChunkObjects,
 }
 
 /// Reads regions of a store's arrays.
 pub struct ZarrReader {
     dataset: String,
     variables: HashMap<String, ZarrVariable>,
-    /// Whether the store is remote: then blocks read by range are
-    /// decompressed off the runtime's threads ([`crate::io::decode`]).
-    remote: bool,
 }
 
 impl std::fmt::Debug for ZarrReader {
@@ -48,17 +47,12 @@ impl std::fmt::Debug for ZarrReader {
 }
 
 impl ZarrReader {
-    /// A reader of `variables` of the store at `dataset`, `remote` or local.
-    pub fn new(dataset: String, variables: HashMap<String, ZarrVariable>, remote: bool) -> Self {
-        ZarrReader {
-            dataset,
-            variables,
-            remote,
-        }
+    /// A reader of `variables` of the store at `dataset`.
+    pub fn new(dataset: String, variables: HashMap<String, ZarrVariable>) -> Self {
+        ZarrReader { dataset, variables }
     }
 
-    /// Reads a region of an already opened array (of a `remote` store or a
-    /// local one).
+    /// Reads a region of an already opened array.
     ///
     /// # Errors
     /// Storage or codec errors, naming the chunk where the region starts.
@@ -67,7 +61,6 @@ impl ZarrReader {
         name: &str,
         var: &ZarrVariable,
         region: &[Range<u64>],
-        remote: bool,
     ) -> Result<RawBuffer> {
         let subset = ArraySubset::new_with_ranges(region);
         let a = &var.array;
@@ -96,7 +89,7 @@ impl ZarrReader {
         };
         let read = async {
             Ok(
-                crate::raw_buffer_of!(var.raw, T => Self::retrieve::<T>(var, region, &subset, remote)
+                crate::raw_buffer_of!(var.raw, T => Self::retrieve::<T>(var, region, &subset)
                 .await
                 .map_err(chunk_err)?),
             )
@@ -131,13 +124,12 @@ impl ZarrReader {
         var: &ZarrVariable,
         region: &[Range<u64>],
         subset: &ArraySubset,
-        remote: bool,
     ) -> std::result::Result<Vec<T>, zarrs::array::ArrayError>
     where
         T: ElementOwned + bytemuck::Pod,
     {
         if var.blosc_blocks
-            && let Some(values) = Self::retrieve_blocks(&var.array, region, subset, remote).await
+            && let Some(values) = Self::retrieve_blocks(var, region, subset).await
         {
             return Ok(values);
         }
@@ -148,11 +140,11 @@ impl ZarrReader {
 
     /// [`blosc_blocks::read_region`] for a region strictly inside one chunk.
     async fn retrieve_blocks<T: bytemuck::Pod>(
-        array: &ZarrArray,
+        var: &ZarrVariable,
         region: &[Range<u64>],
         subset: &ArraySubset,
-        remote: bool,
     ) -> Option<Vec<T>> {
+        let array = &var.array;
         let chunks = array.chunks_in_array_subset(subset).ok()??;
         if chunks.num_elements() != 1 {
             return None;
@@ -172,12 +164,12 @@ impl ZarrReader {
         let mut values = vec![T::zeroed(); cells];
         blosc_blocks::read_region(
             array,
+            &var.objects,
             chunk,
             &start,
             &shape,
             std::mem::size_of::<T>(),
             bytemuck::cast_slice_mut(&mut values),
-            remote,
         )
         .await?;
         Some(values)
@@ -195,7 +187,7 @@ impl GridReader for ZarrReader {
                 variable: variable.to_string(),
                 reason: "no such array in the store".to_string(),
             })?;
-        Self::read_array(&self.dataset, variable, var, region, self.remote).await
+        Self::read_array(&self.dataset, variable, var, region).await
     }
 
     fn reads_part_of_chunk(&self, variable: &str) -> bool {

@@ -22,7 +22,9 @@ Suites:
            `gridsql scheduler` and `gridsql executor` processes) of each size in --executors (default 1,2),
            each executor pinned to its own core (`taskset -c`, core i mod cores) with --slots task slots
            (default 1), all clusters up at once, alternating per query and round with the same queries in
-           one local process on all cores; answers collected whole, not printed. --queries may add W5:
+           one local process on all cores, and in one local process on one core (`taskset -c 0
+           --partitions 1`: the machine's own 1 -> 2 core scaling of the same query, which bounds what
+           two executors on two cores can show); answers collected whole, not printed. --queries may add W5:
            Q5's monthly climatology written by COPY to a Zarr store under bench-data/copy-out/ (on a
            cluster the executors write its chunks side by side, the client its metadata), each system's
            store then read back and its checksum compared with the local one's
@@ -102,10 +104,12 @@ def build_gridsql_binary():
     return build_release(["build", "--release", "--bin", "gridsql"], "gridsql")
 
 
-def gridsql_one(exe, location, sql, runs, cluster=None):
+def gridsql_one(exe, location, sql, runs, cluster=None, one_core=False):
     cmd = [exe, "--location", location, "--sql", sql, "--runs", str(runs)]
     if cluster:
         cmd += ["--cluster", cluster]
+    if one_core:
+        cmd = ["taskset", "-c", "0"] + cmd + ["--partitions", "1"]
     return result_of(sh(cmd))
 
 
@@ -179,7 +183,7 @@ def cluster_suite(a, exe, p, name, root):
     binary = build_gridsql_binary()
     queries = a.queries.split(",")
     sizes = [int(n) for n in a.executors.split(",")]
-    systems = ["local"] + [f"cluster-{n}" for n in sizes]
+    systems = ["local", "local-1core"] + [f"cluster-{n}" for n in sizes]
     times = {(q, s): [] for q in queries for s in systems}
     sums = {}
     clusters = {}
@@ -192,12 +196,13 @@ def cluster_suite(a, exe, p, name, root):
             for _ in range(a.rounds):
                 for q in queries:
                     for s in systems:
-                        url = None if s == "local" else clusters[int(s.split("-")[1])][0]
+                        url = None if s.startswith("local") else clusters[int(s.split("-")[1])][0]
                         if q in WRITES:
                             sql = WRITES[q].format(target=copy_target(root, q, s))
                         else:
                             sql = anchors.SQL[q]
-                        r = gridsql_one(exe, p["zarr2"], sql, a.runs, cluster=url)
+                        r = gridsql_one(exe, p["zarr2"], sql, a.runs, cluster=url,
+                                        one_core=s == "local-1core")
                         log.write(json.dumps(dict(r, query=q, system=s, slots=a.slots,
                                                   tasks_per_slot=a.tasks_per_slot)) + "\n")
                         times[(q, s)] += r["times"]
@@ -220,17 +225,20 @@ def cluster_suite(a, exe, p, name, root):
           "medians\n")
     head = " | ".join(f"{n} exec s" for n in sizes)
     ratios = " | ".join(f"{n} exec / local" for n in sizes)
-    print(f"| query | local s | {head} | {ratios} | speed-up {sizes[0]}->{sizes[-1]} | checksums equal |")
-    print("|---" * (4 + 2 * len(sizes)) + "|")
+    print(f"| query | local s | local 1 core s | local 1 -> 2 cores | {head} | {ratios} "
+          f"| speed-up {sizes[0]}->{sizes[-1]} | checksums equal |")
+    print("|---" * (6 + 2 * len(sizes)) + "|")
     for q in queries:
         lo = med[(q, "local")]
+        one = med[(q, "local-1core")]
         cols = " | ".join(f"{med[(q, f'cluster-{n}')]:.3f}" for n in sizes)
         rat = " | ".join(f"{med[(q, f'cluster-{n}')] / lo:.2f}" for n in sizes)
         up = med[(q, f"cluster-{sizes[0]}")] / med[(q, f"cluster-{sizes[-1]}")]
         ref = sums[(q, "local")]
         same = all(sums[(q, s)][1] == ref[1] and abs(sums[(q, s)][0] - ref[0]) <= 1e-9 * max(1.0, abs(ref[0]))
                    for s in systems)
-        print(f"| {q} | {lo:.3f} | {cols} | {rat} | {up:.2f}x | {'yes' if same else 'NO'} |")
+        print(f"| {q} | {lo:.3f} | {one:.3f} | {one / lo:.2f}x | {cols} | {rat} | {up:.2f}x "
+              f"| {'yes' if same else 'NO'} |")
     print("\nexecutor peak RSS (MiB): " + "; ".join(
         f"{n} exec: " + ", ".join(f"{x:.0f}" for x in v) for n, v in rss.items()))
     print(f"results appended to {out_path}")

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{assert_no_whole_copy, gridsql_env, output_within, python, repo};
+use crate::util::{assert_no_whole_copy, gridsql_env, line_channel, output_within, python, repo};
 
 /// `benches/slow_http.py` serving a folder, killed when dropped.
 struct SlowHttp {
@@ -508,15 +508,7 @@ impl PipedShell {
             .spawn()
             .expect("start gridsql");
         let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !line.trim().is_empty() && send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = line_channel(child.stdout.take().expect("piped stdout"));
         PipedShell {
             child,
             stdin,
@@ -529,8 +521,9 @@ impl PipedShell {
         writeln!(self.stdin, "{sql};").expect("send a statement");
         self.stdin.flush().expect("flush");
         let mut got = Vec::new();
-        for _ in 0..=rows {
+        while got.len() <= rows {
             match self.lines.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) if line.trim().is_empty() => {}
                 Ok(line) => got.push(line),
                 Err(e) => {
                     let _ = self.child.kill();

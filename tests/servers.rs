@@ -7,15 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::util::{cells_match, data_dir, output_within, python, python_ok, repo};
+use crate::util::{cells_match, data_dir, line_channel, output_within, python, python_ok, repo};
 
 /// The adt dataset, as table `t` (the name xarray's cases use).
 const ADT: &str = "dt_med_allsat_phy_l4_2005T2.nc";
@@ -145,16 +143,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("gridsql serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = line_channel(child.stdout.take().expect("piped stdout"));
         let mut server = Server {
             child,
             flight: None,

@@ -206,7 +206,7 @@ struct Header {
 impl Header {
     /// Checks a header and table read for a chunk of `chunk_bytes`
     /// decompressed bytes; `None` when they are not one this module reads.
-    fn new(head: &[u8], table: &[u8], chunk_bytes: u64) -> Option<Header> {
+    fn new(head: &[u8], table: Vec<u8>, chunk_bytes: u64) -> Option<Header> {
         let frame = Frame::parse(head)?;
         // The frame must be this chunk's, and no larger than blosc's worst
         // case (every split stored raw behind its 4-byte size), so a hostile
@@ -215,11 +215,11 @@ impl Header {
         if frame.nbytes as u64 != chunk_bytes || frame.cbytes > worst {
             return None;
         }
-        let starts = block_starts(&frame, table)?;
+        let starts = block_starts(&frame, &table)?;
         Some(Header {
             frame,
             head: head.get(..HEADER)?.to_vec(),
-            table: table.to_vec(),
+            table,
             starts,
         })
     }
@@ -261,11 +261,15 @@ pub async fn read_region(
     let chunk_bytes = chunk.iter().product::<u64>().checked_mul(elem as u64)?;
     let path = Path::from(array.chunk_key(chunk_indices).as_str());
     let (run, run_starts) = runs(&chunk, start, shape, elem);
-    let key: frame_cache::Key = (Arc::clone(&objects.id), path.to_string());
+    // Tables are kept for remote stores only.
+    let key: Option<frame_cache::Key> = objects
+        .remote
+        .then(|| (Arc::clone(&objects.id), path.to_string()));
 
-    let known = objects.remote.then(|| frame_cache::get(&key)).flatten();
-    if let Some(known) = known {
-        let header = Header::new(&known.head, &known.table, chunk_bytes)?;
+    if let Some(key) = &key
+        && let Some(known) = frame_cache::get(key)
+    {
+        let header = Header::new(&known.head, known.table.clone(), chunk_bytes)?;
         match read_blocks(
             objects,
             &path,
@@ -279,7 +283,7 @@ pub async fn read_region(
             Ok(compact) => {
                 return decode(objects, compact, header.frame, run, run_starts, out).await;
             }
-            Err(Stale) => frame_cache::forget(&key, &known),
+            Err(Stale) => frame_cache::forget(key, &known),
         }
     }
 
@@ -316,19 +320,20 @@ pub async fn read_region(
         .ok()?;
         [&probe[HEADER..], &rest.first()?[..]].concat()
     };
-    let header = Header::new(&probe[..HEADER], &table, chunk_bytes)?;
+    let header = Header::new(&probe[..HEADER], table, chunk_bytes)?;
     let compact = read_blocks(objects, &path, &header, run, &run_starts, e_tag.as_deref())
         .await
         .ok()?;
-    if let Some(e_tag) = e_tag {
+    let frame = header.frame;
+    if let (Some(key), Some(e_tag)) = (key, e_tag) {
         let known = frame_cache::Known {
             e_tag,
-            head: header.head.clone(),
-            table: header.table.clone(),
+            head: header.head,
+            table: header.table,
         };
         frame_cache::insert(key, known);
     }
-    decode(objects, compact, header.frame, run, run_starts, out).await
+    decode(objects, compact, frame, run, run_starts, out).await
 }
 
 /// Decompresses the runs out of a compact frame into `out`: on a blocking

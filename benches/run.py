@@ -13,7 +13,8 @@ Suites:
   main     Q1-Q5 (bench.py's SQL) on sla_v2.zarr, gridsql vs xr-zarr2, plus the raw read floor R-zarr2
   formats  a full scan (Q1) on the same data as Zarr v2, Zarr v3 and NetCDF-4: gridsql vs xarray on each,
            plus the raw floors R-zarr2, R-zarr3, R-nc
-  cloud    Q1-Q5 on sla_v2.zarr served over HTTP on loopback by benches/slow_http.py, which waits
+  cloud    Q1-Q5 on sla_v2.zarr served over HTTP on loopback by an emulated link, benches/slow_link.rs
+           (--server rust, the default) or benches/slow_http.py (--server python), which waits
            --latency-ms before each response and streams --rate-mbps MB/s per connection (defaults 30 ms,
            100 MB/s: one object-store GET from a cloud VM): gridsql (http:// location) vs xarray + dask
            (zarr-python over fsspec HTTP, benches/xarray_remote.py), alternating; the server counts each
@@ -244,15 +245,21 @@ def cluster_suite(a, exe, p, name, root):
     print(f"results appended to {out_path}")
 
 
-def start_slow_http(root, latency_ms, rate_mbps):
-    """benches/slow_http.py serving `root`; returns (base URL, process)."""
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "slow_http.py"), root,
-                             "--latency-ms", str(latency_ms), "--rate-mbps", str(rate_mbps)],
+def build_slow_link():
+    """The emulated link in Rust, benches/slow_link.rs."""
+    return build_release(["bench", "--bench", "slow_link", "--no-run"], "slow_link")
+
+
+def start_link(root, latency_ms, rate_mbps, server="rust"):
+    """The emulated link serving `root`: benches/slow_link.rs (`server` "rust") or benches/slow_http.py
+    ("python"), the same requests, latency and rate; returns (base URL, process)."""
+    cmd = [build_slow_link()] if server == "rust" else [sys.executable, os.path.join(HERE, "slow_http.py")]
+    proc = subprocess.Popen([*cmd, root, "--latency-ms", str(latency_ms), "--rate-mbps", str(rate_mbps)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     if not line.startswith("PORT "):
         proc.kill()
-        sys.exit(f"slow_http.py did not start: {line!r}")
+        sys.exit(f"the {server} link server did not start: {line!r}")
     return f"http://127.0.0.1:{int(line.split()[1])}", proc
 
 
@@ -264,7 +271,7 @@ def http_stats(base, reset=False):
 
 def cloud_suite(a, exe, name, root):
     """gridsql and xarray + dask over the emulated link (see the module docs)."""
-    base, server = start_slow_http(os.path.join(root, name), a.latency_ms, a.rate_mbps)
+    base, server = start_link(os.path.join(root, name), a.latency_ms, a.rate_mbps, a.server)
     files = {"zarr2": "sla_v2.zarr", "zarr3": "sla_v3.zarr", "nc": "sla.nc"}
     plan = [(q, f) for f in a.cloud_formats.split(",") for q in a.queries.split(",")]
     rows = []
@@ -293,7 +300,8 @@ def cloud_suite(a, exe, name, root):
                         # warm-up and timed runs; opening the store is in the first
                         r["http"] = dict(st, queries=a.runs + 1)
                         log.write(json.dumps(dict(r, query=q, format=fmt, system=system,
-                                                  latency_ms=a.latency_ms, rate_mbps=a.rate_mbps)) + "\n")
+                                                  latency_ms=a.latency_ms, rate_mbps=a.rate_mbps,
+                                                  server=a.server)) + "\n")
                         per[system].append(r)
                 med = {k: statistics.median([t for r in v for t in r["times"]]) for k, v in per.items()}
                 rows.append((q, fmt, med, per))
@@ -301,7 +309,7 @@ def cloud_suite(a, exe, name, root):
         server.kill()
         server.wait()
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
-    print(f"data: {a.days} days x 720 x 1440, served by benches/slow_http.py at {a.latency_ms:g} ms per "
+    print(f"data: {a.days} days x 720 x 1440, served by {'benches/slow_link.rs' if a.server == 'rust' else 'benches/slow_http.py'} at {a.latency_ms:g} ms per "
           f"request and {a.rate_mbps:g} MB/s per connection")
     print(f"runs: {a.rounds} rounds x {a.runs} timed runs per system and query (each process opens the store, "
           "warms up once, then times the query alone), medians over all\n")
@@ -340,7 +348,7 @@ def refs_suite(a, exe, name, root):
     local_refs = os.path.join(data, "sla.nc.json")
     if not os.path.exists(local_refs):
         write_refs(nc, local_refs, nc)
-    base, server = start_slow_http(data, a.latency_ms, a.rate_mbps)
+    base, server = start_link(data, a.latency_ms, a.rate_mbps, a.server)
     write_refs(nc, os.path.join(data, "sla.nc.http.json"), f"{base}/sla.nc")
     env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     where = {"local": (nc, local_refs), "http": (f"{base}/sla.nc", f"{base}/sla.nc.http.json")}
@@ -370,7 +378,7 @@ def refs_suite(a, exe, name, root):
         server.kill()
         server.wait()
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
-    print(f"data: {a.days} days x 720 x 1440 as NetCDF-4 ({nc}); http: benches/slow_http.py at "
+    print(f"data: {a.days} days x 720 x 1440 as NetCDF-4 ({nc}); http: {'benches/slow_link.rs' if a.server == 'rust' else 'benches/slow_http.py'} at "
           f"{a.latency_ms:g} ms per request and {a.rate_mbps:g} MB/s per connection")
     print(f"runs: {a.rounds} rounds x {a.runs} timed runs per system and query (each process opens the dataset, "
           "warms up once, then times the query alone), medians over all\n")
@@ -403,6 +411,8 @@ def main():
     ap.add_argument("--suite", default="main", choices=["main", "formats", "cluster", "cloud", "refs"])
     ap.add_argument("--latency-ms", type=float, default=30.0, help="cloud suite: wait before each response")
     ap.add_argument("--rate-mbps", type=float, default=100.0, help="cloud suite: MB/s per connection")
+    ap.add_argument("--server", default="rust", choices=["rust", "python"],
+                    help="cloud and refs suites: the link emulator, benches/slow_link.rs or benches/slow_http.py")
     ap.add_argument("--cloud-formats", default="zarr2", help="cloud suite: zarr2, zarr3, nc (comma-separated)")
     ap.add_argument("--executors", default="1,2", help="cluster suite: cluster sizes (comma-separated)")
     ap.add_argument("--slots", type=int, default=1, help="cluster suite: task slots per executor")

@@ -7,7 +7,8 @@ and benches/slow_http.py (the tests' server, `run.py --server python`).
 Serves ROOT (default: bench-data/365d, the benchmark store of run.py) from both, sends each the same
 requests (whole and ranged GETs, suffix and open ranges, a multi-range and an unsatisfiable one,
 If-Match right and wrong, a path outside the root, missing files, PROPFIND at depth 0, 1 and
-infinity), and compares status, body and the headers a client reads. Prints one line per request
+infinity, and a listing of a folder holding a link to its parent), and compares status, body and the
+headers a client reads. Prints one line per request
 and exits 1 on a difference other than the one known: a HEAD refused with 412 carries no
 `Content-Length: 0` from hyper.
 """
@@ -16,6 +17,7 @@ import http.client
 import os
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -48,7 +50,20 @@ def main():
     store = "/sla_v2.zarr"
     if not os.path.isdir(root + store):
         sys.exit(f"no {root + store}: run `make bench` once (it writes the benchmark store)")
-    rust, rport = start([run.build_slow_link()], root)
+    unexpected = compare(root, store_cases(root, store))
+    with tempfile.TemporaryDirectory() as tmp:
+        # a folder holding a file and a link back to its parent: listed, not entered
+        os.makedirs(os.path.join(tmp, "d"))
+        with open(os.path.join(tmp, "d", "f"), "w") as f:
+            f.write("x")
+        os.symlink("..", os.path.join(tmp, "d", "up"))
+        unexpected += compare(tmp, [("PROPFIND", "/", {}), ("PROPFIND", "/d/up/", {"Depth": "1"})])
+    print(f"{unexpected} unexpected differences")
+    sys.exit(1 if unexpected else 0)
+
+
+def store_cases(root, store):
+    """Requests on the benchmark store (the ETag is asked of slow_http.py first)."""
     py, pport = start([sys.executable, os.path.join(HERE, "slow_http.py")], root)
     try:
         meta = store + "/.zmetadata"
@@ -64,6 +79,16 @@ def main():
                  ("PROPFIND", store + "/latitude/", {"Depth": "1"}),
                  ("PROPFIND", store + "/time", {}), ("PROPFIND", "/missing/", {"Depth": "1"}),
                  ("PROPFIND", store + "/.zattrs", {"Depth": "0"})]
+    finally:
+        py.kill()
+    return cases
+
+
+def compare(root, cases):
+    """Sends each case to both servers serving `root`; the number of unexpected differences."""
+    rust, rport = start([run.build_slow_link()], root)
+    py, pport = start([sys.executable, os.path.join(HERE, "slow_http.py")], root)
+    try:
         unexpected = 0
         for method, path, headers in cases:
             a, b = ask(rport, method, path, headers), ask(pport, method, path, headers)
@@ -74,8 +99,8 @@ def main():
             print(f"{verdict:16} {method} {path} {headers} -> {a[0]} / {b[0]}")
             if verdict == "DIFFERENT":
                 print(f"    slow_link: {a[1]} {a[2][:200]!r}\n    slow_http: {b[1]} {b[2][:200]!r}")
-        print(f"{len(cases)} requests, {unexpected} unexpected differences")
-        sys.exit(1 if unexpected else 0)
+        print(f"{root}: {len(cases)} requests, {unexpected} unexpected differences")
+        return unexpected
     finally:
         rust.kill()
         py.kill()

@@ -462,7 +462,9 @@ fn walk(root: &Path, dir: &Path, one_level: bool, found: &mut Vec<PathBuf>) -> s
     found.extend(dirs.iter().cloned());
     found.extend(files);
     if !one_level {
-        for d in &dirs {
+        // Like os.walk: a link to a folder is listed, not entered (a link
+        // to a parent would never end).
+        for d in dirs.iter().filter(|d| !d.is_symlink()) {
             walk(root, d, false, found)?;
         }
     }

@@ -197,14 +197,12 @@ impl ObjectStore for ScheduledStore {
 
     /// One request of the budget, held until the body has been read.
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        let permit = budget::request().await;
-        let flight = InFlight::begin();
+        let held = Held::begin(budget::request().await);
         let mut result = self.inner.get_opts(location, options).await?;
         result.payload = match result.payload {
             GetResultPayload::Stream(body) => GetResultPayload::Stream(
                 body.map_ok(move |piece| {
-                    let _held = &permit;
-                    flight.received(piece.len());
+                    held.received(piece.len());
                     piece
                 })
                 .boxed(),
@@ -243,8 +241,7 @@ impl ObjectStore for ScheduledStore {
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        let _permit = budget::request().await;
-        let _flight = InFlight::begin();
+        let _held = Held::begin(budget::request().await);
         self.inner.list_with_delimiter(prefix).await
     }
 
@@ -254,6 +251,31 @@ impl ObjectStore for ScheduledStore {
 
     async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
         self.inner.rename_opts(from, to, options).await
+    }
+}
+
+/// A request's place in the budget and its count in flight, given back
+/// together. The fields drop in order: the count ends before the place is
+/// given back, so a request woken by the place is never counted while this
+/// one still is, and the counted peak stays within the budget. (A closure
+/// holding the two separately dropped the place first.)
+struct Held<P> {
+    flight: InFlight,
+    _place: P,
+}
+
+impl<P> Held<P> {
+    fn begin(place: P) -> Self {
+        Held {
+            flight: InFlight::begin(),
+            _place: place,
+        }
+    }
+
+    /// `n` bytes of the body arrived. (A method, so that a closure calling
+    /// it holds the whole of `self`, place included.)
+    fn received(&self, n: usize) {
+        self.flight.received(n);
     }
 }
 
@@ -288,6 +310,37 @@ mod tests {
         assert_eq!(parts.len(), 3);
         assert_eq!((parts[0].start, parts[2].end), (7, 7 + (5 << 20) + 3));
         assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+    }
+
+    /// A place that records, when given back, how many requests its
+    /// query still counted in flight.
+    struct Place(Arc<counters::IoCounters>, Arc<std::sync::Mutex<Vec<u64>>>);
+
+    impl Drop for Place {
+        fn drop(&mut self) {
+            if let Ok(mut seen) = self.1.lock() {
+                seen.push(self.0.in_flight());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_stops_counting_before_it_gives_its_place_back() {
+        let mine = Arc::new(counters::IoCounters::default());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let place = || Place(Arc::clone(&mine), Arc::clone(&seen));
+        counters::scope(Arc::clone(&mine), async {
+            let a = Held::begin(place());
+            let b = Held::begin(place());
+            drop(a);
+            // moved into a closure, as get_opts moves it into the body
+            let read = move |n| b.received(n);
+            read(3);
+            drop(read);
+        })
+        .await;
+        assert_eq!(*seen.lock().expect("lock"), vec![1, 0]);
+        assert_eq!(mine.snapshot().bytes, 3);
     }
 
     #[tokio::test]
